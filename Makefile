@@ -1,0 +1,51 @@
+# Two commands on a fresh Debian/Ubuntu machine with Python 3.11+:
+#   make demo   - a real local registry, the five checks and referrer discovery against it
+#   make test   - the whole test suite (installs what it needs, including Debian's docker-registry)
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV ?= .venv
+PY := $(VENV)/bin/python
+PIP := $(PY) -m pip
+EXAMPLES := $(wildcard plugins/examples/*/pyproject.toml)
+STAMP := $(VENV)/.installed
+
+.PHONY: help demo test lint bench system-deps venv clean
+
+help:
+	@echo "make demo   - start a local registry, run 'doctor --tag registry' and 'doctor oci referrers' against it"
+	@echo "make test   - install everything the tests need and run the whole suite"
+	@echo "make lint   - ruff"
+	@echo "make bench  - benchmarks (bench/RESULTS.md)"
+
+# Debian's docker-registry (CNCF distribution 2.8) is the real registry of the demo, tests and bench.
+system-deps:
+	@if command -v docker-registry >/dev/null 2>&1; then :; \
+	elif [ "$$(id -u)" = "0" ] && command -v apt-get >/dev/null 2>&1; then \
+		echo "installing Debian's docker-registry with apt-get"; \
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends docker-registry >/dev/null; \
+	else \
+		echo "error: the 'docker-registry' program is needed (Debian/Ubuntu: sudo apt-get install docker-registry)" >&2; exit 1; \
+	fi
+
+$(STAMP): pyproject.toml plugins/integration_oci/pyproject.toml $(EXAMPLES)
+	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	@$(PIP) install -q --upgrade pip >/dev/null
+	$(PIP) install -q -e '.[test]' -e plugins/integration_oci $(foreach p,$(EXAMPLES),-e $(dir $(p)))
+	@touch $(STAMP)
+
+venv: $(STAMP)
+
+demo: system-deps venv
+	$(PY) -m devtools.demo
+
+test: system-deps venv
+	$(PY) -m pytest -q -p no:cacheprovider
+
+lint: venv
+	$(VENV)/bin/ruff check .
+
+bench: system-deps venv
+	$(PY) -m bench.run
+
+clean:
+	rm -rf $(VENV) .demo bench/.work .pytest_cache .ruff_cache

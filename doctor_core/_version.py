@@ -1,0 +1,3 @@
+"""The version, kept in a module of its own so ``doctor --version`` imports nothing else."""
+
+__version__ = "0.1.0"

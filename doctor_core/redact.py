@@ -1,0 +1,116 @@
+"""The one redaction mechanism: every string leaving doctor passes through :func:`redact`.
+
+Two layers:
+
+* **Known secrets.** Values registered with :func:`register_secret` (configured passwords and
+  tokens, secrets resolved from ``SecretRef``, tokens a plugin obtains at run time) are replaced
+  wherever they appear -- also in their base64 forms, as in ``Authorization: Basic`` headers
+  and docker ``auth`` fields.
+* **Shapes of secrets.** Authorization header values, ``password=``/``token=`` style pairs,
+  credentials in URLs and JWTs are masked even when their value was never registered.
+
+Reporters, log processors, exception messages turned into results, and evidence all call this.
+The registry is process-wide on purpose: a secret learned anywhere is masked everywhere.
+"""
+
+from __future__ import annotations
+
+import base64
+import re
+import threading
+from collections.abc import Mapping
+from typing import Any
+
+MASK = "***"
+#: Values shorter than this are not registered: masking "a" everywhere would destroy output.
+MIN_SECRET_LENGTH = 4
+
+_lock = threading.Lock()
+_secrets: set[str] = set()
+_pattern: re.Pattern[str] | None = None
+
+_SHAPES: tuple[tuple[re.Pattern[str], str], ...] = (
+    # Authorization: Basic xxx / Bearer xxx (header lines, reprs, log fields)
+    (re.compile(r"(?i)\b(authorization['\"]?\s*[:=]\s*['\"]?)(basic|bearer)\s+[^\s'\",}]+"), rf"\1\2 {MASK}"),
+    (re.compile(r"(?i)\b(basic|bearer)\s+[A-Za-z0-9+/._~-]{8,}={0,2}"), rf"\1 {MASK}"),
+    # key=value / "key": "value" for secret-looking keys
+    (
+        re.compile(
+            r"(?i)(\b(?:password|passwd|secret|token|access_token|refresh_token|identitytoken|"
+            r"identity_token|auth|api[_-]?key)['\"]?\s*[:=]\s*['\"]?)([^\s'\",&}]+)"
+        ),
+        rf"\1{MASK}",
+    ),
+    # userinfo in URLs: https://user:pass@host
+    (re.compile(r"(?i)(\b[a-z][a-z0-9+.-]*://[^/\s:@]+:)[^/\s@]+@"), rf"\1{MASK}@"),
+    # JWTs
+    (re.compile(r"\beyJ[A-Za-z0-9_-]{5,}\.[A-Za-z0-9_-]{5,}\.[A-Za-z0-9_-]*"), MASK),
+)
+
+
+def _variants(value: str) -> set[str]:
+    forms = {value}
+    raw = value.encode()
+    for encoded in (base64.b64encode(raw), base64.urlsafe_b64encode(raw)):
+        text = encoded.decode()
+        forms.add(text)
+        forms.add(text.rstrip("="))
+    return {form for form in forms if len(form) >= MIN_SECRET_LENGTH}
+
+
+def register_secret(value: str | None, *, username: str | None = None) -> None:
+    """Mask ``value`` (and its base64 forms) in all output from now on.
+
+    With ``username``, also mask the base64 of ``username:value`` (the docker ``auth`` form,
+    which does not contain the base64 of the password alone).
+    """
+    global _pattern
+    if not value or len(value) < MIN_SECRET_LENGTH:
+        return
+    forms = _variants(value)
+    if username is not None:
+        forms |= _variants(f"{username}:{value}")
+    with _lock:
+        if forms <= _secrets:
+            return
+        _secrets.update(forms)
+        ordered = sorted(_secrets, key=len, reverse=True)
+        _pattern = re.compile("|".join(re.escape(s) for s in ordered))
+
+
+def forget_secrets() -> None:
+    """Clear the registry (for tests and for embedders that run unrelated jobs in one process)."""
+    global _pattern
+    with _lock:
+        _secrets.clear()
+        _pattern = None
+
+
+def redact(text: str) -> str:
+    """``text`` with every known secret and every secret-shaped value masked."""
+    if not text:
+        return text
+    pattern = _pattern
+    if pattern is not None:
+        text = pattern.sub(MASK, text)
+    for shape, replacement in _SHAPES:
+        text = shape.sub(replacement, text)
+    return text
+
+
+def redact_value(value: Any) -> Any:
+    """Redact strings inside a JSON-like value (dicts, lists, tuples), keeping its structure and types."""
+    if isinstance(value, str):
+        return redact(value)
+    if isinstance(value, Mapping):
+        return {key: redact_value(item) for key, item in value.items()}
+    if isinstance(value, list | tuple):
+        return type(value)(redact_value(item) for item in value)
+    return value
+
+
+def describe_exception(exc: BaseException) -> str:
+    """``"TypeName: message"`` with secrets masked: how errors appear in results and logs."""
+    message = str(exc).strip()
+    name = type(exc).__name__
+    return redact(f"{name}: {message}" if message else name)

@@ -1,0 +1,177 @@
+"""The objects a plugin hands to the core through the hooks in :mod:`doctor_core.hookspecs`.
+
+They are plain dataclasses: the core validates them when it collects them and reports a plugin
+whose contribution is malformed, so a plugin author gets a clear message naming the problem.
+
+Keeping these small and import-cheap matters: every plugin module imports this file at start-up,
+including for ``doctor list``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, Protocol, TypeVar
+
+from doctor_core.models import CheckDefinition, CheckOutcome, Report
+
+if TYPE_CHECKING:
+    from pydantic import BaseModel
+
+T = TypeVar("T")
+
+#: A check's body: ``async def run(ctx) -> CheckOutcome`` (preferred) or a plain function, which
+#: the engine runs in a worker thread (and therefore cannot interrupt on timeout).
+CheckFunction = Callable[["CheckContext"], "Awaitable[CheckOutcome] | CheckOutcome"]
+
+
+@dataclass(frozen=True)
+class Check:
+    """A check a plugin contributes: its definition plus how to run it.
+
+    ``run`` may be the function itself or an import string ``"package.module:function"``. Use the
+    string form so that ``doctor list`` and ``doctor --help`` never import the check's module and
+    its heavy dependencies: the engine imports it only when the check is selected to run.
+    """
+
+    definition: CheckDefinition
+    run: CheckFunction | str
+
+    def resolve(self) -> CheckFunction:
+        """The callable behind :attr:`run`, importing it if it was given as a string."""
+        if not isinstance(self.run, str):
+            return self.run
+        module_name, _, attr = self.run.partition(":")
+        if not module_name or not attr:
+            raise ValueError(f"check {self.definition.check_id}: run={self.run!r} is not 'module:function'")
+        target: Any = importlib.import_module(module_name)
+        for part in attr.split("."):
+            target = getattr(target, part)
+        if not callable(target):
+            raise TypeError(f"check {self.definition.check_id}: {self.run!r} is not callable")
+        return target  # type: ignore[no-any-return]
+
+
+class SharedResources(Protocol):
+    """Per-run objects shared by all checks (for example one HTTP client per registry)."""
+
+    async def get(self, key: str, factory: Callable[[], Awaitable[T]]) -> T:
+        """The object stored under ``key``, created once per run by awaiting ``factory()``.
+
+        Concurrent callers with the same key wait for the same creation. If the object has an
+        ``aclose()`` or ``close()`` method, the engine calls it when the run ends, after every
+        check has finished; in reverse order of creation.
+        """
+        ...
+
+
+@dataclass
+class CheckContext:
+    """What the engine gives a running check.
+
+    ``config`` is the validated model of the plugin's own configuration section (or ``None`` when
+    the plugin declared none). ``log`` is a structlog logger bound to the check id; it is silent
+    unless the user asked for ``--verbose``. ``secrets`` lets a check register values it learned
+    at run time (a token, a password read from a helper) so that every output redacts them.
+    """
+
+    definition: CheckDefinition
+    config: Any
+    shared: SharedResources
+    log: Any
+    secrets: Callable[[str], None]
+    timeout_s: float
+    run_options: Mapping[str, Any] = field(default_factory=dict)
+
+    def outcome(self, status: Any, message: str, **kwargs: Any) -> CheckOutcome:
+        """Shorthand for building this check's :class:`CheckOutcome`."""
+        return CheckOutcome(status=status, message=message, **kwargs)
+
+
+@dataclass(frozen=True)
+class Reporter:
+    """An output format (``--format NAME``).
+
+    ``render`` turns a finished report into the exact text to write (to stdout, or to the file
+    given with ``--output``). ``machine_readable`` formats are never mixed with progress output,
+    colour or banners. ``verbose`` asks for evidence and remediation where the format has a
+    human layout; ``color`` is True only when writing to a terminal that wants colour.
+    """
+
+    name: str
+    description: str
+    render: Callable[[Report, RenderOptions], str]
+    machine_readable: bool = False
+    file_extension: str = "txt"
+
+
+@dataclass(frozen=True)
+class RenderOptions:
+    """How the user asked for a report to be rendered."""
+
+    verbose: bool = False
+    color: bool = False
+    title: str = "Doctor Checks Summary"
+
+
+@dataclass(frozen=True)
+class ConfigFlag:
+    """A command-line flag that sets one key of a plugin's section (``--insecure`` -> ``OCI.Insecure``).
+
+    The flag is added to ``doctor`` and to every plugin command. A flag given on the command line
+    overrides the environment and the file.
+    """
+
+    flag: str
+    key: str
+    help: str
+    value: Any = True
+
+
+@dataclass(frozen=True)
+class ConfigSection:
+    """A plugin's top-level configuration section.
+
+    ``name`` is the YAML key and the environment prefix (``OCI`` -> ``OCI__RegistryUrl``).
+    ``model`` is a pydantic model validating the section; its field names (or aliases) are the
+    keys users write, matched case-insensitively. Unknown keys produce a warning, not an error.
+    """
+
+    name: str
+    model: type[BaseModel]
+    description: str = ""
+    flags: tuple[ConfigFlag, ...] = ()
+
+
+class CommandApp(Protocol):
+    """What a plugin command gets to reach the engine: configuration, logging, secrets."""
+
+    def section(self, name: str) -> Any:
+        """The validated configuration section ``name`` (raises ``ConfigError`` when invalid)."""
+        ...
+
+    @property
+    def log(self) -> Any: ...
+
+    def register_secret(self, value: str) -> None: ...
+
+    def redact(self, text: str) -> str: ...
+
+
+@dataclass(frozen=True)
+class Command:
+    """A command group a plugin adds to the CLI (``doctor oci referrers IMAGE``).
+
+    ``configure`` receives the group's own ``argparse`` parser and adds arguments or
+    sub-parsers. ``run`` receives the parsed arguments and a :class:`CommandApp`, writes its
+    output, and returns the exit code (0 ok, 1 the operation failed, 2 usage or configuration).
+    It may be a coroutine function. A :class:`doctor_core.errors.UsageError` or
+    :class:`doctor_core.errors.ConfigError` raised from it becomes a message and exit 2.
+    """
+
+    name: str
+    help: str
+    configure: Callable[[argparse.ArgumentParser], None]
+    run: Callable[[argparse.Namespace, CommandApp], int | Awaitable[int]]

@@ -1,0 +1,72 @@
+"""The ``OCI`` configuration section: the seed's keys, exactly as users write them.
+
+YAML::
+
+    OCI:
+      RegistryUrl: "https://registry.example.com"
+      Username: "service-account"
+      PasswordSecretRef: "env:REGISTRY_PASSWORD"
+      TestRepository: "stellaops/test"
+
+Environment: ``OCI__RegistryUrl=...``, ``OCI__Username=...`` (keys match case-insensitively).
+Command line: ``--insecure`` sets ``Insecure``.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator
+
+from doctor_core.secrets import SecretRef
+
+
+class OciSettings(BaseModel):
+    """Validated ``OCI`` section. Secrets are ``SecretStr``: never shown by ``repr`` or ``str``."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True, str_strip_whitespace=True)
+
+    RegistryUrl: str | None = Field(
+        default=None,
+        description="Registry to check, with or without scheme (https assumed; http only when "
+        "written explicitly, or for localhost/127.0.0.1 as docker does)",
+    )
+    Username: str | None = Field(default=None, description="User for basic auth / token exchange")
+    Password: SecretStr | None = Field(default=None, description="Password (prefer PasswordSecretRef)")
+    PasswordSecretRef: SecretRef | None = Field(
+        default=None, description="Where to read the password: 'env:NAME' or 'file:PATH'"
+    )
+    Token: SecretStr | None = Field(default=None, description="Static bearer token (alternative to username/password)")
+    TestRepository: str = Field(default="library/alpine", description="Repository probed by the checks")
+    TestTag: str = Field(default="latest", description="Tag probed by the pull and referrers checks")
+    TimeoutSeconds: float = Field(default=10.0, gt=0, le=600, description="Connect/read timeout per HTTP request")
+    CaBundle: Path | None = Field(default=None, description="PEM file of CA certificates to trust (private CAs)")
+    Insecure: bool = Field(default=False, description="Skip TLS verification (also --insecure). Not for production.")
+    DockerConfig: Path | None = Field(
+        default=None,
+        description="Docker config.json to read credentials from when none are configured "
+        "(default: $DOCKER_CONFIG/config.json, else ~/.docker/config.json)",
+    )
+
+    @field_validator("TestRepository")
+    @classmethod
+    def _repository(cls, value: str) -> str:
+        value = value.strip("/")
+        if not value:
+            raise ValueError("must name a repository, e.g. 'library/alpine'")
+        return value
+
+    @field_validator("CaBundle")
+    @classmethod
+    def _ca_bundle(cls, value: Path | None) -> Path | None:
+        if value is not None and not value.expanduser().is_file():
+            raise ValueError(f"CA bundle {str(value)!r} is not a readable file")
+        return value.expanduser() if value is not None else None
+
+    def password(self) -> str | None:
+        """The configured password: ``Password``, else the one ``PasswordSecretRef`` resolved to."""
+        if self.Password is not None:
+            return self.Password.get_secret_value()
+        if self.PasswordSecretRef is not None:
+            return self.PasswordSecretRef.get()
+        return None
