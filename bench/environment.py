@@ -1,0 +1,198 @@
+"""The system under measurement: a token-auth registry and its token server, both behind latency proxies.
+
+Layout (every hop on 127.0.0.1)::
+
+    doctor --> registry proxy --> docker-registry (token auth)
+       \\----> token proxy ----> devtools TokenServer   (the registry's realm names the token proxy)
+
+Both proxies share one RTT setting (:meth:`BenchRegistry.set_rtt`), so the token exchange is paid
+like every other round trip. Content is pushed straight to the registry (not through the proxy)
+with devtools' own client, independent of the product.
+
+``doctor`` runs as a subprocess configured only through the environment (:meth:`doctor_env`): the
+``OCI__*`` keys of the product's settings, the password through ``PasswordSecretRef=env:...``, and
+a private, empty docker config so nothing from the machine's own credentials leaks in.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import threading
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import devtools.registry as devtools_registry
+from bench.latency_proxy import LatencyProxy
+from devtools.ports import LOOPBACK
+from devtools.registry import RunningRegistry, start_registry
+from devtools.token_server import TOKEN_PATH, TokenServer
+
+#: Environment variables the bench takes away from doctor: proxies would route loopback traffic
+#: elsewhere, and the caller's own doctor/OCI settings would change what is measured.
+_SCRUBBED_PREFIXES = ("OCI__", "DOCTOR_", "REGISTRY_AUTH_FILE")
+_SCRUBBED = {
+    "http_proxy", "https_proxy", "all_proxy", "HTTP_PROXY", "HTTPS_PROXY", "ALL_PROXY",
+    "DOCKER_CONFIG", "SSL_CERT_FILE", "SSL_CERT_DIR",
+}
+PASSWORD_VARIABLE = "BENCH_REGISTRY_PASSWORD"
+
+_patch_lock = threading.Lock()
+
+
+def clean_env(base: Mapping[str, str] | None = None) -> dict[str, str]:
+    """``base`` (default: this process's environment) without proxies and doctor/OCI settings."""
+    return {
+        key: value
+        for key, value in (os.environ if base is None else base).items()
+        if key not in _SCRUBBED and not key.startswith(_SCRUBBED_PREFIXES)
+    }
+
+
+class _ProxiedTokenServer(TokenServer):
+    """A :class:`TokenServer` whose advertised realm is a latency proxy in front of it.
+
+    ``start_registry`` writes ``token_server.realm`` into the registry's ``auth.token.realm``; this
+    subclass starts the proxy right after the server and answers the proxy's URL there, so the
+    challenge the registry sends leads clients through the delay too.
+    """
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        try:
+            self.latency_proxy = LatencyProxy(LOOPBACK, self.port, delay=0.0).start()
+        except BaseException:
+            super().stop()
+            raise
+
+    @property
+    def realm(self) -> str:
+        return f"{self.latency_proxy.url}{TOKEN_PATH}"
+
+    def stop(self) -> None:
+        super().stop()
+        self.latency_proxy.stop()
+
+
+@contextlib.contextmanager
+def _token_server_class(cls: type[TokenServer]) -> Iterator[None]:
+    """Make ``start_registry`` build ``cls`` instead of :class:`TokenServer` for one call.
+
+    devtools has no realm override (see bench/README.md); the swap is scoped and locked so that no
+    other registry started meanwhile in this process is affected.
+    """
+    with _patch_lock:
+        original = devtools_registry.TokenServer
+        devtools_registry.TokenServer = cls  # type: ignore[misc]
+        try:
+            yield
+        finally:
+            devtools_registry.TokenServer = original  # type: ignore[misc]
+
+
+@dataclass
+class BenchRegistry:
+    """A running token-auth registry with both hops behind latency proxies. Stop with :meth:`stop`."""
+
+    registry: RunningRegistry
+    registry_proxy: LatencyProxy
+    workdir: Path
+    repository: str = "bench/app"
+    tag: str = "v1"
+    _stopped: bool = field(default=False, repr=False)
+
+    @property
+    def token_server(self) -> TokenServer:
+        server = self.registry.token_server
+        if server is None:
+            raise RuntimeError("the bench registry has no token server")
+        return server
+
+    @property
+    def token_proxy(self) -> LatencyProxy:
+        server = self.token_server
+        if not isinstance(server, _ProxiedTokenServer):
+            raise RuntimeError("the token server is not behind a latency proxy")
+        return server.latency_proxy
+
+    @property
+    def url(self) -> str:
+        """The registry as doctor sees it: through the proxy."""
+        return self.registry_proxy.url
+
+    @property
+    def host(self) -> str:
+        """``host:port`` of the proxy, for image references."""
+        return self.registry_proxy.address
+
+    def set_rtt(self, rtt_s: float) -> None:
+        """Round-trip time added on both hops (half of it each way)."""
+        self.registry_proxy.delay = rtt_s / 2
+        self.token_proxy.delay = rtt_s / 2
+
+    def doctor_env(self, base: Mapping[str, str] | None = None, **overrides: str) -> dict[str, str]:
+        """Environment for a ``doctor`` subprocess aimed at this registry through the proxy."""
+        env = clean_env(base)
+        user, password = self.registry.credentials("admin")
+        docker_config = self.workdir / "docker-config"
+        docker_config.mkdir(parents=True, exist_ok=True)
+        env.update(
+            {
+                "OCI__RegistryUrl": self.url,
+                "OCI__Username": user,
+                "OCI__PasswordSecretRef": f"env:{PASSWORD_VARIABLE}",
+                PASSWORD_VARIABLE: password,
+                "OCI__TestRepository": self.repository,
+                "OCI__TestTag": self.tag,
+                "DOCKER_CONFIG": str(docker_config),
+                "REGISTRY_AUTH_FILE": str(docker_config / "auth.json"),
+                "NO_PROXY": "127.0.0.1,localhost",
+                "no_proxy": "127.0.0.1,localhost",
+            }
+        )
+        env.update(overrides)
+        return env
+
+    def token_requests(self) -> int:
+        """Token requests the token server answered since the last :meth:`reset_counters`."""
+        return len(self.token_server.requests)
+
+    def reset_counters(self) -> None:
+        self.token_server.clear_requests()
+
+    def stop(self) -> None:
+        """Stop the registry proxy, the registry, its token server and the token proxy. Idempotent."""
+        if self._stopped:
+            return
+        self._stopped = True
+        try:
+            self.registry_proxy.stop()
+        finally:
+            self.registry.stop()
+
+    def __enter__(self) -> BenchRegistry:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+
+def start_bench_registry(workdir: Path, *, repository: str = "bench/app", tag: str = "v1") -> BenchRegistry:
+    """Start the token-auth registry with both hops behind 0 ms proxies (raise the RTT with ``set_rtt``).
+
+    :raises devtools.registry.RegistryBinaryMissing: ``docker-registry`` is not installed.
+    :raises devtools.registry.RegistryStartError: it did not come up.
+    :raises bench.latency_proxy.ProxyError: a proxy could not listen.
+    """
+    with _token_server_class(_ProxiedTokenServer):
+        registry = start_registry("token", workdir=workdir, delete_enabled=True)
+    try:
+        proxy = LatencyProxy(LOOPBACK, registry.port, delay=0.0).start()
+    except BaseException:
+        registry.stop()
+        raise
+    return BenchRegistry(
+        registry=registry, registry_proxy=proxy, workdir=workdir, repository=repository, tag=tag
+    )

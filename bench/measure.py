@@ -1,0 +1,198 @@
+"""Measuring one process: wall time, exit status, output and peak RSS; summarising repeated samples.
+
+Why a module of its own: every scenario runs a command several times and needs the same three
+numbers from each run. Wall time is taken with ``time.perf_counter`` around the child (the
+``/usr/bin/time`` clock has 10 ms resolution); peak RSS comes from ``/usr/bin/time -v`` ("Maximum
+resident set size"), the only public tool that reports it for a child that has already exited.
+"""
+
+from __future__ import annotations
+
+import os
+import platform
+import re
+import shutil
+import statistics
+import subprocess
+import sys
+import time
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+
+GNU_TIME = Path("/usr/bin/time")
+_MAX_RSS = re.compile(r"Maximum resident set size \(kbytes\):\s*(\d+)")
+
+
+class BenchError(RuntimeError):
+    """The harness could not measure something (missing tool, command failed, unparsable output)."""
+
+
+def require_gnu_time() -> Path:
+    """Return ``/usr/bin/time`` or raise a :class:`BenchError` that says how to install it."""
+    if not GNU_TIME.is_file() or not os.access(GNU_TIME, os.X_OK):
+        raise BenchError(
+            "/usr/bin/time (GNU time) is missing: peak RSS (S3, S4) cannot be measured. "
+            "Install it with 'sudo apt-get install time' (Debian/Ubuntu), or run with --no-rss."
+        )
+    return GNU_TIME
+
+
+@dataclass(frozen=True)
+class Measurement:
+    """One run of one command."""
+
+    argv: tuple[str, ...]
+    returncode: int
+    wall_s: float
+    stdout: str
+    stderr: str
+    max_rss_kb: int | None
+
+    @property
+    def max_rss_mb(self) -> float | None:
+        return None if self.max_rss_kb is None else self.max_rss_kb / 1024
+
+
+def run_measured(
+    argv: Sequence[str],
+    *,
+    env: Mapping[str, str] | None = None,
+    rss: bool = False,
+    timeout: float = 300.0,
+    cwd: Path | None = None,
+) -> Measurement:
+    """Run ``argv`` to completion and measure it.
+
+    ``rss=True`` wraps the command in ``/usr/bin/time -v`` writing its report to a separate file
+    (``-o``), so the command's own stderr stays untouched. The returned ``wall_s`` is the time from
+    spawning to exit, as a user would see it; a timeout raises :class:`BenchError`.
+    """
+    command = list(argv)
+    rss_file: Path | None = None
+    if rss:
+        gnu_time = require_gnu_time()
+        rss_dir = Path(os.environ.get("TMPDIR", "/tmp"))
+        rss_file = rss_dir / f"bench-time-{os.getpid()}-{time.monotonic_ns()}.txt"
+        command = [str(gnu_time), "-v", "-o", str(rss_file), *command]
+    started = time.perf_counter()
+    try:
+        completed = subprocess.run(
+            command,
+            env=dict(env) if env is not None else None,
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+            cwd=cwd,
+            check=False,
+        )
+    except subprocess.TimeoutExpired as exc:
+        raise BenchError(f"{' '.join(argv)!r} did not finish within {timeout:g} s") from exc
+    except OSError as exc:
+        raise BenchError(f"cannot run {argv[0]!r}: {exc}") from exc
+    finally:
+        wall = time.perf_counter() - started
+    max_rss: int | None = None
+    if rss_file is not None:
+        try:
+            text = rss_file.read_text()
+        except OSError as exc:
+            raise BenchError(f"/usr/bin/time wrote no report for {argv[0]!r}: {exc}") from exc
+        finally:
+            rss_file.unlink(missing_ok=True)
+        match = _MAX_RSS.search(text)
+        if match is None:
+            raise BenchError(f"no 'Maximum resident set size' in /usr/bin/time output: {text[-300:]!r}")
+        max_rss = int(match.group(1))
+    return Measurement(
+        argv=tuple(argv),
+        returncode=completed.returncode,
+        wall_s=wall,
+        stdout=completed.stdout,
+        stderr=completed.stderr,
+        max_rss_kb=max_rss,
+    )
+
+
+@dataclass(frozen=True)
+class Spread:
+    """Median and spread of repeated samples (min, max and, from 4 samples on, the IQR)."""
+
+    samples: tuple[float, ...]
+
+    def __post_init__(self) -> None:
+        if not self.samples:
+            raise BenchError("no samples to summarise")
+
+    @property
+    def median(self) -> float:
+        return statistics.median(self.samples)
+
+    @property
+    def low(self) -> float:
+        return min(self.samples)
+
+    @property
+    def high(self) -> float:
+        return max(self.samples)
+
+    @property
+    def iqr(self) -> tuple[float, float] | None:
+        if len(self.samples) < 4:
+            return None
+        quartiles = statistics.quantiles(self.samples, n=4, method="inclusive")
+        return quartiles[0], quartiles[2]
+
+    def fmt(self, scale: float = 1.0, unit: str = "", digits: int = 0) -> str:
+        """``"123 ms (110-140)"``: median and min-max, scaled (e.g. ``scale=1000`` for s -> ms)."""
+        median = f"{self.median * scale:.{digits}f}"
+        if len(self.samples) == 1:
+            return f"{median}{unit}"
+        return f"{median}{unit} ({self.low * scale:.{digits}f}-{self.high * scale:.{digits}f})"
+
+
+@dataclass(frozen=True)
+class Machine:
+    """Where the numbers were taken: they only compare on the same class of machine."""
+
+    cpu: str
+    cores: int
+    python: str
+    system: str
+    date: str
+
+    @classmethod
+    def detect(cls) -> Machine:
+        return cls(
+            cpu=_cpu_model(),
+            cores=os.cpu_count() or 0,
+            python=f"{platform.python_implementation()} {platform.python_version()}",
+            system=f"{platform.system()} {platform.release()}",
+            date=datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC"),
+        )
+
+
+def _cpu_model() -> str:
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            key, _, value = line.partition(":")
+            if key.strip() in ("model name", "Model", "Hardware") and value.strip():
+                return value.strip()
+    except OSError:
+        pass
+    return platform.processor() or "unknown"
+
+
+def doctor_executable() -> list[str]:
+    """The ``doctor`` console script of this interpreter's environment (what users run).
+
+    Falls back to ``doctor`` on PATH; :class:`BenchError` when neither exists (not installed).
+    """
+    beside = Path(sys.executable).parent / "doctor"
+    if beside.is_file():
+        return [str(beside)]
+    found = shutil.which("doctor")
+    if found:
+        return [found]
+    raise BenchError("the 'doctor' command is not installed in this environment (run 'make venv')")

@@ -1,0 +1,431 @@
+"""What the scenarios measured, the targets of issue 7 judged against it, and the Markdown of RESULTS.md.
+
+The scenarios (:mod:`bench.scenarios`) fill the dataclasses below; nothing here runs anything. The
+rendering is deterministic so that two runs on the same machine differ only in their numbers.
+A target is ``met``, ``missed`` (with how far off and an explanation built from the measured
+requests per check) or ``not measured`` (with the reason) -- never silently dropped.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+from bench.measure import Machine, Spread
+
+#: The targets of issue 7.
+S1_MAX_ROUND_TRIPS = 6.0
+S1_MAX_WALL_0MS_S = 1.0
+S2_MAX_VERSION_RATIO = 2.5
+S2_MAX_LIST_S = 0.250
+S3_MAX_WALL_S = 3.0
+S3_MAX_RSS_MB = 100.0
+S4_MAX_RSS_MB = 80.0
+
+
+@dataclass(frozen=True)
+class CheckRow:
+    """One check of one S1 configuration: requests it made (median over repeats) and its status."""
+
+    check_id: str
+    status: str
+    http_requests: float | None
+    token_fetches: float | None
+    duration: Spread
+
+
+@dataclass(frozen=True)
+class S1Run:
+    """``doctor --tag registry --format json`` repeated at one RTT."""
+
+    rtt_s: float
+    wall: Spread
+    rss_kb: Spread | None
+    checks: tuple[CheckRow, ...]
+    #: Token requests the token server answered per run (observed at the server, not reported by doctor).
+    token_server_requests: Spread
+    #: Sum of the checks' ``token_fetches`` metrics per run (what doctor itself reports).
+    reported_token_fetches: Spread | None
+    #: HTTP requests the registry proxy saw per run (all checks together, counted on the wire).
+    wire_requests: Spread
+    exit_codes: tuple[int, ...]
+
+    @property
+    def total_requests(self) -> float | None:
+        counts = [row.http_requests for row in self.checks]
+        if not counts or any(count is None for count in counts):
+            return None
+        return float(sum(count for count in counts if count is not None))
+
+
+@dataclass(frozen=True)
+class S1Result:
+    runs: tuple[S1Run, ...]
+
+    def at(self, rtt_s: float) -> S1Run | None:
+        for run in self.runs:
+            if abs(run.rtt_s - rtt_s) < 1e-9:
+                return run
+        return None
+
+    def network(self, rtt_s: float) -> tuple[float, float] | None:
+        """``(seconds, round trips)`` a run at ``rtt_s`` spent on the network beyond the 0 ms run."""
+        base, slow = self.at(0.0), self.at(rtt_s)
+        if base is None or slow is None or rtt_s <= 0:
+            return None
+        seconds = slow.wall.median - base.wall.median
+        return seconds, seconds / rtt_s
+
+
+@dataclass(frozen=True)
+class S2Result:
+    """Start-up: each command's wall time next to ``python -c pass`` measured in the same run."""
+
+    baseline: Spread
+    commands: dict[str, Spread]
+
+    def ratio(self, label: str) -> float:
+        return self.commands[label].median / self.baseline.median
+
+
+@dataclass(frozen=True)
+class S3Result:
+    """``doctor oci referrers`` against the large repository, at one RTT."""
+
+    rtt_s: float
+    tags: int
+    expected_referrers: int
+    wall: Spread
+    rss_kb: Spread | None
+    referrers_found: int | None
+    requests: float | None
+    method: str | None
+    exit_codes: tuple[int, ...]
+
+
+@dataclass(frozen=True)
+class Target:
+    scenario: str
+    target: str
+    measured: str
+    verdict: str  # "met" | "missed" | "not measured"
+    note: str = ""
+
+
+@dataclass
+class Results:
+    machine: Machine
+    repeat: int
+    s1: S1Result | None = None
+    s2: S2Result | None = None
+    s3: S3Result | None = None
+    #: scenario -> why it could not be measured
+    skipped: dict[str, str] = field(default_factory=dict)
+    registry_version: str = ""
+
+
+def _ms(seconds: float) -> str:
+    return f"{seconds * 1000:.0f} ms"
+
+
+def _num(value: float | None, digits: int = 0) -> str:
+    if value is None:
+        return "n/a"
+    return f"{value:.{digits}f}"
+
+
+def _mb(spread: Spread | None) -> str:
+    return "n/a" if spread is None else spread.fmt(scale=1 / 1024, unit=" MB", digits=1)
+
+
+def judge(results: Results) -> list[Target]:
+    """Every target of issue 7 with its verdict."""
+    targets: list[Target] = []
+    targets.extend(_judge_s1(results))
+    targets.extend(_judge_s2(results))
+    targets.extend(_judge_s3(results))
+    targets.extend(_judge_s4(results))
+    return targets
+
+
+def _not_measured(results: Results, scenario: str, target: str) -> Target:
+    reason = results.skipped.get(scenario, "the scenario did not run")
+    return Target(scenario, target, "n/a", "not measured", reason)
+
+
+def _judge_s1(results: Results) -> list[Target]:
+    target = f"network time at 50 ms RTT <= {S1_MAX_ROUND_TRIPS:g} round trips"
+    s1 = results.s1
+    network = s1.network(0.050) if s1 is not None else None
+    if s1 is None or network is None:
+        return [_not_measured(results, "S1", target)]
+    seconds, trips = network
+    measured = f"{_ms(seconds)} = {trips:.1f} round trips"
+    if trips <= S1_MAX_ROUND_TRIPS:
+        return [Target("S1", target, measured, "met")]
+    return [Target("S1", target, measured, "missed", _explain_s1(s1, trips))]
+
+
+def _explain_s1(s1: S1Result, trips: float) -> str:
+    slow = s1.at(0.050)
+    over = trips - S1_MAX_ROUND_TRIPS
+    parts = [f"{over:.1f} round trips over the budget ({trips / S1_MAX_ROUND_TRIPS:.1f}x)."]
+    if slow is None:
+        return " ".join(parts)
+    longest = max(slow.checks, key=lambda row: row.duration.median, default=None)
+    if longest is not None:
+        parts.append(
+            f"The slowest check, {longest.check_id}, took {_ms(longest.duration.median)} "
+            f"(~{longest.duration.median / 0.050:.1f} RTT) with "
+            f"{_num(longest.http_requests)} requests: its requests are on one chain, one after another."
+        )
+    total = slow.total_requests if slow.total_requests is not None else slow.wire_requests.median
+    if total:
+        parts.append(
+            f"All checks together made {total:.0f} requests; if every one of them were sequential the "
+            f"network time would be ~{total:.0f} RTT, if all independent ones ran in parallel the "
+            f"chain /v2/ -> token -> longest probe chain."
+        )
+    tokens = slow.token_server_requests.median
+    if tokens > 1:
+        parts.append(
+            f"The token server answered {tokens:.0f} token requests per run; each one on the critical "
+            f"path costs a round trip (target: one per scope set, fetched once for the whole run)."
+        )
+    return " ".join(parts)
+
+
+def _judge_s2(results: Results) -> list[Target]:
+    s2 = results.s2
+    out: list[Target] = []
+    version_target = f"`doctor --version` <= {S2_MAX_VERSION_RATIO:g} x `python -c pass`"
+    list_target = f"`doctor list` median <= {_ms(S2_MAX_LIST_S)}"
+    if s2 is None or "doctor --version" not in s2.commands:
+        out.append(_not_measured(results, "S2", version_target))
+    else:
+        ratio = s2.ratio("doctor --version")
+        measured = (
+            f"{_ms(s2.commands['doctor --version'].median)} vs {_ms(s2.baseline.median)} = {ratio:.2f}x"
+        )
+        if ratio <= S2_MAX_VERSION_RATIO:
+            out.append(Target("S2", version_target, measured, "met"))
+        else:
+            out.append(
+                Target(
+                    "S2",
+                    version_target,
+                    measured,
+                    "missed",
+                    f"{ratio - S2_MAX_VERSION_RATIO:.2f}x over: `--version` imports more than "
+                    "doctor_core._version before printing (check `python -X importtime -m doctor_core.cli "
+                    "--version`).",
+                )
+            )
+    if s2 is None or "doctor list" not in s2.commands:
+        out.append(_not_measured(results, "S2", list_target))
+    else:
+        median = s2.commands["doctor list"].median
+        measured = f"{_ms(median)} ({s2.ratio('doctor list'):.1f}x python -c pass)"
+        if median <= S2_MAX_LIST_S:
+            out.append(Target("S2", list_target, measured, "met"))
+        else:
+            out.append(
+                Target(
+                    "S2",
+                    list_target,
+                    measured,
+                    "missed",
+                    f"{_ms(median - S2_MAX_LIST_S)} over: listing needs every plugin's definitions, so "
+                    "anything a plugin imports at module level (httpx, pydantic models) is paid here; "
+                    "see `python -X importtime`.",
+                )
+            )
+    s1_target = f"full S1 run at 0 ms RTT <= {_ms(S1_MAX_WALL_0MS_S)}"
+    base = results.s1.at(0.0) if results.s1 is not None else None
+    if base is None:
+        out.append(_not_measured(results, "S1", s1_target))
+    else:
+        median = base.wall.median
+        verdict = "met" if median <= S1_MAX_WALL_0MS_S else "missed"
+        note = "" if verdict == "met" else f"{_ms(median - S1_MAX_WALL_0MS_S)} over at 0 ms RTT."
+        out.append(Target("S2", s1_target, _ms(median), verdict, note))
+    return out
+
+
+def _judge_s3(results: Results) -> list[Target]:
+    s3 = results.s3
+    wall_target = f"referrer discovery at 50 ms RTT <= {S3_MAX_WALL_S:g} s wall"
+    rss_target = f"referrer discovery peak RSS <= {S3_MAX_RSS_MB:g} MB"
+    if s3 is None:
+        return [_not_measured(results, "S3", wall_target), _not_measured(results, "S3", rss_target)]
+    out: list[Target] = []
+    median = s3.wall.median
+    trips = median / s3.rtt_s if s3.rtt_s > 0 else 0.0
+    measured = f"{median:.2f} s (~{trips:.0f} RTT), {_num(s3.requests)} requests"
+    if median <= S3_MAX_WALL_S:
+        out.append(Target("S3", wall_target, measured, "met"))
+    else:
+        note = f"{median - S3_MAX_WALL_S:.2f} s over ({median / S3_MAX_WALL_S:.1f}x)."
+        if s3.requests is not None and s3.rtt_s > 0:
+            note += (
+                f" {s3.requests:.0f} requests in ~{trips:.0f} round trips: "
+                f"{s3.requests / max(trips, 1):.1f} requests per round trip on average, so the referrer "
+                "manifests are fetched with too little concurrency (or one after another)."
+            )
+        out.append(Target("S3", wall_target, measured, "missed", note))
+    if s3.rss_kb is None:
+        out.append(_not_measured(results, "S3", rss_target))
+    else:
+        rss = s3.rss_kb.median / 1024
+        verdict = "met" if rss <= S3_MAX_RSS_MB else "missed"
+        note = "" if verdict == "met" else (
+            f"{rss - S3_MAX_RSS_MB:.1f} MB over: the tag list and manifests are held in memory at once."
+        )
+        out.append(Target("S3", rss_target, f"{rss:.1f} MB", verdict, note))
+    return out
+
+
+def _judge_s4(results: Results) -> list[Target]:
+    target = f"full run (S1) peak RSS <= {S4_MAX_RSS_MB:g} MB"
+    slow = results.s1.at(0.050) if results.s1 is not None else None
+    if slow is None or slow.rss_kb is None:
+        return [_not_measured(results, "S4" if "S4" in results.skipped else "S1", target)]
+    rss = slow.rss_kb.median / 1024
+    if rss <= S4_MAX_RSS_MB:
+        return [Target("S4", target, f"{rss:.1f} MB", "met")]
+    return [
+        Target(
+            "S4",
+            target,
+            f"{rss:.1f} MB",
+            "missed",
+            f"{rss - S4_MAX_RSS_MB:.1f} MB over: everything imported at start-up (plugins, httpx, "
+            "pydantic) stays resident; see `python -X importtime` for the biggest imports.",
+        )
+    ]
+
+
+def render_markdown(results: Results, targets: Sequence[Target] | None = None) -> str:
+    """The whole RESULTS.md."""
+    targets = list(targets) if targets is not None else judge(results)
+    m = results.machine
+    lines = [
+        "# Benchmark results",
+        "",
+        "Written by `python -m bench.run` (`make bench`); see `bench/README.md` for what each scenario",
+        "measures. Times are medians of the repeats with (min-max) in brackets.",
+        "",
+        f"- Machine: {m.cpu}, {m.cores} cores, {m.system}",
+        f"- Python: {m.python}",
+        f"- Date: {m.date}",
+        f"- Repeats per measurement: {results.repeat}",
+    ]
+    if results.registry_version:
+        lines.append(f"- Registry: {results.registry_version} (token auth; registry and token server behind "
+                     "the latency proxy)")
+    lines += ["", "## Targets", "", "| scenario | target | measured | verdict | why |"]
+    lines.append("|---|---|---|---|---|")
+    for t in targets:
+        lines.append(f"| {t.scenario} | {t.target} | {t.measured} | {t.verdict} | {t.note} |")
+    lines += _render_s1(results)
+    lines += _render_s2(results)
+    lines += _render_s3(results)
+    lines += _render_s4(results)
+    return "\n".join(lines) + "\n"
+
+
+def _skipped_line(results: Results, scenario: str) -> list[str]:
+    return ["", f"Not measured: {results.skipped.get(scenario, 'the scenario did not run')}."]
+
+
+def _render_s1(results: Results) -> list[str]:
+    lines = ["", "## S1 full run: `doctor --tag registry --format json`"]
+    s1 = results.s1
+    if s1 is None:
+        return lines + _skipped_line(results, "S1")
+    lines += [
+        "",
+        "| RTT | wall | requests (sum of check metrics) | requests on the wire | "
+        "token requests at the server | token fetches reported | peak RSS | exit codes |",
+        "|---|---|---|---|---|---|---|---|",
+    ]
+    for run in s1.runs:
+        lines.append(
+            f"| {run.rtt_s * 1000:.0f} ms | {run.wall.fmt(1000, ' ms')} | {_num(run.total_requests)} | "
+            f"{run.wire_requests.fmt()} | "
+            f"{run.token_server_requests.fmt()} | "
+            f"{run.reported_token_fetches.fmt() if run.reported_token_fetches else 'n/a'} | "
+            f"{_mb(run.rss_kb)} | {', '.join(str(c) for c in sorted(set(run.exit_codes)))} |"
+        )
+    network = s1.network(0.050)
+    if network is not None:
+        seconds, trips = network
+        lines += ["", f"Network time at 50 ms RTT (50 ms median - 0 ms median): {_ms(seconds)} = "
+                  f"**{trips:.1f} round trips** (/0.050 s)."]
+    lines += ["", "Per check (requests and token fetches from the check's own `metrics`; duration in the "
+              "report):", "", "| check | status | requests | token fetches | duration 0 ms | "
+              "duration 50 ms | ~RTT at 50 ms |", "|---|---|---|---|---|---|---|"]
+    base, slow = s1.at(0.0), s1.at(0.050)
+    reference = slow or base
+    if reference is not None:
+        for row in reference.checks:
+            base_row = _row(base, row.check_id)
+            slow_row = _row(slow, row.check_id)
+            lines.append(
+                f"| {row.check_id} | {row.status} | {_num(row.http_requests)} | {_num(row.token_fetches)} | "
+                f"{base_row.duration.fmt(unit=' ms') if base_row else 'n/a'} | "
+                f"{slow_row.duration.fmt(unit=' ms') if slow_row else 'n/a'} | "
+                f"{_num(slow_row.duration.median / 50, 1) if slow_row else 'n/a'} |"
+            )
+    return lines
+
+
+def _row(run: S1Run | None, check_id: str) -> CheckRow | None:
+    if run is None:
+        return None
+    for row in run.checks:
+        if row.check_id == check_id:
+            return row
+    return None
+
+
+def _render_s2(results: Results) -> list[str]:
+    lines = ["", "## S2 start-up"]
+    s2 = results.s2
+    if s2 is None:
+        return lines + _skipped_line(results, "S2")
+    lines += ["", "| command | wall | x `python -c pass` |", "|---|---|---|",
+              f"| `python -c pass` | {s2.baseline.fmt(1000, ' ms')} | 1.00 |"]
+    for label, spread in s2.commands.items():
+        lines.append(f"| `{label}` | {spread.fmt(1000, ' ms')} | {s2.ratio(label):.2f} |")
+    return lines
+
+
+def _render_s3(results: Results) -> list[str]:
+    lines = ["", "## S3 referrer discovery at scale: `doctor oci referrers IMAGE --format json`"]
+    s3 = results.s3
+    if s3 is None:
+        return lines + _skipped_line(results, "S3")
+    codes = ", ".join(str(c) for c in sorted(set(s3.exit_codes)))
+    lines += [
+        "",
+        f"Repository with {s3.tags} tags; the subject has {s3.expected_referrers} referrers to find "
+        f"(cosign-style tags and tag-schema index entries). RTT {s3.rtt_s * 1000:.0f} ms.",
+        "",
+        "| wall | requests | referrers found | method | peak RSS | exit codes |",
+        "|---|---|---|---|---|---|",
+        f"| {s3.wall.fmt(1000, ' ms')} | {_num(s3.requests)} | {_num(s3.referrers_found)} | "
+        f"{s3.method or 'n/a'} | {_mb(s3.rss_kb)} | {codes} |",
+    ]
+    return lines
+
+
+def _render_s4(results: Results) -> list[str]:
+    lines = ["", "## S4 memory (`/usr/bin/time -v`, maximum resident set size)", ""]
+    if "S4" in results.skipped:
+        return [*lines, f"Not measured: {results.skipped['S4']}."]
+    slow = results.s1.at(0.050) if results.s1 is not None else None
+    lines += ["| run | peak RSS |", "|---|---|"]
+    lines.append(f"| S1 full run, 50 ms RTT | {_mb(slow.rss_kb) if slow else 'n/a'} |")
+    lines.append(f"| S3 referrer discovery | {_mb(results.s3.rss_kb) if results.s3 else 'n/a'} |")
+    return lines

@@ -1,0 +1,367 @@
+"""The four scenarios of issue 7, each a function from a running environment to a result record.
+
+* :func:`run_s1` -- ``doctor --tag registry --format json`` at each RTT: wall time, the checks' own
+  ``metrics`` (``http_requests``, ``token_fetches``), token requests seen at the token server,
+  HTTP requests seen on the wire, peak RSS.
+* :func:`run_s2` -- start-up: ``doctor --version`` / ``--help`` / ``list`` next to ``python -c pass``,
+  interleaved in one loop so drift in machine load hits all of them alike.
+* :func:`seed_s3` + :func:`run_s3` -- referrer discovery (``doctor oci referrers``) in a repository
+  with thousands of tags.
+* S4 is not a run of its own: it is the peak RSS of the S1 (50 ms) and S3 runs (``/usr/bin/time -v``).
+
+Every scenario does one unmeasured warm-up run first (byte-code caches, page cache), then
+``repeat`` measured runs. A run whose output cannot be parsed raises :class:`BenchError` with the
+(redacted) end of its stderr: a benchmark of a crashing command is not a number.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import sys
+from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from bench.environment import BenchRegistry
+from bench.measure import BenchError, Measurement, Spread, doctor_executable, run_measured
+from bench.results import CheckRow, S1Result, S1Run, S2Result, S3Result
+from devtools.images import (
+    ATTESTATION_ARTIFACT,
+    SBOM_ARTIFACT,
+    SIGNATURE_ARTIFACT,
+    Descriptor,
+    PushedImage,
+    push_cosign_tags,
+    push_image,
+    push_many_tags,
+    push_referrer,
+    push_tag_schema_index,
+)
+from doctor_core.models import Report
+from doctor_core.redact import redact
+
+Progress = Callable[[str], None]
+
+
+def _quiet(_: str) -> None:
+    """Default progress sink: say nothing."""
+
+
+def _tail(text: str, limit: int = 1500) -> str:
+    return redact(text[-limit:]) if text else "(empty)"
+
+
+def _spread(values: Sequence[float]) -> Spread:
+    return Spread(tuple(float(v) for v in values))
+
+
+def _optional_spread(values: Sequence[float | None]) -> Spread | None:
+    present = [v for v in values if v is not None]
+    return _spread(present) if present and len(present) == len(values) else None
+
+
+# -- S1 ------------------------------------------------------------------------------------------
+
+
+def seed_s1(bench: BenchRegistry) -> PushedImage:
+    """The image the checks probe (``TestRepository:TestTag``), pushed straight to the registry."""
+    return push_image(bench.registry, bench.repository, bench.tag)
+
+
+@dataclass(frozen=True)
+class _S1Sample:
+    measurement: Measurement
+    report: Report
+    token_server_requests: int
+    wire_requests: int
+
+
+def _parse_report(measurement: Measurement) -> Report:
+    try:
+        report = Report.model_validate_json(measurement.stdout)
+    except ValueError as exc:
+        raise BenchError(
+            f"'{' '.join(measurement.argv)}' (exit {measurement.returncode}) did not print a JSON report: "
+            f"{_tail(str(exc), 300)}; stderr: {_tail(measurement.stderr)}"
+        ) from exc
+    if not report.results:
+        raise BenchError(
+            f"'{' '.join(measurement.argv)}' selected no checks (is the OCI plugin installed?); "
+            f"plugin errors: {[p.error for p in report.plugin_errors]}; stderr: {_tail(measurement.stderr)}"
+        )
+    return report
+
+
+def _s1_once(bench: BenchRegistry, argv: Sequence[str], env: dict[str, str], rss: bool) -> _S1Sample:
+    bench.reset_counters()
+    wire_before = bench.registry_proxy.stats.http_requests
+    measurement = run_measured(argv, env=env, rss=rss, timeout=120, cwd=bench.workdir)
+    report = _parse_report(measurement)
+    return _S1Sample(
+        measurement=measurement,
+        report=report,
+        token_server_requests=bench.token_requests(),
+        wire_requests=bench.registry_proxy.stats.http_requests - wire_before,
+    )
+
+
+def _metric(values: dict[str, int | float], key: str) -> float | None:
+    value = values.get(key)
+    return float(value) if isinstance(value, int | float) and not isinstance(value, bool) else None
+
+
+def _s1_run(rtt_s: float, samples: Sequence[_S1Sample]) -> S1Run:
+    check_ids = [result.check_id for result in samples[0].report.results]
+    rows: list[CheckRow] = []
+    for check_id in check_ids:
+        results = [sample.report.result(check_id) for sample in samples]
+        requests = [_metric(r.metrics, "http_requests") for r in results]
+        tokens = [_metric(r.metrics, "token_fetches") for r in results]
+        request_spread = _optional_spread(requests)
+        token_spread = _optional_spread(tokens)
+        statuses = sorted({r.status.value for r in results})
+        rows.append(
+            CheckRow(
+                check_id=check_id,
+                status="/".join(statuses),
+                http_requests=request_spread.median if request_spread else None,
+                token_fetches=token_spread.median if token_spread else None,
+                duration=_spread([r.duration_ms for r in results]),
+            )
+        )
+    reported_tokens: list[float | None] = []
+    for sample in samples:
+        values = [_metric(r.metrics, "token_fetches") for r in sample.report.results]
+        present = [v for v in values if v is not None]
+        reported_tokens.append(sum(present) if present else None)
+    rss = [s.measurement.max_rss_kb for s in samples]
+    return S1Run(
+        rtt_s=rtt_s,
+        wall=_spread([s.measurement.wall_s for s in samples]),
+        rss_kb=_optional_spread([float(v) if v is not None else None for v in rss]),
+        checks=tuple(rows),
+        token_server_requests=_spread([s.token_server_requests for s in samples]),
+        reported_token_fetches=_optional_spread(reported_tokens),
+        wire_requests=_spread([s.wire_requests for s in samples]),
+        exit_codes=tuple(s.measurement.returncode for s in samples),
+    )
+
+
+def run_s1(
+    bench: BenchRegistry,
+    *,
+    rtts: Sequence[float] = (0.0, 0.050),
+    repeat: int = 5,
+    rss: bool = True,
+    warmup: bool = True,
+    progress: Progress = _quiet,
+) -> S1Result:
+    """``doctor --tag registry --format json`` ``repeat`` times at each RTT (the registry must be seeded)."""
+    if repeat < 1:
+        raise BenchError(f"repeat must be >= 1, got {repeat}")
+    argv = [*doctor_executable(), "--tag", "registry", "--format", "json"]
+    env = bench.doctor_env()
+    runs: list[S1Run] = []
+    try:
+        for rtt in rtts:
+            bench.set_rtt(rtt)
+            if warmup:
+                _s1_once(bench, argv, env, rss=False)
+            samples = []
+            for i in range(repeat):
+                sample = _s1_once(bench, argv, env, rss)
+                wall_ms = sample.measurement.wall_s * 1000
+                progress(f"S1 {rtt * 1000:.0f} ms RTT run {i + 1}/{repeat}: {wall_ms:.0f} ms")
+                samples.append(sample)
+            runs.append(_s1_run(rtt, samples))
+    finally:
+        bench.set_rtt(0.0)
+    return S1Result(runs=tuple(runs))
+
+
+# -- S2 ------------------------------------------------------------------------------------------
+
+S2_COMMANDS: tuple[tuple[str, tuple[str, ...]], ...] = (
+    ("doctor --version", ("--version",)),
+    ("doctor --help", ("--help",)),
+    ("doctor list", ("list",)),
+)
+
+
+def run_s2(
+    *,
+    repeat: int = 5,
+    env: dict[str, str] | None = None,
+    cwd: Path | None = None,
+    progress: Progress = _quiet,
+) -> S2Result:
+    """Start-up times, every command and the ``python -c pass`` baseline measured in the same loop.
+
+    ``cwd`` should be a directory without a ``doctor.yaml`` (doctor reads one from the working
+    directory), so the machine's own configuration does not change what is measured.
+    """
+    if repeat < 1:
+        raise BenchError(f"repeat must be >= 1, got {repeat}")
+    doctor = doctor_executable()
+    commands: list[tuple[str, list[str]]] = [("python -c pass", [sys.executable, "-c", "pass"])]
+    commands += [(label, [*doctor, *args]) for label, args in S2_COMMANDS]
+    samples: dict[str, list[float]] = {label: [] for label, _ in commands}
+    for round_number in range(repeat + 1):  # round 0 is the warm-up
+        for label, argv in commands:
+            measurement = run_measured(argv, env=env, timeout=60, cwd=cwd)
+            if measurement.returncode != 0:
+                raise BenchError(
+                    f"'{label}' exited with {measurement.returncode}: {_tail(measurement.stderr)}"
+                )
+            if round_number:
+                samples[label].append(measurement.wall_s)
+        if round_number:
+            progress(f"S2 round {round_number}/{repeat}")
+    baseline = _spread(samples.pop("python -c pass"))
+    return S2Result(baseline=baseline, commands={label: _spread(values) for label, values in samples.items()})
+
+
+# -- S3 ------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class S3Fixture:
+    """What :func:`seed_s3` pushed: the subject to discover and how many referrers it has."""
+
+    repository: str
+    subject: PushedImage
+    tags: int
+    cosign_tags: int
+    index_entries: int
+
+    @property
+    def expected_referrers(self) -> int:
+        """Index entries plus the subject's own cosign-style tags (``.sig``, ``.att``, ``.sbom``)."""
+        return self.index_entries + 3
+
+
+def _fake_digest(seed: str) -> str:
+    return "sha256:" + hashlib.sha256(seed.encode()).hexdigest()
+
+
+def seed_s3(
+    bench: BenchRegistry,
+    *,
+    repository: str = "bench/referrers",
+    tags: int = 10_000,
+    cosign_tags: int = 300,
+    index_entries: int = 300,
+    workers: int = 16,
+    progress: Progress = _quiet,
+) -> S3Fixture:
+    """Fill ``repository`` for S3 (straight to the registry, no delay).
+
+    * the subject image, tagged ``subject``;
+    * ``tags`` unrelated tags (``unrelated-00000`` ...);
+    * ``cosign_tags`` cosign-style tags ``sha256-<hex>.sig/.att/.sbom``: the subject's three plus
+      those of other (made-up) subjects, so discovery has to pick the subject's out of the listing;
+    * a tag-schema index (tag ``sha256-<subject hex>``) of ``index_entries`` referrer artifacts,
+      each a real manifest with ``subject`` pushed by digest.
+    """
+    if cosign_tags < 3 or cosign_tags % 3:
+        raise BenchError(f"cosign_tags must be a positive multiple of 3 (sig/att/sbom), got {cosign_tags}")
+    registry = bench.registry
+    subject = push_image(registry, repository, "subject")
+    progress(f"S3 seeding: {tags} unrelated tags")
+    push_many_tags(registry, repository, tags, subject, workers=workers)
+    others = [_fake_digest(f"bench-cosign-subject-{i}") for i in range(cosign_tags // 3 - 1)]
+    progress(f"S3 seeding: {cosign_tags} cosign-style tags, a tag-schema index of {index_entries} referrers")
+    kinds = (SIGNATURE_ARTIFACT, SBOM_ARTIFACT, ATTESTATION_ARTIFACT)
+
+    def referrer(i: int) -> Descriptor:
+        return push_referrer(
+            registry, repository, subject, kinds[i % len(kinds)], annotations={"bench.index": str(i)}
+        )
+
+    # The first referrer goes alone: it uploads the shared empty config blob, which concurrent
+    # uploads of the same digest would race on (distribution then rejects the manifest).
+    descriptors = [referrer(0)] if index_entries else []
+    with ThreadPoolExecutor(max_workers=workers) as pool:
+        subjects = [subject.digest, *others]
+        list(pool.map(lambda digest: push_cosign_tags(registry, repository, digest), subjects))
+        descriptors += pool.map(referrer, range(1, index_entries))
+    push_tag_schema_index(registry, repository, subject.digest, descriptors)
+    total = len(registry.http().tags(repository))
+    return S3Fixture(
+        repository=repository,
+        subject=subject,
+        tags=total,
+        cosign_tags=cosign_tags,
+        index_entries=index_entries,
+    )
+
+
+def _parse_referrers(measurement: Measurement) -> dict[str, Any]:
+    try:
+        data = json.loads(measurement.stdout)
+    except ValueError as exc:
+        raise BenchError(
+            f"'{' '.join(measurement.argv)}' (exit {measurement.returncode}) did not print JSON; "
+            f"stderr: {_tail(measurement.stderr)}"
+        ) from exc
+    if not isinstance(data, dict) or not isinstance(data.get("referrers"), list):
+        raise BenchError(f"referrers output has no 'referrers' list: {_tail(measurement.stdout, 300)}")
+    return data
+
+
+def run_s3(
+    bench: BenchRegistry,
+    fixture: S3Fixture,
+    *,
+    rtt_s: float = 0.050,
+    repeat: int = 5,
+    rss: bool = True,
+    warmup: bool = True,
+    progress: Progress = _quiet,
+) -> S3Result:
+    """``doctor oci referrers <proxy>/<repository>:subject --format json`` at ``rtt_s``."""
+    if repeat < 1:
+        raise BenchError(f"repeat must be >= 1, got {repeat}")
+    image = f"{bench.host}/{fixture.repository}:subject"
+    argv = [*doctor_executable(), "oci", "referrers", image, "--format", "json"]
+    env = bench.doctor_env()
+    walls: list[float] = []
+    rss_values: list[float | None] = []
+    requests: list[float] = []
+    found: list[int] = []
+    methods: set[str] = set()
+    codes: list[int] = []
+    bench.set_rtt(rtt_s)
+    try:
+        if warmup:
+            _parse_referrers(run_measured(argv, env=env, timeout=300, cwd=bench.workdir))
+        for i in range(repeat):
+            before = bench.registry_proxy.stats.http_requests
+            measurement = run_measured(argv, env=env, rss=rss, timeout=300, cwd=bench.workdir)
+            data = _parse_referrers(measurement)
+            requests.append(bench.registry_proxy.stats.http_requests - before)
+            walls.append(measurement.wall_s)
+            rss_values.append(float(measurement.max_rss_kb) if measurement.max_rss_kb is not None else None)
+            found.append(len(data["referrers"]))
+            methods.add(str(data.get("method")))
+            codes.append(measurement.returncode)
+            progress(
+                f"S3 run {i + 1}/{repeat}: {measurement.wall_s * 1000:.0f} ms, "
+                f"{len(data['referrers'])} referrers"
+            )
+    finally:
+        bench.set_rtt(0.0)
+    return S3Result(
+        rtt_s=rtt_s,
+        tags=fixture.tags,
+        expected_referrers=fixture.expected_referrers,
+        wall=_spread(walls),
+        rss_kb=_optional_spread(rss_values),
+        referrers_found=min(found) if len(set(found)) == 1 else None,
+        requests=_spread(requests).median,
+        method="/".join(sorted(methods)),
+        exit_codes=tuple(codes),
+    )

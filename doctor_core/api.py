@@ -1,0 +1,243 @@
+"""The embedding API: :class:`Doctor`, the same engine the ``doctor`` command uses.
+
+::
+
+    from doctor_core import Doctor
+
+    doctor = Doctor({"OCI": {"RegistryUrl": "localhost:5000"}})
+    report = doctor.run(tags=["registry"])          # or: await doctor.arun(tags=["registry"])
+    print(doctor.render(report, "text"))
+
+Plugins are loaded when the object is built; the configuration is read on first use (so that the
+CLI can add its flags first) and each plugin section is validated before any of that plugin's
+checks starts: an invalid section raises :class:`~doctor_core.errors.ConfigError` and nothing runs.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+from collections.abc import Iterable, Mapping
+from pathlib import Path
+from typing import Any
+
+from doctor_core.config import Configuration
+from doctor_core.engine import DEFAULT_CONCURRENCY, DEFAULT_DEADLINE_S, Engine, RunOptions
+from doctor_core.errors import UsageError
+from doctor_core.models import CheckDefinition, PluginProblem, Report
+from doctor_core.plugins import OwnedCommand, PluginInfo, PluginManager, env_flag, split_names
+from doctor_core.redact import redact, register_secret
+from doctor_core.selection import select
+from doctor_core.types import Check, ConfigFlag, RenderOptions, Reporter
+
+DISABLE_ENV = "DOCTOR_DISABLE_PLUGINS"
+STRICT_ENV = "DOCTOR_STRICT_PLUGINS"
+DEFAULT_TITLE = "Doctor Checks Summary"
+
+
+def title_for(tags: Iterable[str]) -> str:
+    """``Registry Checks Summary`` for exactly one selected tag, else ``Doctor Checks Summary``."""
+    distinct = sorted({tag.strip().lower() for tag in tags if tag.strip()})
+    if len(distinct) == 1:
+        words = distinct[0].replace("-", " ").replace("_", " ").replace(".", " ").split()
+        return " ".join(word.capitalize() for word in words) + " Checks Summary"
+    return DEFAULT_TITLE
+
+
+class Doctor:
+    """Plugins, configuration and the runner, for one application or one CLI invocation.
+
+    :param config: a mapping of sections (``{"OCI": {...}}``); when given, no file is searched for
+        unless ``config_file`` names one.
+    :param config_file: a YAML file (else ``$DOCTOR_CONFIG``, else ``./doctor.yaml``).
+    :param environ: environment for ``SECTION__Key`` values, ``DOCTOR_*`` switches and secret
+        references (default ``os.environ``).
+    :param plugins: extra in-process plugin objects (modules, instances with ``@hookimpl`` methods).
+    :param load_entrypoints: load installed plugins (entry point group ``doctor.plugins``).
+    :param disable_plugins: entry point names never imported (also ``$DOCTOR_DISABLE_PLUGINS``).
+    :param strict_plugins: any plugin problem raises :class:`~doctor_core.errors.PluginError`
+        (also ``$DOCTOR_STRICT_PLUGINS=1``).
+    :param flags: dotted key -> value overrides (``{"OCI.Insecure": True}``), the highest layer.
+    """
+
+    def __init__(
+        self,
+        config: Mapping[str, Any] | None = None,
+        *,
+        config_file: str | Path | None = None,
+        environ: Mapping[str, str] | None = None,
+        plugins: Iterable[object] = (),
+        load_entrypoints: bool = True,
+        disable_plugins: Iterable[str] = (),
+        strict_plugins: bool = False,
+        flags: Mapping[str, Any] | None = None,
+    ) -> None:
+        self._environ: Mapping[str, str] = os.environ if environ is None else environ
+        self._config_data = config
+        self._config_file = config_file
+        self._flags: dict[str, Any] = dict(flags or {})
+        self._configuration: Configuration | None = None
+        self._plugins = PluginManager(
+            plugins=plugins,
+            load_entrypoints=load_entrypoints,
+            disable=(*disable_plugins, *split_names(self._environ.get(DISABLE_ENV))),
+            strict=strict_plugins or env_flag(self._environ.get(STRICT_ENV)),
+        )
+
+    # ------------------------------------------------------------ configuration
+    def apply_flags(self, flags: Mapping[str, Any]) -> None:
+        """Add dotted-key overrides; only before the configuration is first read."""
+        if self._configuration is not None:
+            raise RuntimeError("apply_flags() must be called before the configuration is read")
+        self._flags.update(flags)
+
+    @property
+    def config(self) -> Configuration:
+        """The merged configuration (read on first access; may raise ``ConfigError``)."""
+        if self._configuration is None:
+            sections = {name: owned.section for name, owned in self._plugins.config_sections().items()}
+            self._configuration = Configuration(
+                sections,
+                data=self._config_data,
+                config_file=self._config_file,
+                environ=self._environ,
+                flags=self._flags,
+            )
+        return self._configuration
+
+    def section(self, name: str) -> Any:
+        """The validated configuration section ``name``."""
+        return self.config.section(name)
+
+    def config_flags(self) -> list[tuple[str, ConfigFlag]]:
+        """``(section name, flag)`` for every flag declared by a configuration section."""
+        return [
+            (name, flag)
+            for name, owned in self._plugins.config_sections().items()
+            for flag in owned.section.flags
+        ]
+
+    # ------------------------------------------------------------------ plugins
+    @property
+    def plugin_manager(self) -> PluginManager:
+        return self._plugins
+
+    @property
+    def reporters(self) -> dict[str, Reporter]:
+        return self._plugins.reporters()
+
+    @property
+    def commands(self) -> dict[str, OwnedCommand]:
+        return self._plugins.commands()
+
+    @property
+    def plugin_problems(self) -> tuple[PluginProblem, ...]:
+        return self._plugins.problems
+
+    def plugins(self) -> list[PluginInfo]:
+        return self._plugins.plugins()
+
+    def add_plugin(self, plugin: object, name: str | None = None) -> str | None:
+        """Register one more in-process plugin (for example a lifecycle listener)."""
+        return self._plugins.register(plugin, name)
+
+    # ---------------------------------------------------------------- selection
+    def select(self, tags: Iterable[str] = (), check_ids: Iterable[str] = ()) -> list[Check]:
+        return select(self._plugins.checks(), tags=tags, check_ids=check_ids)
+
+    def checks(self, tags: Iterable[str] = (), check_ids: Iterable[str] = ()) -> list[CheckDefinition]:
+        """Definitions of the selected checks (all when nothing is given), sorted by id."""
+        return [check.definition for check in self.select(tags, check_ids)]
+
+    # ---------------------------------------------------------------------- run
+    def _configs_for(self, checks: Iterable[Check]) -> dict[str, Any]:
+        """Validate the sections of the plugins owning ``checks`` (raises before anything runs)."""
+        by_plugin: dict[str, dict[str, Any]] = {}
+        wanted = {check.definition.plugin for check in checks}
+        for name, owned in self._plugins.config_sections().items():
+            if owned.plugin in wanted:
+                by_plugin.setdefault(owned.plugin, {})[name] = self.config.section(name)
+        return {
+            plugin: next(iter(models.values())) if len(models) == 1 else models
+            for plugin, models in by_plugin.items()
+        }
+
+    async def arun(
+        self,
+        tags: Iterable[str] = (),
+        check_ids: Iterable[str] = (),
+        timeout: float | None = None,  # noqa: ASYNC109 - per-check timeout, not this call's
+        concurrency: int = DEFAULT_CONCURRENCY,
+        deadline: float | None = None,
+    ) -> Report:
+        """Run the selected checks and return the report; cancellation returns a partial report."""
+        try:
+            options = RunOptions(
+                timeout=timeout,
+                concurrency=concurrency,
+                deadline=DEFAULT_DEADLINE_S if deadline is None else deadline,
+            )
+        except ValueError as exc:
+            raise UsageError(str(exc)) from None
+        checks = self.select(tags, check_ids)
+        configs = self._configs_for(checks)
+        from doctor_core.logs import get_logger
+
+        engine = Engine(self._plugins, configs, get_logger)
+        return await engine.run(checks, options)
+
+    def run(
+        self,
+        tags: Iterable[str] = (),
+        check_ids: Iterable[str] = (),
+        timeout: float | None = None,
+        concurrency: int = DEFAULT_CONCURRENCY,
+        deadline: float | None = None,
+    ) -> Report:
+        """Synchronous :meth:`arun`; not callable from inside a running event loop."""
+        try:
+            asyncio.get_running_loop()
+        except RuntimeError:
+            return asyncio.run(self.arun(tags, check_ids, timeout, concurrency, deadline))
+        raise RuntimeError(
+            "Doctor.run() cannot be called from a running event loop; use 'await doctor.arun(...)'"
+        )
+
+    # ------------------------------------------------------------------- output
+    def render(
+        self,
+        report: Report,
+        format: str = "text",
+        verbose: bool = False,
+        color: bool = False,
+        title: str = DEFAULT_TITLE,
+    ) -> str:
+        """The report in output format ``format`` (any registered reporter)."""
+        reporters = self.reporters
+        reporter = reporters.get(format)
+        if reporter is None:
+            raise UsageError(
+                f"unknown output format {format!r}; available: {', '.join(sorted(reporters)) or 'none'}"
+            )
+        return reporter.render(report, RenderOptions(verbose=verbose, color=color, title=title))
+
+
+class DoctorCommandApp:
+    """What a plugin command receives (:class:`~doctor_core.types.CommandApp`)."""
+
+    def __init__(self, doctor: Doctor, log: Any) -> None:
+        self._doctor = doctor
+        self._log = log
+
+    def section(self, name: str) -> Any:
+        return self._doctor.section(name)
+
+    @property
+    def log(self) -> Any:
+        return self._log
+
+    def register_secret(self, value: str) -> None:
+        register_secret(value)
+
+    def redact(self, text: str) -> str:
+        return redact(text)

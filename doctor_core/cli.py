@@ -1,0 +1,569 @@
+"""The ``doctor`` and ``stella doctor`` commands: parse, build a :class:`~doctor_core.api.Doctor`, render.
+
+Commands (the first positional word; none means "run checks")::
+
+    doctor [--tag T]... [--check ID]... [--format F] [--output FILE] ...   run checks
+    doctor list [--tag T]... [--format text|json]                           installed checks
+    doctor plugins [--format text|json]                                    plugins and their problems
+    doctor schema                                                          JSON schema of the report
+    doctor <plugin command> ...                                            e.g. doctor oci referrers
+
+Exit codes: 0 nothing failed; 1 a check failed or errored (or warned, with ``--fail-on warn``);
+2 usage, configuration or (strict) plugin errors; 130 interrupted (Ctrl-C / SIGTERM), after
+printing the checks that finished.
+
+Import cost matters here: ``doctor --version`` imports only :mod:`doctor_core._version`, and
+``doctor --help`` neither structlog nor httpx nor any check module. Everything heavy is imported
+inside the functions that need it.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from collections.abc import Iterable, Mapping, Sequence
+from typing import IO, TYPE_CHECKING, Any, NoReturn
+
+from doctor_core._version import __version__
+
+if TYPE_CHECKING:
+    from doctor_core.api import Doctor
+    from doctor_core.models import Report, Summary
+
+EXIT_OK = 0
+EXIT_FAILED = 1
+EXIT_USAGE = 2
+EXIT_INTERRUPTED = 130
+
+BUILTIN_COMMANDS = ("list", "plugins", "schema", "run")
+#: Options that take a value: needed to find the command word without parsing.
+_VALUE_OPTIONS = frozenset(
+    {
+        "--tag",
+        "--check",
+        "--format",
+        "--output",
+        "-o",
+        "--fail-on",
+        "--timeout",
+        "--deadline",
+        "--concurrency",
+        "--config",
+        "--log-format",
+        "--disable-plugin",
+    }
+)
+
+EPILOG_EXIT = (
+    "exit codes: 0 nothing failed; 1 a check failed or errored (or warned with --fail-on warn); "
+    "2 usage, configuration or plugin errors (--strict-plugins); 130 interrupted (Ctrl-C/SIGTERM), "
+    "after printing what finished."
+)
+
+
+class _ParserExit(Exception):
+    def __init__(self, code: int) -> None:
+        super().__init__(code)
+        self.code = code
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse writing to the given streams and raising instead of calling ``sys.exit``."""
+
+    stdout: IO[str] = sys.stdout
+    stderr: IO[str] = sys.stderr
+
+    def _print_message(self, message: str, file: IO[str] | None = None) -> None:
+        if message:
+            target = self.stderr if file is sys.stderr or file is self.stderr else self.stdout
+            target.write(message)
+
+    def exit(self, status: int = 0, message: str | None = None) -> NoReturn:
+        if message:
+            self.stderr.write(message)
+        raise _ParserExit(status)
+
+    def error(self, message: str) -> NoReturn:
+        self.print_usage(self.stderr)
+        self.exit(EXIT_USAGE, f"{self.prog}: error: {message}\n")
+
+
+def _positive_float(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number of seconds") from None
+    if not value > 0:
+        raise argparse.ArgumentTypeError(f"{text!r} must be greater than 0")
+    return value
+
+
+def _positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"{text!r} must be at least 1")
+    return value
+
+
+def _wants_version(argv: Sequence[str]) -> bool:
+    for token in argv:
+        if token == "--version":
+            return True
+        if not token.startswith("-"):
+            return False
+    return False
+
+
+def _command_word(argv: Sequence[str]) -> tuple[str | None, int]:
+    """The first positional word (skipping option values) and its index."""
+    index = 0
+    while index < len(argv):
+        token = argv[index]
+        if token == "--":
+            return None, -1
+        if token.startswith("-"):
+            index += 2 if token in _VALUE_OPTIONS else 1
+            continue
+        return token, index
+    return None, -1
+
+
+class _Streams:
+    def __init__(self, stdout: IO[str], stderr: IO[str]) -> None:
+        self.out = stdout
+        self.err = stderr
+
+    def parser(self, **kwargs: Any) -> _Parser:
+        parser = _Parser(**kwargs)
+        parser.stdout = self.out
+        parser.stderr = self.err
+        return parser
+
+
+def _common_parent(streams: _Streams, flags: Iterable[tuple[str, Any]]) -> tuple[_Parser, dict[str, str]]:
+    """Options shared by every command, plus the configuration flags of the plugins' sections."""
+    parent = streams.parser(add_help=False)
+    group = parent.add_argument_group("common options")
+    group.add_argument("--config", metavar="FILE", help="YAML configuration file (else $DOCTOR_CONFIG, "
+                       "else ./doctor.yaml)")
+    group.add_argument("--disable-plugin", metavar="NAME", action="append", default=[],
+                       help="do not load this plugin (repeatable; also $DOCTOR_DISABLE_PLUGINS=a,b)")
+    group.add_argument("--strict-plugins", action="store_true",
+                       help="treat any plugin problem as an error (also $DOCTOR_STRICT_PLUGINS=1)")
+    group.add_argument("-v", "--verbose", action="store_true",
+                       help="evidence and remediation in the text report; debug log on stderr")
+    group.add_argument("--log-format", choices=("console", "json"), default="console",
+                       help="log lines on stderr as console text or JSON lines")
+    group.add_argument("--no-color", action="store_true", help="no colours (also $NO_COLOR)")
+    destinations: dict[str, str] = {}
+    if flags:
+        plugin_group = parent.add_argument_group("plugin configuration flags")
+        for index, (section, flag) in enumerate(flags):
+            key = flag.key if flag.key.lower().startswith(section.lower() + ".") else f"{section}.{flag.key}"
+            dest = f"config_flag_{index}"
+            destinations[dest] = key
+            try:
+                plugin_group.add_argument(flag.flag, dest=dest, action="store_const", const=flag.value,
+                                          default=None, help=f"{flag.help} (sets {key})")
+            except argparse.ArgumentError:
+                del destinations[dest]  # clashes with a built-in option: the built-in wins
+    return parent, destinations
+
+
+def _run_options(parser: _Parser, reporters: Iterable[str]) -> None:
+    parser.add_argument("--tag", action="append", default=[], metavar="TAG",
+                        help="run the checks with this tag (repeatable: any of them)")
+    parser.add_argument("--check", action="append", default=[], metavar="ID",
+                        help="run this check (repeatable; exact id)")
+    parser.add_argument("--format", default="text", metavar="NAME",
+                        help=f"output format: {', '.join(sorted(reporters))} (default: text)")
+    parser.add_argument("-o", "--output", metavar="FILE",
+                        help="write the report to FILE; stdout then gets only the summary line")
+    parser.add_argument("--fail-on", choices=("warn", "fail"), default="fail",
+                        help="lowest status giving exit code 1 (default: fail; error always does)")
+    parser.add_argument("--timeout", type=_positive_float, metavar="SECONDS",
+                        help="timeout of every check (default: its estimated duration x 3)")
+    parser.add_argument("--deadline", type=_positive_float, metavar="SECONDS",
+                        help="deadline of the whole run (default: 300)")
+    parser.add_argument("--concurrency", type=_positive_int, default=8, metavar="N",
+                        help="checks running at the same time (default: 8)")
+    parser.add_argument("--version", action="store_true", help="print the version and exit")
+
+
+def main() -> None:
+    """Console script ``doctor``."""
+    sys.exit(run_cli(sys.argv[1:]))
+
+
+def stella_main() -> None:
+    """Console script ``stella``: ``stella doctor ...`` behaves exactly like ``doctor ...``."""
+    sys.exit(run_cli(sys.argv[1:], prog="stella"))
+
+
+def run_cli(
+    argv: Sequence[str],
+    *,
+    environ: Mapping[str, str] | None = None,
+    stdout: IO[str] | None = None,
+    stderr: IO[str] | None = None,
+    plugins: Iterable[object] = (),
+    load_entrypoints: bool = True,
+    prog: str = "doctor",
+) -> int:
+    """Run the command line in-process and return the exit code (the console scripts call this)."""
+    out = stdout if stdout is not None else sys.stdout
+    err = stderr if stderr is not None else sys.stderr
+    env = os.environ if environ is None else environ
+    argv = list(argv)
+    if prog == "stella":
+        if not argv or argv[0] != "doctor":
+            err.write("usage: stella doctor [options] [command]\n"
+                      "stella: error: the only command is 'doctor' (try 'stella doctor --help')\n")
+            return EXIT_USAGE
+        argv, prog = argv[1:], "stella doctor"
+    if _wants_version(argv):
+        out.write(f"doctor {__version__}\n")
+        return EXIT_OK
+    verbose = "-v" in argv or "--verbose" in argv
+    try:
+        return _dispatch(argv, env, _Streams(out, err), tuple(plugins), load_entrypoints, prog)
+    except _ParserExit as exc:
+        return exc.code
+    except KeyboardInterrupt:
+        err.write("doctor: interrupted\n")
+        return EXIT_INTERRUPTED
+    except Exception as exc:
+        from doctor_core.errors import DoctorError
+        from doctor_core.redact import describe_exception, redact
+
+        if isinstance(exc, DoctorError):
+            err.write(f"doctor: error: {redact(str(exc))}\n")
+            return exc.exit_code if exc.exit_code else EXIT_USAGE
+        if verbose:
+            import traceback
+
+            err.write(redact(traceback.format_exc()))
+            err.write(f"doctor: internal error: {describe_exception(exc)}\n")
+        else:
+            err.write(f"doctor: internal error: {describe_exception(exc)}; run with --verbose for details\n")
+        return EXIT_USAGE
+
+
+def _dispatch(
+    argv: list[str],
+    environ: Mapping[str, str],
+    streams: _Streams,
+    plugins: tuple[object, ...],
+    load_entrypoints: bool,
+    prog: str,
+) -> int:
+    from doctor_core.api import Doctor
+    from doctor_core.errors import UsageError
+
+    pre_parser, _ = _common_parent(streams, ())
+    pre, _rest = pre_parser.parse_known_args(argv)
+    doctor = Doctor(
+        config_file=pre.config,
+        environ=environ,
+        plugins=plugins,
+        load_entrypoints=load_entrypoints,
+        disable_plugins=pre.disable_plugin,
+        strict_plugins=pre.strict_plugins,
+    )
+    commands = doctor.commands
+    parent, destinations = _common_parent(streams, doctor.config_flags())
+    word, index = _command_word(argv)
+    if word is not None and word not in BUILTIN_COMMANDS and word not in commands:
+        import difflib
+
+        known = [*BUILTIN_COMMANDS, *commands]
+        close = difflib.get_close_matches(word, known, n=3)
+        hint = f" (did you mean: {', '.join(close)}?)" if close else ""
+        raise UsageError(f"unknown command {word!r}{hint}; commands: {', '.join(known)}")
+    rest = argv if word is None else argv[:index] + argv[index + 1 :]
+    command = word or "run"
+    if command in ("run",):
+        parser = _run_parser(streams, parent, prog, doctor)
+        return _cmd_run(doctor, parser.parse_args(rest), destinations, environ, streams)
+    if command == "list":
+        parser = streams.parser(prog=f"{prog} list", parents=[parent], description="List the installed checks.")
+        parser.add_argument("--tag", action="append", default=[], metavar="TAG", help="only checks with this tag")
+        parser.add_argument("--format", choices=("text", "json"), default="text")
+        return _cmd_list(doctor, parser.parse_args(rest), streams)
+    if command == "plugins":
+        parser = streams.parser(prog=f"{prog} plugins", parents=[parent],
+                                description="Show the loaded plugins and their problems.")
+        parser.add_argument("--format", choices=("text", "json"), default="text")
+        return _cmd_plugins(doctor, parser.parse_args(rest), streams)
+    if command == "schema":
+        parser = streams.parser(prog=f"{prog} schema", parents=[parent],
+                                description="Print the JSON schema of the report (--format json).")
+        parser.parse_args(rest)
+        import json
+
+        from doctor_core.models import report_json_schema
+
+        streams.out.write(json.dumps(report_json_schema(), indent=2) + "\n")
+        return EXIT_OK
+    return _cmd_plugin(doctor, command, rest, parent, destinations, environ, streams, prog)
+
+
+def _run_parser(streams: _Streams, parent: _Parser, prog: str, doctor: Doctor) -> _Parser:
+    commands = [
+        ("list", "list the installed checks"),
+        ("plugins", "show the loaded plugins and their problems"),
+        ("schema", "print the JSON schema of the report"),
+        *((name, owned.command.help) for name, owned in sorted(doctor.commands.items())),
+    ]
+    listing = "\n".join(f"  {name:<10} {text}" for name, text in commands)
+    parser = streams.parser(
+        prog=prog,
+        parents=[parent],
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+        description="Run diagnostic checks contributed by plugins and report the results.",
+        epilog=f"commands:\n{listing}\n\n{EPILOG_EXIT}",
+    )
+    _run_options(parser, doctor.reporters)
+    return parser
+
+
+def _flag_values(ns: argparse.Namespace, destinations: Mapping[str, str]) -> dict[str, Any]:
+    return {key: getattr(ns, dest) for dest, key in destinations.items() if getattr(ns, dest, None) is not None}
+
+
+def _prepare(doctor: Doctor, ns: argparse.Namespace, destinations: Mapping[str, str], streams: _Streams) -> None:
+    """Logging, flag overrides, and the configuration warnings on stderr."""
+    from doctor_core import logs
+
+    if ns.verbose or ns.log_format == "json":
+        logs.configure(verbose=ns.verbose, fmt=ns.log_format, stream=streams.err)
+    else:
+        logs.reset()
+    doctor.apply_flags(_flag_values(ns, destinations))
+    for warning in doctor.config.warnings:
+        streams.err.write(f"doctor: warning: {warning}\n")
+
+
+def _isatty(stream: IO[str]) -> bool:
+    isatty = getattr(stream, "isatty", None)
+    try:
+        return bool(isatty and isatty())
+    except (OSError, ValueError):
+        return False
+
+
+def exit_code_for(summary: Summary, fail_on: str) -> int:
+    """1 when anything failed or errored (or warned under ``--fail-on warn``), else 0."""
+    if summary.failures or summary.errors:
+        return EXIT_FAILED
+    if fail_on == "warn" and summary.warnings:
+        return EXIT_FAILED
+    return EXIT_OK
+
+
+async def _interruptible_run(doctor: Doctor, **kwargs: Any) -> Report:
+    """``doctor.arun`` with SIGINT/SIGTERM cancelling it cleanly (partial report, interrupted=True)."""
+    import asyncio
+    import signal
+
+    loop = asyncio.get_running_loop()
+    task = asyncio.current_task()
+    installed = []
+    if task is not None:
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            try:
+                loop.add_signal_handler(sig, task.cancel)
+            except (ValueError, NotImplementedError, RuntimeError):
+                continue  # not the main thread, or no signal support: Ctrl-C raises KeyboardInterrupt
+            installed.append(sig)
+    try:
+        return await doctor.arun(**kwargs)
+    finally:
+        for sig in installed:
+            loop.remove_signal_handler(sig)
+
+
+def _cmd_run(
+    doctor: Doctor,
+    ns: argparse.Namespace,
+    destinations: Mapping[str, str],
+    environ: Mapping[str, str],
+    streams: _Streams,
+) -> int:
+    import asyncio
+
+    from doctor_core.api import DEFAULT_TITLE, title_for
+    from doctor_core.errors import UsageError
+    from doctor_core.progress import LiveProgress, wanted
+    from doctor_core.reporters.text import overall_line, problem_line
+
+    _prepare(doctor, ns, destinations, streams)
+    reporters = doctor.reporters
+    reporter = reporters.get(ns.format)
+    if reporter is None:
+        raise UsageError(f"unknown output format {ns.format!r}; available: {', '.join(sorted(reporters))}")
+    doctor.checks(ns.tag, ns.check)  # usage errors before anything is shown
+    if wanted(stderr=streams.err, stdout=streams.out, machine_readable=reporter.machine_readable,
+              output_file=bool(ns.output)):
+        doctor.add_plugin(LiveProgress(streams.err), name="doctor_core.progress")
+    report = asyncio.run(
+        _interruptible_run(
+            doctor,
+            tags=ns.tag,
+            check_ids=ns.check,
+            timeout=ns.timeout,
+            concurrency=ns.concurrency,
+            deadline=ns.deadline,
+        )
+    )
+    color = (
+        not ns.no_color
+        and "NO_COLOR" not in environ
+        and not ns.output
+        and not reporter.machine_readable
+        and _isatty(streams.out)
+    )
+    title = title_for(ns.tag) if not ns.check else DEFAULT_TITLE
+    text = doctor.render(report, ns.format, verbose=ns.verbose, color=color, title=title)
+    if reporter.machine_readable:
+        for problem in report.plugin_errors:
+            streams.err.write(f"doctor: warning: {problem_line(problem)}\n")
+    if ns.output:
+        try:
+            with open(ns.output, "w", encoding="utf-8") as handle:
+                handle.write(text)
+        except OSError as exc:
+            raise UsageError(f"cannot write the report to {ns.output!r}: {exc.strerror or exc}") from None
+        streams.out.write(f"{overall_line(report.summary)} (report written to {ns.output})\n")
+    else:
+        streams.out.write(text if text.endswith("\n") else text + "\n")
+    if report.interrupted:
+        streams.err.write("doctor: interrupted; the report shows the checks that finished\n")
+        return EXIT_INTERRUPTED
+    return exit_code_for(report.summary, ns.fail_on)
+
+
+def _table(rows: list[list[str]]) -> list[str]:
+    widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
+    return ["  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=True)).rstrip() for row in rows]
+
+
+def _cmd_list(doctor: Doctor, ns: argparse.Namespace, streams: _Streams) -> int:
+    import json
+
+    from doctor_core.reporters.text import problem_line
+    from doctor_core.selection import NO_CHECKS_HINT
+
+    definitions = doctor.checks(tags=ns.tag) if ns.tag else doctor.checks()
+    for problem in doctor.plugin_problems:
+        streams.err.write(f"doctor: warning: {problem_line(problem)}\n")
+    if ns.format == "json":
+        payload = [definition.model_dump(mode="json") for definition in definitions]
+        streams.out.write(json.dumps(payload, indent=2) + "\n")
+        return EXIT_OK
+    if not definitions:
+        streams.out.write(NO_CHECKS_HINT[0].upper() + NO_CHECKS_HINT[1:] + ".\n")
+        return EXIT_OK
+    rows = [["CHECK", "SEVERITY", "DURATION", "PLUGIN", "TAGS"]]
+    rows += [
+        [d.check_id, d.default_severity.value, f"{d.estimated_duration_s:g}s", d.plugin, ", ".join(d.tags)]
+        for d in definitions
+    ]
+    streams.out.write("\n".join(_table(rows)) + "\n")
+    return EXIT_OK
+
+
+def _cmd_plugins(doctor: Doctor, ns: argparse.Namespace, streams: _Streams) -> int:
+    import dataclasses
+    import json
+
+    infos = doctor.plugins()
+    problems = doctor.plugin_problems
+    if ns.format == "json":
+        payload = {
+            "plugins": [dataclasses.asdict(info) for info in infos],
+            "problems": [problem.model_dump(mode="json") for problem in problems],
+        }
+        streams.out.write(json.dumps(payload, indent=2) + "\n")
+        return EXIT_OK
+    rows = [["PLUGIN", "DISTRIBUTION", "VERSION", "SOURCE"]]
+    rows += [[i.name, i.distribution or "-", i.version or "-", i.source] for i in infos]
+    lines = _table(rows)
+    if problems:
+        lines += ["", "Problems:"]
+        lines += [
+            f"- {p.plugin}" + (f" ({p.distribution})" if p.distribution else "") + f" at {p.stage}: {p.error}"
+            for p in problems
+        ]
+    streams.out.write("\n".join(lines) + "\n")
+    return EXIT_OK
+
+
+def _cmd_plugin(
+    doctor: Doctor,
+    name: str,
+    rest: list[str],
+    parent: _Parser,
+    destinations: Mapping[str, str],
+    environ: Mapping[str, str],
+    streams: _Streams,
+    prog: str,
+) -> int:
+    import asyncio
+    import inspect
+
+    from doctor_core.api import DoctorCommandApp
+    from doctor_core.errors import PluginError
+    from doctor_core.logs import get_logger
+    from doctor_core.redact import describe_exception
+
+    owned = doctor.commands[name]
+    parser = streams.parser(prog=f"{prog} {name}", parents=[parent], description=owned.command.help)
+    try:
+        owned.command.configure(parser)
+    except Exception as exc:
+        raise PluginError(
+            f"command {name!r} of plugin {owned.plugin!r} could not set up its options: {describe_exception(exc)}"
+        ) from None
+    ns = parser.parse_args(rest)
+    _prepare(doctor, ns, destinations, streams)
+    app = DoctorCommandApp(doctor, get_logger(command=name))
+    value = owned.command.run(ns, app)
+    if inspect.isawaitable(value):
+
+        async def waiter() -> Any:
+            import signal
+
+            loop = asyncio.get_running_loop()
+            task = asyncio.current_task()
+            installed = []
+            for sig in (signal.SIGINT, signal.SIGTERM):
+                try:
+                    loop.add_signal_handler(sig, task.cancel)  # type: ignore[union-attr]
+                except (ValueError, NotImplementedError, RuntimeError):
+                    continue
+                installed.append(sig)
+            try:
+                return await value
+            finally:
+                for sig in installed:
+                    loop.remove_signal_handler(sig)
+
+        try:
+            value = asyncio.run(waiter())
+        except asyncio.CancelledError:
+            streams.err.write("doctor: interrupted\n")
+            return EXIT_INTERRUPTED
+    if value is None:
+        return EXIT_OK
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise PluginError(f"command {name!r} returned {type(value).__name__}, expected an exit code")
+    return value
+
+
+if __name__ == "__main__":
+    main()

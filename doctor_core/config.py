@@ -1,0 +1,324 @@
+"""Configuration: a YAML file, a mapping, the environment and command-line flags, validated per section.
+
+Sources, later ones win key by key:
+
+1. a YAML file: ``--config FILE``, else ``$DOCTOR_CONFIG``, else ``./doctor.yaml`` when it exists
+   (no file is looked for when an embedder passes a mapping and no file);
+2. a mapping given by an embedder (``Doctor({"OCI": {...}})``);
+3. environment variables ``SECTION__Key`` (``OCI__RegistryUrl``); deeper ``__`` nest dicts;
+4. command-line flags declared by a section (``--insecure`` -> ``OCI.Insecure``).
+
+Sections and keys match the declared :class:`~doctor_core.types.ConfigSection` names and the model's
+field names or aliases case-insensitively. Unknown sections and keys are *warnings* (with
+close-match suggestions), collected in :attr:`Configuration.warnings`; they are dropped before
+validation. Each section is validated lazily by its plugin's pydantic model; a validation error
+becomes a :class:`~doctor_core.errors.ConfigError` naming the dotted key, the reason and the source
+of the value -- never the value itself.
+"""
+
+from __future__ import annotations
+
+import difflib
+import json
+import os
+from collections.abc import Mapping
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from doctor_core.errors import ConfigError
+from doctor_core.redact import redact, register_secret
+from doctor_core.types import ConfigSection
+
+if TYPE_CHECKING:
+    from pydantic import BaseModel
+
+DEFAULT_FILE = "doctor.yaml"
+ENV_FILE_VARIABLE = "DOCTOR_CONFIG"
+
+Path_ = tuple[str, ...]
+
+
+def _suggest(word: str, options: list[str]) -> str:
+    lowered = {option.lower(): option for option in options}
+    close = difflib.get_close_matches(word.lower(), list(lowered), n=3, cutoff=0.6)
+    return f" (did you mean {', '.join(repr(lowered[c]) for c in close)}?)" if close else ""
+
+
+def _model_keys(model: type[BaseModel]) -> dict[str, str]:
+    """lower-case user key (field name or alias) -> the name validation expects."""
+    keys: dict[str, str] = {}
+    by_alias = bool(model.model_config.get("validate_by_alias", True))
+    by_name = bool(model.model_config.get("validate_by_name", False) or model.model_config.get(
+        "populate_by_name", False))
+    for name, info in model.model_fields.items():
+        alias = info.validation_alias if isinstance(info.validation_alias, str) else info.alias
+        if alias and by_alias:
+            keys[alias.lower()] = alias
+            if by_name:
+                keys[name.lower()] = name
+        else:
+            keys[name.lower()] = name
+    return keys
+
+
+def _nested_model(model: type[BaseModel], field: str) -> type[BaseModel] | None:
+    from pydantic import BaseModel as Base
+
+    for name, info in model.model_fields.items():
+        if field in (name, info.alias):
+            annotation = info.annotation
+            candidates = [annotation, *getattr(annotation, "__args__", ())]
+            for candidate in candidates:
+                if isinstance(candidate, type) and issubclass(candidate, Base):
+                    return candidate
+    return None
+
+
+def _is_secret_field(model: type[BaseModel], field: str) -> bool:
+    for name, info in model.model_fields.items():
+        if field in (name, info.alias):
+            return "SecretStr" in repr(info.annotation)
+    return False
+
+
+class Configuration:
+    """The merged configuration of one doctor run.
+
+    :param sections: the declared sections by name (from the plugins).
+    :param data: a mapping from an embedder (layer 2).
+    :param config_file: explicit file (``--config``); otherwise ``$DOCTOR_CONFIG`` / ``./doctor.yaml``.
+    :param environ: environment variables (layer 3 and ``DOCTOR_CONFIG``).
+    :param flags: dotted key -> value from command-line flags (layer 4).
+    :param cwd: directory searched for ``doctor.yaml``.
+    """
+
+    def __init__(
+        self,
+        sections: Mapping[str, ConfigSection],
+        *,
+        data: Mapping[str, Any] | None = None,
+        config_file: str | Path | None = None,
+        environ: Mapping[str, str] | None = None,
+        flags: Mapping[str, Any] | None = None,
+        cwd: str | Path | None = None,
+    ) -> None:
+        self._sections = dict(sections)
+        self._environ = dict(os.environ if environ is None else environ)
+        self.warnings: list[str] = []
+        self._values: dict[str, dict[str, Any]] = {name: {} for name in self._sections}
+        self._sources: dict[str, dict[Path_, str]] = {name: {} for name in self._sections}
+        self._validated: dict[str, Any] = {}
+
+        self.file = self._locate_file(config_file, data is not None, Path(cwd) if cwd else Path.cwd())
+        if self.file is not None:
+            self._merge_layer(self._read_file(self.file), f"file {self.file}")
+        if data is not None:
+            if not isinstance(data, Mapping):
+                raise ConfigError(f"the configuration must be a mapping of sections, not {type(data).__name__}")
+            self._merge_layer(data, "the configuration mapping")
+        self._merge_environment()
+        for dotted, value in (flags or {}).items():
+            self._merge_flag(dotted, value)
+
+    # ------------------------------------------------------------------ sources
+    def _locate_file(self, explicit: str | Path | None, have_mapping: bool, cwd: Path) -> Path | None:
+        if explicit is not None:
+            path = Path(explicit).expanduser()
+            if not path.is_file():
+                raise ConfigError(f"configuration file {str(path)!r} does not exist or is not a file")
+            return path
+        if have_mapping:
+            return None
+        from_env = self._environ.get(ENV_FILE_VARIABLE)
+        if from_env:
+            path = Path(from_env).expanduser()
+            if not path.is_file():
+                raise ConfigError(
+                    f"configuration file {str(path)!r} named by {ENV_FILE_VARIABLE} does not exist or is not a file"
+                )
+            return path
+        default = cwd / DEFAULT_FILE
+        return default if default.is_file() else None
+
+    @staticmethod
+    def _read_file(path: Path) -> Mapping[str, Any]:
+        import yaml
+
+        try:
+            text = path.read_text(encoding="utf-8")
+        except (OSError, UnicodeDecodeError) as exc:
+            raise ConfigError(f"cannot read configuration file {str(path)!r}: {type(exc).__name__}") from None
+        try:
+            loaded = yaml.safe_load(text)
+        except yaml.YAMLError as exc:
+            mark = getattr(exc, "problem_mark", None)
+            where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark is not None else ""
+            problem = getattr(exc, "problem", None) or type(exc).__name__
+            raise ConfigError(
+                redact(f"configuration file {str(path)!r} is not valid YAML{where}: {problem}")
+            ) from None
+        if loaded is None:
+            return {}
+        if not isinstance(loaded, Mapping):
+            raise ConfigError(
+                f"configuration file {str(path)!r} must contain a mapping of sections at the top level, "
+                f"not a {type(loaded).__name__}"
+            )
+        return loaded
+
+    def _section_name(self, key: str, source: str, *, warn: bool = True) -> str | None:
+        for name in self._sections:
+            if name.lower() == str(key).lower():
+                return name
+        if warn:
+            self.warnings.append(
+                f"unknown configuration section {key!r} in {source}"
+                f"{_suggest(str(key), list(self._sections))}; it is ignored"
+            )
+        return None
+
+    def _merge_layer(self, layer: Mapping[str, Any], source: str) -> None:
+        for key, value in layer.items():
+            name = self._section_name(str(key), source)
+            if name is None:
+                continue
+            if value is None:
+                continue
+            if not isinstance(value, Mapping):
+                raise ConfigError(
+                    f"must be a mapping of keys, not a {type(value).__name__}", key=name, source=source
+                )
+            self._merge_into(name, self._sections[name].model, (), value, source)
+
+    def _merge_into(
+        self, section: str, model: type[BaseModel] | None, prefix: Path_, values: Mapping[str, Any], source: str
+    ) -> None:
+        target = self._values[section]
+        for part in prefix:
+            existing = target.get(part)
+            if not isinstance(existing, dict):
+                existing = target[part] = {}
+            target = existing
+        keys = _model_keys(model) if model is not None else None
+        for raw_key, value in values.items():
+            key = str(raw_key)
+            if keys is not None:
+                canonical = keys.get(key.lower())
+                if canonical is None:
+                    if model is not None and model.model_config.get("extra") == "allow":
+                        canonical = key
+                    else:
+                        dotted = ".".join((section, *prefix, key))
+                        self.warnings.append(
+                            f"unknown configuration key {dotted!r} in {source}"
+                            f"{_suggest(key, sorted(set(keys.values())))}; it is ignored"
+                        )
+                        continue
+                key = canonical
+            nested = _nested_model(model, key) if model is not None else None
+            if isinstance(value, Mapping) and (nested is not None or model is None):
+                self._merge_into(section, nested, (*prefix, key), value, source)
+                continue
+            if model is not None and isinstance(value, str) and _is_secret_field(model, key):
+                register_secret(value)
+            target[key] = value
+            self._sources[section][(*prefix, key)] = source
+
+    def _merge_environment(self) -> None:
+        for variable in sorted(self._environ):
+            if "__" not in variable:
+                continue
+            head, *rest = variable.split("__")
+            name = self._section_name(head, f"environment variable {variable}", warn=False)
+            if name is None or not rest or not all(rest):
+                continue
+            value: Any = self._environ[variable]
+            stripped = value.strip()
+            if stripped[:1] in ("[", "{"):
+                try:
+                    value = json.loads(stripped)
+                except ValueError:
+                    value = self._environ[variable]
+            nested: Any = value
+            for part in reversed(rest):
+                nested = {part: nested}
+            self._merge_into(name, self._sections[name].model, (), nested, f"environment variable {variable}")
+
+    def _merge_flag(self, dotted: str, value: Any) -> None:
+        head, _, rest = dotted.partition(".")
+        name = self._section_name(head, "the command line", warn=False) if rest else None
+        if name is None:
+            raise ConfigError(f"flag key {dotted!r} does not name a declared section ('SECTION.Key')")
+        nested: Any = value
+        for part in reversed(rest.split(".")):
+            nested = {part: nested}
+        self._merge_into(name, self._sections[name].model, (), nested, f"the command line ({dotted})")
+
+    # --------------------------------------------------------------- validation
+    @property
+    def section_names(self) -> tuple[str, ...]:
+        return tuple(self._sections)
+
+    def raw(self, name: str) -> dict[str, Any]:
+        """The merged, unvalidated values of section ``name`` (secrets included: do not print)."""
+        return dict(self._values[self._require(name)])
+
+    def _require(self, name: str) -> str:
+        found = self._section_name(name, "", warn=False)
+        if found is None:
+            raise ConfigError(
+                f"no plugin declares the configuration section {name!r}{_suggest(name, list(self._sections))}"
+            )
+        return found
+
+    def section(self, name: str) -> Any:
+        """The validated model of section ``name`` (cached); :class:`ConfigError` when invalid."""
+        from pydantic import SecretStr, ValidationError
+
+        name = self._require(name)
+        if name in self._validated:
+            return self._validated[name]
+        model = self._sections[name].model
+        try:
+            validated = model.model_validate(self._values[name])
+        except ValidationError as exc:
+            raise self._config_error(name, exc) from None
+        for value in _walk(validated):
+            if isinstance(value, SecretStr):
+                register_secret(value.get_secret_value())
+        self._validated[name] = validated
+        return validated
+
+    def _config_error(self, name: str, exc: Any) -> ConfigError:
+        errors = exc.errors(include_url=False, include_input=False, include_context=False)
+        described = []
+        for error in errors:
+            loc = tuple(str(part) for part in error["loc"])
+            source = self._source_of(name, loc)
+            described.append((".".join((name, *loc)), redact(str(error["msg"])), source))
+        key, message, source = described[0]
+        if len(described) > 1:
+            more = "; ".join(f"{k}: {m}" + (f" (from {s})" if s else "") for k, m, s in described[1:])
+            message = f"{message} (from {source or 'defaults'}); also {more}"
+            source = None
+        return ConfigError(message, key=key, source=source)
+
+    def _source_of(self, name: str, loc: Path_) -> str | None:
+        sources = self._sources[name]
+        for length in range(len(loc), 0, -1):
+            if loc[:length] in sources:
+                return sources[loc[:length]]
+        return None
+
+
+def _walk(value: Any) -> list[Any]:
+    """Every leaf value of a validated model (nested models, mappings and sequences included)."""
+    from pydantic import BaseModel
+
+    if isinstance(value, BaseModel):
+        return [leaf for name in type(value).model_fields for leaf in _walk(getattr(value, name))]
+    if isinstance(value, Mapping):
+        return [leaf for item in value.values() for leaf in _walk(item)]
+    if isinstance(value, list | tuple | set):
+        return [leaf for item in value for leaf in _walk(item)]
+    return [value]

@@ -1,0 +1,38 @@
+"""``--format markdown``: a heading, a table of checks, recommendations (for wikis and PR comments)."""
+
+from __future__ import annotations
+
+import json
+
+from doctor_core.models import Report
+from doctor_core.reporters.text import overall_line, problem_line
+from doctor_core.types import RenderOptions
+
+
+def _cell(text: str) -> str:
+    return text.replace("\\", "\\\\").replace("|", "\\|").replace("\n", " ")
+
+
+def render(report: Report, options: RenderOptions) -> str:
+    lines = [f"# {options.title}", ""]
+    if report.interrupted:
+        lines += ["> The run was interrupted: only the checks that finished are listed.", ""]
+    lines += ["| Check | Status | Message |", "|-------|--------|---------|"]
+    for result in report.results:
+        lines.append(f"| `{result.check_id}` | {result.status.value.upper()} | {_cell(result.message)} |")
+    lines += ["", f"**{overall_line(report.summary)}**"]
+    if report.recommendations:
+        lines += ["", "## Recommendations", ""]
+        lines += [f"- {_cell(item)}" for item in report.recommendations]
+    if options.verbose:
+        lines += ["", "## Details"]
+        for result in report.results:
+            lines += ["", f"### `{result.check_id}`", ""]
+            lines += [f"- `{key}`: `{json.dumps(value)}`" for key, value in result.evidence.items()]
+            if result.remediation:
+                lines += ["", "Remediation:", ""]
+                lines += [f"{number}. {step}" for number, step in enumerate(result.remediation, 1)]
+    if report.plugin_errors:
+        lines += ["", "## Plugin problems", ""]
+        lines += [f"- {_cell(problem_line(problem))}" for problem in report.plugin_errors]
+    return "\n".join(lines) + "\n"

@@ -1,0 +1,86 @@
+"""``--format text`` (default): the seed's "Registry Checks Summary" layout.
+
+::
+
+    Registry Checks Summary
+    =======================
+    check.integration.oci.credentials  PASS  Credentials valid for registry.example.com
+    check.integration.oci.referrers    WARN  Referrers API not supported (using fallback)
+    Overall: 1 passed, 1 warning, 0 failures
+    Recommendations:
+    - Referrers API: StellaOps will use tag-based fallback automatically
+
+``Overall`` always names passed, warnings and failures; info, errors and skipped appear when
+non-zero. ``verbose`` adds each check's evidence (JSON values as JSON) and numbered remediation.
+"""
+
+from __future__ import annotations
+
+import json
+
+from doctor_core.models import PluginProblem, Report, Status, Summary
+from doctor_core.types import RenderOptions
+
+_COLORS = {
+    Status.PASS: "32",
+    Status.INFO: "36",
+    Status.WARN: "33",
+    Status.FAIL: "31",
+    Status.ERROR: "1;31",
+    Status.SKIP: "2",
+}
+
+
+def _count(number: int, singular: str, plural: str) -> str:
+    return f"{number} {singular if number == 1 else plural}"
+
+
+def overall_line(summary: Summary) -> str:
+    """``Overall: 3 passed, 1 warning, 1 info, 0 failures`` (errors/skipped when non-zero)."""
+    parts = [f"{summary.passed} passed", _count(summary.warnings, "warning", "warnings")]
+    if summary.info:
+        parts.append(f"{summary.info} info")
+    parts.append(_count(summary.failures, "failure", "failures"))
+    if summary.errors:
+        parts.append(_count(summary.errors, "error", "errors"))
+    if summary.skipped:
+        parts.append(f"{summary.skipped} skipped")
+    return "Overall: " + ", ".join(parts)
+
+
+def problem_line(problem: PluginProblem) -> str:
+    origin = f" (distribution {problem.distribution})" if problem.distribution else ""
+    return f"Warning: plugin {problem.plugin!r}{origin} failed at {problem.stage}: {problem.error}"
+
+
+def _evidence_value(value: object) -> str:
+    return value if isinstance(value, str) else json.dumps(value, sort_keys=True)
+
+
+def render(report: Report, options: RenderOptions) -> str:
+    lines = [options.title, "=" * len(options.title)]
+    if not report.results:
+        lines.append("No checks were run.")
+    id_width = max((len(r.check_id) for r in report.results), default=0)
+    status_width = max((len(r.status.value) for r in report.results), default=0)
+    for result in report.results:
+        word = result.status.value.upper()
+        padded = word.ljust(status_width)
+        if options.color:
+            padded = f"\x1b[{_COLORS[result.status]}m{word}\x1b[0m" + " " * (status_width - len(word))
+        lines.append(f"{result.check_id.ljust(id_width)}  {padded}  {result.message}".rstrip())
+        if options.verbose:
+            for key, value in result.evidence.items():
+                lines.append(f"    {key}: {_evidence_value(value)}")
+            if result.remediation:
+                lines.append("    Remediation:")
+                lines.extend(f"      {number}. {step}" for number, step in enumerate(result.remediation, 1))
+            lines.append(f"    Duration: {result.duration_ms} ms")
+    if report.interrupted:
+        lines.append("Interrupted: the results above are the checks that finished.")
+    lines.append(overall_line(report.summary))
+    if report.recommendations:
+        lines.append("Recommendations:")
+        lines.extend(f"- {item}" for item in report.recommendations)
+    lines.extend(problem_line(problem) for problem in report.plugin_errors)
+    return "\n".join(lines) + "\n"

@@ -1,0 +1,60 @@
+"""The plugin object doctor loads through the ``doctor.plugins`` entry point.
+
+This module is imported for every ``doctor`` invocation, including ``doctor list`` and
+``doctor --help``, so it only *describes* what the plugin contributes:
+
+* :func:`doctor_add_config_sections` declares the ``NET`` section and the model validating it;
+* :func:`doctor_add_checks` declares the two checks, pointing at their code with import strings
+  (``"doctor_example_net.checks:check_tls_expiry"``) so that :mod:`doctor_example_net.checks`
+  and what it imports (``ssl``, ``socket``) are loaded only when one of them is selected to run.
+
+Everything used here is the public API of ``doctor_core``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+from doctor_core import Check, CheckDefinition, ConfigSection, Severity, hookimpl
+from doctor_example_net.settings import SECTION, NetSettings
+
+DNS_CHECK_ID = "check.example.dns.resolve"
+TLS_CHECK_ID = "check.example.tls.expiry"
+
+
+@hookimpl
+def doctor_add_config_sections() -> Iterator[ConfigSection]:
+    """The ``NET`` section: which hosts to resolve and which TLS endpoints to inspect."""
+    yield ConfigSection(
+        name=SECTION,
+        model=NetSettings,
+        description="Example network checks: DNS resolution and TLS certificate expiry",
+    )
+
+
+@hookimpl
+def doctor_add_checks() -> Iterator[Check]:
+    """The example's checks; the engine imports their module only when they run."""
+    yield Check(
+        CheckDefinition(
+            check_id=DNS_CHECK_ID,
+            name="DNS Resolution",
+            description="Every host in NET.Hosts resolves to at least one address.",
+            default_severity=Severity.FAIL,
+            tags=("network", "dns", "example"),
+            estimated_duration_s=2,
+        ),
+        run="doctor_example_net.checks:check_dns_resolve",
+    )
+    yield Check(
+        CheckDefinition(
+            check_id=TLS_CHECK_ID,
+            name="TLS Certificate Expiry",
+            description="The certificate of every endpoint in NET.TlsEndpoints verifies and is not "
+            "about to expire.",
+            default_severity=Severity.WARN,
+            tags=("network", "tls", "example"),
+            estimated_duration_s=3,
+        ),
+        run="doctor_example_net.checks:check_tls_expiry",
+    )

@@ -1,0 +1,265 @@
+"""What the five checks share: outcome assembly, error-to-outcome mapping, test-image resolution.
+
+Rules every check follows (so the report reads the same for all five):
+
+* evidence = the seed's keys for the check + :func:`doctor_oci.runtime.common_evidence`;
+* in insecure mode the message says TLS verification is disabled;
+* a client error becomes an outcome whose status is the check's default severity, whose message
+  names the fault with the HTTP status and registry error code, and whose remediation comes from
+  :mod:`doctor_oci.registries`; any other exception propagates (the engine reports ``error``);
+* every string is redacted before it leaves the check.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+import httpx
+from doctor_oci.client import (
+    AuthenticationError,
+    ConnectError,
+    InsecureTransportRefused,
+    PermissionDenied,
+    PingResult,
+    ProtocolError,
+    RateLimited,
+    RegistryClient,
+    RegistryError,
+    RegistryTimeout,
+    TLSError,
+    parse_www_authenticate,
+)
+from doctor_oci.registries import RegistryProfile, advice, recommendations
+from doctor_oci.runtime import check_metrics, common_evidence, registry_profile
+from doctor_oci.settings import OciSettings
+
+from doctor_core.models import CheckOutcome, Severity, Status
+from doctor_core.redact import redact, redact_value
+from doctor_core.types import CheckContext
+
+NOT_CONFIGURED = "OCI.RegistryUrl is not configured"
+
+#: A syntactically valid digest that names no content (not all zeros: Quay answers 400 to unknown
+#: subjects, and some registries special-case the zero digest). Used when the test image is missing.
+PROBE_DIGEST = "sha256:" + hashlib.sha256(b"doctor referrers probe").hexdigest()
+
+_DEFAULT_STATUS = {Severity.FAIL: Status.FAIL, Severity.WARN: Status.WARN, Severity.INFO: Status.INFO}
+
+
+def random_digest() -> str:
+    """A fresh sha256 digest that no registry holds (for the non-destructive DELETE probes)."""
+    return "sha256:" + hashlib.sha256(secrets.token_bytes(32)).hexdigest()
+
+
+def short_digest(digest: str | None) -> str:
+    """``sha256:abc123def456...``: the algorithm plus 12 hex characters, as the seed shows it."""
+    if not digest:
+        return "no digest"
+    algorithm, _, encoded = digest.partition(":")
+    return f"{algorithm}:{encoded[:12]}..." if encoded else digest
+
+
+def failure_status(ctx: CheckContext) -> Status:
+    """The status a not-passing verdict gets: the check's default severity."""
+    return _DEFAULT_STATUS[ctx.definition.default_severity]
+
+
+def status_text(status: int | None, code: str | None) -> str:
+    """``401 UNAUTHORIZED`` / ``404`` / ``no HTTP status``."""
+    if status is None:
+        return code or "no HTTP status"
+    return f"{status} {code}" if code else str(status)
+
+
+def error_code(response: httpx.Response) -> str | None:
+    """The first ``errors[].code`` of a registry error body, if the body is one."""
+    if not response.content:
+        return None
+    try:
+        body = response.json()
+    except ValueError:
+        return None
+    errors = body.get("errors") if isinstance(body, dict) else None
+    if isinstance(errors, list) and errors and isinstance(errors[0], dict):
+        code = errors[0].get("code")
+        return str(code) if code else None
+    return None
+
+
+def insufficient_scope(response: httpx.Response) -> bool:
+    """True when a 401 says the (valid) token lacks an action: ``error="insufficient_scope"``."""
+    values = response.headers.get_list("www-authenticate")
+    if not values:
+        return False
+    return any(challenge.error == "insufficient_scope" for challenge in parse_www_authenticate(values))
+
+
+def refused_for_permission(client: RegistryClient, response: httpx.Response, ping: PingResult | None) -> bool:
+    """Tell "no permission" from "bad credentials" for a 401/403 answer.
+
+    403 is always a permission refusal. A 401 is one when the client classifies it as
+    :class:`PermissionDenied`, or when it carries ``insufficient_scope`` while ``/v2/`` accepted the
+    same credentials (distribution's token mode never answers 403).
+    """
+    if response.status_code == 403:
+        return True
+    if response.status_code != 401:
+        return False
+    if isinstance(client.error_for(response), PermissionDenied):
+        return True
+    authenticated = ping is not None and ping.status == 200
+    return insufficient_scope(response) and authenticated
+
+
+@dataclass
+class Verdict:
+    """A check's conclusion before it becomes a :class:`CheckOutcome`."""
+
+    status: Status
+    message: str
+    evidence: dict[str, Any]
+    remediation: tuple[str, ...] = ()
+    recommendations: tuple[str, ...] = ()
+
+
+def finish(
+    ctx: CheckContext, client: RegistryClient | None, settings: OciSettings, verdict: Verdict
+) -> CheckOutcome:
+    """Assemble the outcome: seed evidence + common keys, insecure notice, metrics, redaction."""
+    evidence = dict(verdict.evidence)
+    evidence.update(common_evidence(client, settings))
+    message = verdict.message
+    remediation = tuple(verdict.remediation)
+    recs = tuple(verdict.recommendations)
+    if settings.Insecure:
+        message = f"{message} [TLS verification is disabled]"
+        profile = registry_profile(client) if client is not None else None
+        if profile is not None:
+            recs = _merge(recs, recommendations("insecure", profile))
+    return CheckOutcome(
+        status=verdict.status,
+        message=redact(message),
+        evidence=redact_value(evidence),
+        remediation=tuple(redact(step) for step in remediation),
+        recommendations=tuple(redact(line) for line in recs),
+        metrics=check_metrics(client, ctx.definition.check_id),
+    )
+
+
+def _merge(first: Iterable[str], second: Iterable[str]) -> tuple[str, ...]:
+    seen: dict[str, None] = {}
+    for line in (*first, *second):
+        seen.setdefault(line, None)
+    return tuple(seen)
+
+
+def not_configured_skip(
+    ctx: CheckContext, settings: OciSettings, evidence: Mapping[str, Any]
+) -> CheckOutcome:
+    """The outcome of a check other than credentials when there is no registry to check."""
+    return finish(
+        ctx,
+        None,
+        settings,
+        Verdict(Status.SKIP, f"not run: {NOT_CONFIGURED}", dict(evidence)),
+    )
+
+
+def error_verdict(
+    ctx: CheckContext,
+    client: RegistryClient,
+    exc: RegistryError,
+    evidence: dict[str, Any],
+    *,
+    doing: str,
+    operation: str | None = None,
+) -> Verdict:
+    """Turn a client error into a verdict naming the fault. ``doing`` reads "pulling", "probing" ..."""
+    profile: RegistryProfile = registry_profile(client)
+    host = client.host
+    status = failure_status(ctx)
+    code = status_text(exc.status, exc.code)
+    recs: tuple[str, ...] = ()
+    if isinstance(exc, TLSError):
+        message = f"TLS error connecting to {host}: {exc}"
+        steps = advice("tls", profile, host=host)
+        recs = recommendations("tls", profile)
+    elif isinstance(exc, RegistryTimeout):
+        message = f"Timed out {doing} {host}: {exc}"
+        steps = advice("network", profile, host=host, reason="timeout")
+    elif isinstance(exc, ConnectError):
+        reason = getattr(exc, "reason", "other")
+        message = f"Cannot connect to {host} ({reason}): {exc}"
+        steps = advice("network", profile, host=host, reason=reason)
+    elif isinstance(exc, RateLimited):
+        message = f"Rate limited by {host} while {doing} ({code})"
+        steps = advice("rate_limited", profile, host=host, retry_after=getattr(exc, "retry_after", None))
+        recs = recommendations("rate_limited", profile)
+    elif isinstance(exc, PermissionDenied):
+        message = f"No {operation or 'access'} permission on {host} ({code})"
+        steps = advice("no_permission", profile, host=host, operation=operation)
+    elif isinstance(exc, AuthenticationError):
+        message = f"Invalid credentials ({code}) for {host}"
+        steps = advice("invalid_credentials", profile, host=host)
+    elif isinstance(exc, InsecureTransportRefused):
+        message = f"Refused to send credentials insecurely while {doing} {host}: {exc}"
+        steps = advice("tls", profile, host=host)
+    elif isinstance(exc, ProtocolError):
+        message = f"Unexpected response from {host} while {doing}: {exc}"
+        steps = advice("unexpected_response", profile, host=host, status=code)
+    else:
+        message = f"Registry error while {doing} {host} ({code}): {exc}"
+        steps = advice("unexpected_response", profile, host=host, status=code)
+    return Verdict(status, message, evidence, steps, recs)
+
+
+@dataclass(frozen=True)
+class TestImage:
+    """What a HEAD of ``TestRepository:TestTag`` told us."""
+
+    status: int
+    digest: str | None
+    response: httpx.Response
+
+    @property
+    def exists(self) -> bool:
+        return self.status == 200 and self.digest is not None
+
+
+async def resolve_test_image(client: RegistryClient, repository: str, tag: str) -> TestImage:
+    """HEAD the test image with the full Accept list; the digest from ``Docker-Content-Digest`` or a GET."""
+    response = await client.head_manifest(repository, tag)
+    digest: str | None = None
+    if response.status_code == 200:
+        digest = response.headers.get("docker-content-digest")
+        if not digest:
+            digest = (await client.get_manifest(repository, tag)).digest
+    return TestImage(response.status_code, digest, response)
+
+
+async def blob_of_image(client: RegistryClient, repository: str, digest: str) -> str | None:
+    """A blob digest the test image references (a layer, else its config), for the mount probes.
+
+    An index is followed to its first platform manifest. ``None`` when there is no blob (an
+    artifact without layers and config cannot be mounted).
+    """
+    manifest = await client.get_manifest(repository, digest)
+    data: dict[str, Any] = manifest.data
+    children = data.get("manifests")
+    if isinstance(children, list) and children:
+        first = children[0]
+        if isinstance(first, dict) and isinstance(first.get("digest"), str):
+            data = (await client.get_manifest(repository, first["digest"])).data
+    layers = data.get("layers")
+    if isinstance(layers, list):
+        for layer in layers:
+            if isinstance(layer, dict) and isinstance(layer.get("digest"), str):
+                return str(layer["digest"])
+    config = data.get("config")
+    if isinstance(config, dict) and isinstance(config.get("digest"), str):
+        return str(config["digest"])
+    return None

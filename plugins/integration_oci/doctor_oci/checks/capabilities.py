@@ -1,0 +1,215 @@
+"""check.integration.oci.capabilities -- which of six registry capabilities work, probed harmlessly.
+
+1. distribution API: ``GET /v2/`` answered 200 (the shared ping); ``Docker-Distribution-API-Version``
+   is reported as ``distribution_version`` as sent;
+2. referrers API: the shared, per-run cached :func:`doctor_oci.referrers.probe_referrers_api`;
+3. chunked upload: POST with an empty body (``Content-Length: 0``), PATCH a small chunk with
+   ``Content-Range`` and verify the ``Range`` reply, then cancel (the cancel runs on every path);
+4. cross-repository mount: mount a blob of the test image within the test repository: 201 ->
+   supported, 202 -> not (the session it opened is cancelled);
+5./6. manifest and blob delete: ``DELETE`` of a random digest that cannot exist -- 404 ->
+   supported, 405 or 400 ``UNSUPPORTED`` -> not, 401/403 -> "unknown". Nothing is deleted.
+
+Probes 2-6 run concurrently. Each value is true, false or "unknown". Severity: PASS when all six
+are true; WARN when the referrers API is missing (critical for referrer discovery); INFO otherwise.
+
+Evidence: ``registry_url``, ``distribution_version``, ``supports_referrers_api``,
+``supports_chunked_upload``, ``supports_cross_repo_mount``, ``supports_manifest_delete``,
+``supports_blob_delete``, ``capability_score`` ("5/6").
+"""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any, Literal
+
+from doctor_oci.checks._common import (
+    PROBE_DIGEST,
+    TestImage,
+    Verdict,
+    blob_of_image,
+    error_code,
+    error_verdict,
+    finish,
+    not_configured_skip,
+    random_digest,
+    resolve_test_image,
+)
+from doctor_oci.checks._uploads import upload_session
+from doctor_oci.client import (
+    AuthenticationError,
+    NotFound,
+    PermissionDenied,
+    RateLimited,
+    RegistryClient,
+    RegistryError,
+)
+from doctor_oci.referrers import probe_referrers_api
+from doctor_oci.registries import advice, recommendations
+from doctor_oci.runtime import ping_client, registry_client, registry_profile, settings_of
+from doctor_oci.settings import OciSettings
+
+from doctor_core.models import CheckOutcome, Status
+from doctor_core.types import CheckContext
+
+Capability = bool | Literal["unknown"]
+UNKNOWN: Literal["unknown"] = "unknown"
+
+#: The chunk PATCHed by the chunked-upload probe (never committed: the session is cancelled).
+CHUNK = b"doctor chunked upload probe"
+
+_KEYS = (
+    "supports_referrers_api",
+    "supports_chunked_upload",
+    "supports_cross_repo_mount",
+    "supports_manifest_delete",
+    "supports_blob_delete",
+)
+
+
+def _evidence(settings: OciSettings, client: RegistryClient | None) -> dict[str, Any]:
+    evidence: dict[str, Any] = {
+        "registry_url": client.base_url if client is not None else settings.RegistryUrl,
+        "distribution_version": None,
+    }
+    evidence.update(dict.fromkeys(_KEYS, UNKNOWN))
+    evidence["capability_score"] = "0/6"
+    return evidence
+
+
+async def run(ctx: CheckContext) -> CheckOutcome:
+    """Probe the six capabilities (five of them concurrently) and score them."""
+    settings = settings_of(ctx)
+    if not settings.RegistryUrl:
+        return not_configured_skip(ctx, settings, _evidence(settings, None))
+    client = await registry_client(ctx)
+    evidence = _evidence(settings, client)
+    with client.metrics.label(ctx.definition.check_id):
+        try:
+            verdict = await _probe(ctx, client, settings, evidence)
+        except RegistryError as exc:
+            verdict = error_verdict(ctx, client, exc, evidence, doing="probing the capabilities of")
+        return finish(ctx, client, settings, verdict)
+
+
+def _refused(status: int) -> bool:
+    return status in (401, 403, 429)
+
+
+async def _referrers(client: RegistryClient, repository: str, image: TestImage) -> Capability:
+    digest = image.digest if image.exists and image.digest else PROBE_DIGEST
+    try:
+        probe = await probe_referrers_api(client, repository, digest)
+    except (NotFound, AuthenticationError, PermissionDenied, RateLimited):
+        return UNKNOWN
+    return probe.supported
+
+
+async def _chunked(client: RegistryClient, repository: str, scopes: tuple[str, ...]) -> Capability:
+    async with upload_session(client, repository, scopes=scopes, content=b"") as session:
+        if session.response.status_code != 202 or session.location is None:
+            return UNKNOWN if _refused(session.response.status_code) else False
+        end = len(CHUNK) - 1
+        patch = await client.request(
+            "PATCH",
+            session.location,
+            scopes=scopes,
+            headers={"Content-Range": f"0-{end}", "Content-Type": "application/octet-stream"},
+            content=CHUNK,
+            idempotent=False,
+        )
+        if patch.status_code == 202:
+            session.move_to(patch.headers.get("location"), session.location)
+        if _refused(patch.status_code):
+            return UNKNOWN
+        return patch.status_code == 202 and patch.headers.get("range") == f"0-{end}"
+
+
+async def _mount(
+    client: RegistryClient, repository: str, blob: str | None, scopes: tuple[str, ...]
+) -> Capability:
+    if blob is None:
+        return UNKNOWN
+    params = {"mount": blob, "from": repository}
+    async with upload_session(client, repository, scopes=scopes, params=params) as session:
+        status = session.response.status_code
+    if status == 201:
+        return True
+    return UNKNOWN if _refused(status) else False
+
+
+async def _delete(client: RegistryClient, repository: str, kind: str) -> Capability:
+    response = await client.request(
+        "DELETE", f"/v2/{repository}/{kind}/{random_digest()}", scopes=(client.scope(repository, "delete"),)
+    )
+    code = error_code(response)
+    if response.status_code == 404:
+        return True
+    if response.status_code == 405 or (response.status_code == 400 and code == "UNSUPPORTED"):
+        return False
+    return UNKNOWN
+
+
+def _settled(outcome: Capability | BaseException) -> Capability:
+    """A probe's value; a client error makes that one capability "unknown", anything else propagates."""
+    if isinstance(outcome, RegistryError):
+        return UNKNOWN
+    if isinstance(outcome, BaseException):
+        raise outcome
+    return outcome
+
+
+async def _probe(
+    ctx: CheckContext, client: RegistryClient, settings: OciSettings, evidence: dict[str, Any]
+) -> Verdict:
+    ping = await ping_client(client)
+    evidence["distribution_version"] = client.api_version or ping.api_version
+    distribution: Capability = True if ping.status == 200 else UNKNOWN
+    repository = settings.TestRepository
+    scopes = (client.scope(repository, "pull", "push", "delete"),)
+    image = await resolve_test_image(client, repository, settings.TestTag)
+    blob = await blob_of_image(client, repository, image.digest) if image.exists and image.digest else None
+    outcomes = await asyncio.gather(
+        _referrers(client, repository, image),
+        _chunked(client, repository, scopes),
+        _mount(client, repository, blob, scopes),
+        _delete(client, repository, "manifests"),
+        _delete(client, repository, "blobs"),
+        return_exceptions=True,
+    )
+    results = [_settled(outcome) for outcome in outcomes]
+    evidence.update(dict(zip(_KEYS, results, strict=True)))
+    values: list[Capability] = [distribution, *results]
+    score = sum(1 for value in values if value is True)
+    evidence["capability_score"] = f"{score}/6"
+    profile = registry_profile(client)
+    host = client.host
+    if score == 6:
+        return Verdict(Status.PASS, "Full capability support (6/6)", evidence)
+    missing = [
+        name.removeprefix("supports_")
+        for name, value in zip(_KEYS, results, strict=True)
+        if value is not True
+    ]
+    if distribution is not True:
+        missing.insert(0, "distribution_api")
+    remediation: list[str] = []
+    recs: list[str] = []
+    if evidence["supports_referrers_api"] is False:
+        remediation += advice("referrers_unsupported", profile, host=host)
+        recs += recommendations("referrers_unsupported", profile)
+    if False in (evidence["supports_manifest_delete"], evidence["supports_blob_delete"]):
+        remediation += advice("delete_unsupported", profile, host=host)
+        recs += recommendations("delete_unsupported", profile)
+    if image.status == 404:
+        remediation += advice(
+            "test_image_missing", profile, host=host, repository=repository, tag=settings.TestTag
+        )
+    status = Status.WARN if evidence["supports_referrers_api"] is False else Status.INFO
+    return Verdict(
+        status,
+        f"Partial capability support ({score}/6): not confirmed: {', '.join(missing)}",
+        evidence,
+        tuple(remediation),
+        tuple(recs),
+    )

@@ -1,0 +1,124 @@
+"""check.integration.oci.pull -- may these credentials pull the test image?
+
+One ``HEAD /v2/<TestRepository>/manifests/<TestTag>`` with the full Accept list (OCI and Docker
+manifests and indexes: distribution 2.8 answers 404 to a HEAD whose Accept lacks the OCI type,
+which a naive check reports as "not found"). 200 passes with the digest (``Docker-Content-Digest``,
+else a GET); 401 is bad credentials; 403 -- or 401 ``insufficient_scope`` for credentials ``/v2/``
+accepted -- is "no pull permission"; 404 is INFO (the image is missing, nothing is proven).
+
+Evidence: ``registry_url``, ``test_repository``, ``test_tag``, ``pull_authorized``,
+``manifest_digest``, ``http_status``.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from doctor_oci.checks._common import (
+    Verdict,
+    error_code,
+    error_verdict,
+    failure_status,
+    finish,
+    not_configured_skip,
+    refused_for_permission,
+    resolve_test_image,
+    short_digest,
+    status_text,
+)
+from doctor_oci.client import PingResult, RegistryClient, RegistryError
+from doctor_oci.registries import advice, recommendations
+from doctor_oci.runtime import ping_client, registry_client, registry_profile, settings_of
+from doctor_oci.settings import OciSettings
+
+from doctor_core.models import CheckOutcome, Status
+from doctor_core.types import CheckContext
+
+
+def _evidence(settings: OciSettings, client: RegistryClient | None) -> dict[str, Any]:
+    return {
+        "registry_url": client.base_url if client is not None else settings.RegistryUrl,
+        "test_repository": settings.TestRepository,
+        "test_tag": settings.TestTag,
+        "pull_authorized": False,
+        "manifest_digest": None,
+        "http_status": None,
+    }
+
+
+async def run(ctx: CheckContext) -> CheckOutcome:
+    """HEAD the test image's manifest and judge pull authorization."""
+    settings = settings_of(ctx)
+    if not settings.RegistryUrl:
+        return not_configured_skip(ctx, settings, _evidence(settings, None))
+    client = await registry_client(ctx)
+    evidence = _evidence(settings, client)
+    with client.metrics.label(ctx.definition.check_id):
+        try:
+            verdict = await _probe(ctx, client, settings, evidence)
+        except RegistryError as exc:
+            verdict = error_verdict(ctx, client, exc, evidence, doing="pulling from", operation="pull")
+        return finish(ctx, client, settings, verdict)
+
+
+async def _probe(
+    ctx: CheckContext, client: RegistryClient, settings: OciSettings, evidence: dict[str, Any]
+) -> Verdict:
+    ping: PingResult = await ping_client(client)
+    image = await resolve_test_image(client, settings.TestRepository, settings.TestTag)
+    response = image.response
+    evidence["http_status"] = image.status
+    profile = registry_profile(client)
+    host = client.host
+    target = f"{settings.TestRepository}:{settings.TestTag}"
+    code = error_code(response)
+    if image.status == 200:
+        evidence["pull_authorized"] = True
+        evidence["manifest_digest"] = image.digest
+        return Verdict(Status.PASS, f"Pull authorized ({short_digest(image.digest)})", evidence)
+    if image.status in (401, 403):
+        if refused_for_permission(client, response, ping):
+            return Verdict(
+                failure_status(ctx),
+                f"No pull permission for {target} on {host} ({status_text(image.status, code)}): "
+                "the credentials are valid but not allowed to pull",
+                evidence,
+                advice("no_permission", profile, host=host, operation="pull"),
+            )
+        return Verdict(
+            failure_status(ctx),
+            f"Pull not authorized: invalid credentials ({status_text(image.status, code)}) for {host}",
+            evidence,
+            advice(
+                "invalid_credentials" if client.credentials.method != "anonymous" else "auth_required",
+                profile,
+                host=host,
+            ),
+        )
+    if image.status == 404:
+        return Verdict(
+            Status.INFO,
+            f"Test image not found (can't verify): {target} does not exist on {host}",
+            evidence,
+            advice(
+                "test_image_missing",
+                profile,
+                host=host,
+                repository=settings.TestRepository,
+                tag=settings.TestTag,
+            ),
+        )
+    if image.status == 429:
+        return Verdict(
+            failure_status(ctx),
+            f"Rate limited by {host} while checking {target} (429)",
+            evidence,
+            advice("rate_limited", profile, host=host, retry_after=response.headers.get("retry-after")),
+            recommendations("rate_limited", profile),
+        )
+    return Verdict(
+        failure_status(ctx),
+        f"Unexpected answer to HEAD {target} on {host}: {status_text(image.status, code)}",
+        evidence,
+        advice("unexpected_response", profile, host=host, status=status_text(image.status, code)),
+    )

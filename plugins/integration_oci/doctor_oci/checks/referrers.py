@@ -1,0 +1,142 @@
+"""check.integration.oci.referrers -- does the registry serve the OCI 1.1 referrers API?
+
+Resolve the test image's digest (HEAD), then ask :func:`doctor_oci.referrers.probe_referrers_api`
+-- the one shared probe, also used by the capabilities check, cached per run -- and count the
+referrers with :func:`doctor_oci.referrers.discover_referrers` (never a second implementation).
+
+* supported (200 with an OCI index, or 404 with one) -> PASS "Referrers API supported (OCI 1.1)";
+* anything else (404 without an index, 400, 405, 406, 501, a 200 that is not an index) -> WARN
+  "Referrers API not supported (using fallback)": discovery falls back to tags automatically, so
+  this is never a FAIL;
+* test image missing -> probe with :data:`PROBE_DIGEST` (a real-looking digest, not all zeros:
+  Quay answers 400 to unknown subjects) and say so; ``referrers_count`` is then null.
+
+Evidence: ``registry_url``, ``referrers_supported``, ``fallback_required``, ``oci_version`` (the
+``Docker-Distribution-API-Version`` header value as sent, or null -- no spec defines an
+``OCI-Distribution-API-Version`` header), ``referrers_count``.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from doctor_oci.checks._common import (
+    PROBE_DIGEST,
+    Verdict,
+    error_verdict,
+    failure_status,
+    finish,
+    not_configured_skip,
+    resolve_test_image,
+    status_text,
+)
+from doctor_oci.client import NotFound, RegistryClient, RegistryError
+from doctor_oci.client.reference import Reference
+from doctor_oci.referrers import discover_referrers, probe_referrers_api
+from doctor_oci.registries import advice, recommendations
+from doctor_oci.runtime import ping_client, registry_client, registry_profile, settings_of
+from doctor_oci.settings import OciSettings
+
+from doctor_core.models import CheckOutcome, Status
+from doctor_core.types import CheckContext
+
+
+def _evidence(settings: OciSettings, client: RegistryClient | None) -> dict[str, Any]:
+    return {
+        "registry_url": client.base_url if client is not None else settings.RegistryUrl,
+        "referrers_supported": None,
+        "fallback_required": None,
+        "oci_version": None,
+        "referrers_count": None,
+    }
+
+
+async def run(ctx: CheckContext) -> CheckOutcome:
+    """Probe the referrers endpoint for the test image and count its referrers."""
+    settings = settings_of(ctx)
+    if not settings.RegistryUrl:
+        return not_configured_skip(ctx, settings, _evidence(settings, None))
+    client = await registry_client(ctx)
+    evidence = _evidence(settings, client)
+    with client.metrics.label(ctx.definition.check_id):
+        try:
+            verdict = await _probe(ctx, client, settings, evidence)
+        except RegistryError as exc:
+            verdict = error_verdict(ctx, client, exc, evidence, doing="probing the referrers API of")
+        return finish(ctx, client, settings, verdict)
+
+
+async def _probe(
+    ctx: CheckContext, client: RegistryClient, settings: OciSettings, evidence: dict[str, Any]
+) -> Verdict:
+    ping = await ping_client(client)
+    evidence["oci_version"] = client.api_version or ping.api_version
+    repository = settings.TestRepository
+    host = client.host
+    profile = registry_profile(client)
+    image = await resolve_test_image(client, repository, settings.TestTag)
+    synthetic = not image.exists
+    if image.status in (401, 403):
+        return Verdict(
+            failure_status(ctx),
+            f"Could not probe the referrers API: reading {repository}:{settings.TestTag} was refused "
+            f"({status_text(image.status, None)}); see the pull check",
+            evidence,
+            advice("no_permission", profile, host=host, operation="pull"),
+        )
+    digest = image.digest if image.exists and image.digest else PROBE_DIGEST
+    note = (
+        f" (test image {repository}:{settings.TestTag} not found: probed with a synthetic digest)"
+        if synthetic
+        else ""
+    )
+    try:
+        probe = await probe_referrers_api(client, repository, digest)
+    except NotFound as exc:
+        return Verdict(
+            Status.INFO,
+            f"Could not probe the referrers API: repository {repository} not found on {host} "
+            f"({status_text(exc.status, exc.code)})",
+            evidence,
+            advice("test_image_missing", profile, host=host, repository=repository, tag=settings.TestTag),
+        )
+    if synthetic and probe.status == 400:
+        # The digest is valid, so a 400 means "unknown subject" (Quay: 400 MANIFEST_INVALID), not
+        # "no API": only a probe with an existing image can tell.
+        return Verdict(
+            Status.INFO,
+            f"Could not verify the referrers API: the registry answered 400 for a subject that does not "
+            f"exist{note}",
+            evidence,
+            (
+                f"GET /v2/{repository}/referrers/<digest> answered: {probe.reason}",
+                *advice("test_image_missing", profile, host=host, repository=repository, tag=settings.TestTag),
+            ),
+        )
+    evidence["referrers_supported"] = probe.supported
+    evidence["fallback_required"] = not probe.supported
+    if probe.supported:
+        if not synthetic:
+            evidence["referrers_count"] = await _count(client, repository, digest, "api")
+        return Verdict(Status.PASS, f"Referrers API supported (OCI 1.1){note}", evidence)
+    if not synthetic:
+        evidence["referrers_count"] = await _count(client, repository, digest, "fallback")
+    return Verdict(
+        Status.WARN,
+        f"Referrers API not supported (using fallback){note}",
+        evidence,
+        (
+            f"GET /v2/{repository}/referrers/<digest> answered: {probe.reason}",
+            *advice(
+                "referrers_unsupported", profile, host=host, status=probe.status, error_code=probe.error_code
+            ),
+        ),
+        recommendations("referrers_unsupported", profile),
+    )
+
+
+async def _count(client: RegistryClient, repository: str, digest: str, method: str) -> int:
+    """How many referrers the shared discovery module finds for the subject."""
+    reference = Reference.parse(f"{client.host}/{repository}@{digest}")
+    result = await discover_referrers(reference, method=method, client=client)  # type: ignore[arg-type]
+    return len(result.referrers)

@@ -1,0 +1,422 @@
+"""Authentication against a registry: Basic, the Docker token protocol, OAuth2, static tokens.
+
+The :class:`Authenticator` learns the registry's scheme from its ``WWW-Authenticate`` challenges
+and then answers them:
+
+* **Basic** (htpasswd registries, ECR, Artifactory): ``Authorization: Basic`` with the username
+  and password, sent to the registry's own origin only.
+* **Bearer** (Docker token protocol): ``GET <realm>?service=..&scope=..&scope=..`` with the
+  credentials as Basic auth and ``account=<user>``, or anonymously; ``token`` / ``access_token``;
+  ``expires_in`` defaults to 60 and is never taken below 60. With an identity (refresh) token
+  the OAuth2 form POST is used (``grant_type=refresh_token``, ``client_id=doctor``,
+  ``access_type=offline``, space-joined ``scope``), falling back to GET on 404.
+* **Static token** (``OCI.Token``): sent as is, never exchanged.
+
+Tokens are cached per (registry, realm, service, credentials, scope set) until shortly before
+they expire, and fetched single-flight: concurrent requests needing the same scope set share one
+fetch. A token service that refuses the credentials is remembered for the client's life, so a
+run does not hammer it. A realm on plain http for an https registry is refused
+(:class:`InsecureTransportRefused`) unless ``Insecure`` is set; a realm on another host is normal
+(Docker Hub, GHCR) and gets the credentials only as the token request's own Basic auth.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import time
+from collections.abc import Awaitable, Callable, Hashable, Iterable
+from dataclasses import dataclass, field
+from typing import Literal
+from urllib.parse import urlencode
+
+import httpx
+
+from doctor_core.redact import register_secret
+from doctor_oci.client.challenge import Challenge
+from doctor_oci.client.credentials import Credentials
+from doctor_oci.client.errors import (
+    AuthenticationError,
+    ConnectError,
+    InsecureTransportRefused,
+    PermissionDenied,
+    ProtocolError,
+    RegistryError,
+    RegistryTimeout,
+    TLSError,
+    error_from_response,
+)
+from doctor_oci.client.reference import RegistryEndpoint
+from doctor_oci.client.transport import TOKEN_FETCH_EXTENSION, Transport
+from doctor_oci.client.urls import describe_url, origin
+
+__all__ = [
+    "DEFAULT_TOKEN_LIFETIME_S",
+    "OAUTH_CLIENT_ID",
+    "AccessToken",
+    "AuthAnswer",
+    "AuthAttempt",
+    "Authenticator",
+    "BearerRealm",
+    "TokenCache",
+    "basic_header",
+]
+
+DEFAULT_TOKEN_LIFETIME_S = 60
+OAUTH_CLIENT_ID = "doctor"
+#: Errors that are about the network, not about the credentials: raised, never cached.
+TRANSPORT_ERRORS = (ConnectError, TLSError, RegistryTimeout, InsecureTransportRefused)
+
+
+def basic_header(username: str, password: str) -> str:
+    raw = base64.b64encode(f"{username}:{password}".encode()).decode()
+    register_secret(raw)
+    return f"Basic {raw}"
+
+
+@dataclass(frozen=True, repr=False)
+class AccessToken:
+    """A bearer token and when to stop using it (monotonic clock). ``repr`` hides the value."""
+
+    value: str
+    expires_at: float
+    with_credentials: bool
+    scopes: frozenset[str]
+    granted_scope: str | None = None
+
+    def __repr__(self) -> str:
+        return f"AccessToken(scopes={sorted(self.scopes)!r}, with_credentials={self.with_credentials!r})"
+
+
+class TokenCache:
+    """Tokens by key, valid until shortly before expiry, fetched single-flight.
+
+    ``margin`` of a token's lifetime before expiry it is dropped: 10 % of the lifetime, at most
+    30 s. Failures that are about the credentials (:class:`AuthenticationError`,
+    :class:`PermissionDenied`) are remembered; transport failures are not.
+    """
+
+    def __init__(self, *, clock: Callable[[], float] = time.monotonic) -> None:
+        self.clock = clock
+        self.fetches = 0
+        self._tokens: dict[Hashable, AccessToken] = {}
+        self._failures: dict[Hashable, RegistryError] = {}
+        self._inflight: dict[Hashable, asyncio.Future[AccessToken]] = {}
+
+    @staticmethod
+    def expiry(now: float, lifetime_s: float) -> float:
+        return now + lifetime_s - min(30.0, lifetime_s / 10)
+
+    def peek(self, key: Hashable) -> AccessToken | None:
+        token = self._tokens.get(key)
+        if token is not None and token.expires_at > self.clock():
+            return token
+        return None
+
+    def invalidate(self, key: Hashable) -> None:
+        self._tokens.pop(key, None)
+
+    async def get(self, key: Hashable, fetch: Callable[[], Awaitable[AccessToken]]) -> AccessToken:
+        token = self.peek(key)
+        if token is not None:
+            return token
+        failure = self._failures.get(key)
+        if failure is not None:
+            raise failure
+        future = self._inflight.get(key)
+        if future is None:
+            future = asyncio.ensure_future(self._run(key, fetch))
+            future.add_done_callback(_consume)
+            self._inflight[key] = future
+        return await asyncio.shield(future)
+
+    async def _run(self, key: Hashable, fetch: Callable[[], Awaitable[AccessToken]]) -> AccessToken:
+        try:
+            self.fetches += 1
+            token = await fetch()
+            self._tokens[key] = token
+            return token
+        except (AuthenticationError, PermissionDenied) as error:
+            self._failures[key] = error
+            raise
+        finally:
+            self._inflight.pop(key, None)
+
+
+def _consume(future: asyncio.Future[AccessToken]) -> None:
+    """Retrieve a fetch's exception so a fetch whose waiters were all cancelled logs nothing."""
+    if not future.cancelled():
+        future.exception()
+
+
+@dataclass(frozen=True)
+class BearerRealm:
+    """The token service a Bearer challenge names."""
+
+    realm: str
+    service: str | None
+
+
+@dataclass(frozen=True, repr=False)
+class AuthAttempt:
+    """An ``Authorization`` value about to be sent and what it proves. ``repr`` hides the header."""
+
+    header: str
+    kind: Literal["basic", "token", "static"]
+    with_credentials: bool
+    scopes: frozenset[str] = frozenset()
+    cache_key: Hashable | None = None
+
+    def __repr__(self) -> str:
+        return (
+            f"AuthAttempt(kind={self.kind!r}, with_credentials={self.with_credentials!r}, "
+            f"scopes={sorted(self.scopes)!r})"
+        )
+
+
+@dataclass(frozen=True)
+class AuthAnswer:
+    """What to do about a 401: retry with ``attempt``, or give up (``error`` says why, if known)."""
+
+    attempt: AuthAttempt | None = None
+    error: RegistryError | None = None
+    insufficient_scope: bool = False
+
+
+@dataclass
+class Authenticator:
+    """Answers one registry's challenges with one set of credentials (see the module docstring)."""
+
+    endpoint: RegistryEndpoint
+    credentials: Credentials
+    transport: Transport
+    insecure: bool = False
+    cache: TokenCache = field(default_factory=TokenCache)
+    client_id: str = OAUTH_CLIENT_ID
+    #: Use the OAuth2 password grant (POST) instead of the GET token request for username/password.
+    oauth_password_grant: bool = False
+    scheme: Literal["basic", "bearer"] | None = None
+    bearer: BearerRealm | None = None
+
+    # -- challenges ---------------------------------------------------------------------------
+    def learn(self, challenges: Iterable[Challenge]) -> Challenge | None:
+        """Remember the registry's preferred scheme; return the challenge to answer (Bearer first)."""
+        items = list(challenges)
+        chosen = next((c for c in items if c.scheme == "bearer" and c.realm), None) or next(
+            (c for c in items if c.scheme == "basic"), None
+        )
+        if chosen is None:
+            return None
+        if chosen.scheme == "bearer" and chosen.realm:
+            self.scheme = "bearer"
+            self.bearer = BearerRealm(realm=chosen.realm, service=chosen.service)
+        elif chosen.scheme == "basic":
+            self.scheme = "basic"
+        return chosen
+
+    # -- attaching credentials -----------------------------------------------------------------
+    def _static(self) -> AuthAttempt | None:
+        token = self.credentials.token
+        if token is None:
+            return None
+        return AuthAttempt(header=f"Bearer {token.get_secret_value()}", kind="static", with_credentials=True)
+
+    def _basic(self) -> AuthAttempt | None:
+        pair = self.credentials.usable_basic
+        if pair is None:
+            return None
+        return AuthAttempt(header=basic_header(*pair), kind="basic", with_credentials=True)
+
+    async def proactive(self, scopes: frozenset[str]) -> AuthAttempt | None:
+        """The ``Authorization`` to send before any challenge for this request, if one is known to work.
+
+        A static token always; Basic once the registry asked for Basic; a token once the realm is
+        known. A token service refusing the credentials gives ``None`` here: the request then
+        meets its 401 and :meth:`answer` reports the refusal.
+        """
+        static = self._static()
+        if static is not None:
+            return static
+        if self.scheme == "basic":
+            return self._basic()
+        if self.scheme == "bearer" and self.bearer is not None:
+            try:
+                return await self.token_attempt(scopes)
+            except TRANSPORT_ERRORS:
+                raise
+            except RegistryError:
+                return None
+        return None
+
+    async def answer(
+        self, challenge: Challenge | None, scopes: frozenset[str], previous: AuthAttempt | None
+    ) -> AuthAnswer:
+        """How to retry a request that got 401 with ``challenge`` after sending ``previous``."""
+        if challenge is None or self.credentials.token is not None:
+            return AuthAnswer()
+        if challenge.scheme == "basic":
+            if previous is not None and previous.kind == "basic":
+                return AuthAnswer()
+            attempt = self._basic()
+            return AuthAnswer(attempt=attempt)
+        needed = frozenset(challenge.scopes) | scopes
+        if previous is not None and previous.kind == "token":
+            if challenge.error == "insufficient_scope" and needed <= previous.scopes:
+                return AuthAnswer(insufficient_scope=True)
+            if challenge.error == "invalid_token" and previous.cache_key is not None:
+                self.cache.invalidate(previous.cache_key)
+        try:
+            attempt = await self.token_attempt(needed)
+        except TRANSPORT_ERRORS:
+            raise
+        except RegistryError as error:
+            return AuthAnswer(error=error)
+        if previous is not None and previous.header == attempt.header:
+            return AuthAnswer(insufficient_scope=challenge.error == "insufficient_scope")
+        return AuthAnswer(attempt=attempt)
+
+    # -- tokens -------------------------------------------------------------------------------------
+    def _cache_key(self, realm: BearerRealm, scopes: frozenset[str]) -> Hashable:
+        who = (self.credentials.source, self.credentials.username, self.credentials.has_secret)
+        return (self.endpoint.host, realm.realm, realm.service, who, scopes)
+
+    async def token_attempt(self, scopes: frozenset[str]) -> AuthAttempt:
+        """A Bearer attempt with a (cached) token for ``scopes``; raises what the token service says."""
+        if self.bearer is None:
+            raise ProtocolError("no token service is known for this registry yet")
+        realm = self.bearer
+        key = self._cache_key(realm, scopes)
+        token = await self.cache.get(key, lambda: self.fetch_token(realm, scopes))
+        return AuthAttempt(
+            header=f"Bearer {token.value}",
+            kind="token",
+            with_credentials=token.with_credentials,
+            scopes=scopes,
+            cache_key=key,
+        )
+
+    def _realm_url(self, realm: BearerRealm) -> httpx.URL:
+        try:
+            url = httpx.URL(self.endpoint.base_url + "/").join(realm.realm)
+        except httpx.InvalidURL:
+            raise ProtocolError(f"the registry's token realm {realm.realm!r} is not a valid URL") from None
+        if url.scheme not in {"http", "https"}:
+            raise ProtocolError(f"the registry's token realm {describe_url(url)} is not an http(s) URL")
+        if url.scheme == "http" and self.endpoint.scheme == "https" and not self.insecure:
+            raise InsecureTransportRefused(
+                f"the registry sends clients to a token service over plain http ({describe_url(url)}); "
+                "refusing to send credentials or fetch tokens unencrypted (use --insecure to allow it)",
+            )
+        return url
+
+    async def fetch_token(self, realm: BearerRealm, scopes: frozenset[str]) -> AccessToken:
+        """Fetch a token for ``scopes`` from ``realm`` (no cache). Raises typed errors."""
+        url = self._realm_url(realm)
+        identity = self.credentials.identity_token
+        basic = self.credentials.usable_basic
+        if identity is not None:
+            form = {"grant_type": "refresh_token", "refresh_token": identity.get_secret_value()}
+            response = await self._post(url, realm, scopes, form)
+            if response.status_code not in {404, 405}:
+                return self._token_from(response, scopes, with_credentials=True)
+        elif basic is not None and self.oauth_password_grant:
+            form = {"grant_type": "password", "username": basic[0], "password": basic[1]}
+            response = await self._post(url, realm, scopes, form)
+            if response.status_code not in {404, 405}:
+                return self._token_from(response, scopes, with_credentials=True)
+        params: list[tuple[str, str]] = []
+        if realm.service:
+            params.append(("service", realm.service))
+        params.extend(("scope", scope) for scope in sorted(scopes))
+        authorization = None
+        if basic is not None:
+            params.append(("account", basic[0]))
+            authorization = basic_header(*basic)
+        response = await self.transport.send(
+            "GET",
+            url.copy_merge_params(params),
+            authorization=authorization,
+            auth_origin=origin(url),
+            extensions={TOKEN_FETCH_EXTENSION: True},
+        )
+        return self._token_from(response, scopes, with_credentials=basic is not None)
+
+    async def _post(
+        self, url: httpx.URL, realm: BearerRealm, scopes: frozenset[str], form: dict[str, str]
+    ) -> httpx.Response:
+        body = dict(form)
+        body.update({"client_id": self.client_id, "access_type": "offline"})
+        if realm.service:
+            body["service"] = realm.service
+        if scopes:
+            body["scope"] = " ".join(sorted(scopes))
+        return await self.transport.send(
+            "POST",
+            url,
+            content=urlencode(body).encode(),
+            headers={"Content-Type": "application/x-www-form-urlencoded"},
+            extensions={TOKEN_FETCH_EXTENSION: True},
+        )
+
+    def _token_from(
+        self, response: httpx.Response, scopes: frozenset[str], *, with_credentials: bool
+    ) -> AccessToken:
+        request = f"{response.request.method} {describe_url(response.request.url)}"
+        if response.status_code != 200:
+            raise self._refusal(response, request, with_credentials)
+        try:
+            data = response.json()
+        except ValueError:
+            raise ProtocolError(
+                "the token service answered 200 without a JSON body", status=200, request=request
+            ) from None
+        if not isinstance(data, dict):
+            raise ProtocolError(
+                "the token service's answer is not a JSON object", status=200, request=request
+            )
+        value = data.get("access_token") or data.get("token")
+        if not isinstance(value, str) or not value:
+            raise ProtocolError(
+                "the token service's answer has neither 'token' nor 'access_token'",
+                status=200,
+                request=request,
+            )
+        register_secret(value)
+        refresh = data.get("refresh_token")
+        if isinstance(refresh, str):
+            register_secret(refresh)
+        lifetime = DEFAULT_TOKEN_LIFETIME_S
+        raw_lifetime = data.get("expires_in")
+        if isinstance(raw_lifetime, int | float) and not isinstance(raw_lifetime, bool):
+            lifetime = max(DEFAULT_TOKEN_LIFETIME_S, int(raw_lifetime))
+        granted = data.get("scope") if isinstance(data.get("scope"), str) else None
+        return AccessToken(
+            value=value,
+            expires_at=TokenCache.expiry(self.cache.clock(), lifetime),
+            with_credentials=with_credentials,
+            scopes=scopes,
+            granted_scope=granted,
+        )
+
+    def _refusal(self, response: httpx.Response, request: str, with_credentials: bool) -> RegistryError:
+        where = origin(response.request.url)[1]
+        error = error_from_response(response, request=request, credentials_sent=with_credentials)
+        kwargs = {"status": error.status, "codes": error.codes, "request": request, "detail": error.detail}
+        if response.status_code == 401:
+            if with_credentials:
+                who = f" for user {self.credentials.username!r}" if self.credentials.username else ""
+                return AuthenticationError(
+                    f"the token service at {where} rejected the credentials{who} (HTTP 401)", **kwargs
+                )
+            return AuthenticationError(
+                f"the token service at {where} refused anonymous access (HTTP 401): "
+                "the repository is private or the registry requires credentials",
+                **kwargs,
+            )
+        if response.status_code == 403:
+            return PermissionDenied(
+                f"the token service at {where} denied the token request (HTTP 403)",
+                credentials_valid=with_credentials,
+                **kwargs,
+            )
+        return error

@@ -1,0 +1,465 @@
+"""``RegistryClient``: one registry, one set of credentials, one connection pool, one run.
+
+The contract is ``docs/dev/oci-client-contract.md``. In short: :meth:`RegistryClient.request`
+sends any registry request, authenticating as the registry asks (Basic, token exchange, static
+token), and returns the response for any HTTP status; :meth:`RegistryClient.error_for` turns a
+non-success response into the typed error it stands for; the manifest and tag helpers raise those
+errors themselves. Transport failures are always raised (``ConnectError``, ``TLSError``,
+``RegistryTimeout``, ``ProtocolError``, ``InsecureTransportRefused``).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import json
+import ssl
+import weakref
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from types import TracebackType
+from typing import Any, Literal
+
+import httpx
+
+from doctor_core.redact import redact
+from doctor_oci.client.auth import AuthAttempt, Authenticator, TokenCache
+from doctor_oci.client.challenge import Challenge, parse_www_authenticate
+from doctor_oci.client.credentials import Credentials, resolve_credentials
+from doctor_oci.client.errors import (
+    AuthenticationError,
+    PermissionDenied,
+    ProtocolError,
+    RegistryError,
+    error_from_response,
+)
+from doctor_oci.client.link import next_link
+from doctor_oci.client.mediatypes import MANIFEST_ACCEPT, base_media_type
+from doctor_oci.client.reference import RegistryEndpoint, digest_algorithm, is_digest
+from doctor_oci.client.transport import (
+    DEFAULT_MAX_BODY_BYTES,
+    RateLimit,
+    RequestMetrics,
+    RetryPolicy,
+    Transport,
+    parse_rate_limit,
+)
+from doctor_oci.client.urls import describe_request, origin
+from doctor_oci.settings import OciSettings
+
+__all__ = ["Manifest", "PingResult", "RegistryClient"]
+
+USER_AGENT = "doctor-oci/0.1"
+_REPOSITORY_ACTIONS = frozenset({"pull", "push", "delete", "*"})
+
+
+@dataclass(frozen=True)
+class PingResult:
+    """The answer to ``GET /v2/``.
+
+    ``status``: the final status (after authenticating, if challenged); ``authenticated``: the
+    final request carried credentials or a token and got 200; ``challenge``: the raw
+    ``WWW-Authenticate`` of the unauthenticated 401; ``error``: the typed error when the final
+    status is not 200.
+    """
+
+    status: int
+    authenticated: bool
+    challenge: str | None
+    auth_scheme: Literal["basic", "bearer"] | None
+    api_version: str | None
+    error: RegistryError | None = None
+
+
+@dataclass(frozen=True)
+class Manifest:
+    """A manifest as served: ``raw`` bytes (whose digest is ``digest``) and the parsed ``data``."""
+
+    digest: str
+    media_type: str
+    size: int
+    raw: bytes = field(repr=False)
+    data: dict[str, Any] = field(repr=False)
+
+
+@dataclass(frozen=True)
+class _AuthInfo:
+    attempt: AuthAttempt | None
+    token_error: RegistryError | None
+    insufficient_scope: bool
+
+
+def _verify(settings: OciSettings) -> ssl.SSLContext | bool:
+    if settings.Insecure:
+        return False
+    if settings.CaBundle is not None:
+        return ssl.create_default_context(cafile=str(settings.CaBundle))
+    return True
+
+
+def _digest_of(raw: bytes, algorithm: str) -> str:
+    return f"{algorithm}:{hashlib.new(algorithm, raw).hexdigest()}"
+
+
+class RegistryClient:
+    """Async client for one registry (see the module docstring and the contract document)."""
+
+    def __init__(
+        self,
+        settings: OciSettings,
+        *,
+        registry: str | None = None,
+        transport: httpx.AsyncBaseTransport | None = None,
+        credentials: Credentials | None = None,
+        retry_policy: RetryPolicy | None = None,
+        token_cache: TokenCache | None = None,
+        max_body_bytes: int = DEFAULT_MAX_BODY_BYTES,
+        repository: str | None = None,
+    ) -> None:
+        """``registry`` overrides ``settings.RegistryUrl`` (host[:port], e.g. ``Reference.registry``).
+
+        ``credentials`` skips resolution (embedders that resolved them already); ``repository``
+        lets containers ``auth.json`` namespace keys match during resolution; ``retry_policy`` and
+        ``transport`` are for tests and the bench.
+        """
+        self.settings = settings
+        self.endpoint = RegistryEndpoint.from_settings(settings, registry)
+        self.base_url = self.endpoint.base_url
+        self.host = self.endpoint.host
+        self._origin = origin(self.base_url)
+        self.credentials = (
+            credentials
+            if credentials is not None
+            else resolve_credentials(settings, self.host, repository=repository or settings.TestRepository)
+        )
+        self.metrics = RequestMetrics()
+        self.rate_limit: RateLimit | None = None
+        self.server_headers = httpx.Headers()
+        self.api_version: str | None = None
+        self._http = httpx.AsyncClient(
+            transport=transport,
+            verify=_verify(settings),
+            trust_env=True,
+            timeout=httpx.Timeout(settings.TimeoutSeconds),
+            follow_redirects=False,
+            headers={"User-Agent": USER_AGENT},
+            event_hooks={"request": [self.metrics.on_request]},
+        )
+        self._transport = Transport(
+            self._http,
+            timeout_s=settings.TimeoutSeconds,
+            policy=retry_policy,
+            max_body_bytes=max_body_bytes,
+            on_response=self._observe,
+        )
+        self._auth = Authenticator(
+            endpoint=self.endpoint,
+            credentials=self.credentials,
+            transport=self._transport,
+            insecure=settings.Insecure,
+            cache=token_cache if token_cache is not None else TokenCache(),
+        )
+        self._auth_info: weakref.WeakKeyDictionary[httpx.Response, _AuthInfo] = weakref.WeakKeyDictionary()
+        self._ping: asyncio.Future[PingResult] | None = None
+
+    def __repr__(self) -> str:
+        return redact(f"RegistryClient(base_url={self.base_url!r}, credentials={self.credentials!r})")
+
+    # -- lifecycle ------------------------------------------------------------------------------
+    async def __aenter__(self) -> RegistryClient:
+        return self
+
+    async def __aexit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        await self.aclose()
+
+    async def aclose(self) -> None:
+        await self._http.aclose()
+
+    @property
+    def token_cache(self) -> TokenCache:
+        return self._auth.cache
+
+    @property
+    def auth_scheme(self) -> Literal["basic", "bearer"] | None:
+        """The scheme the registry challenged with so far (``None`` before any challenge)."""
+        return self._auth.scheme
+
+    # -- requests -------------------------------------------------------------------------------
+    def _observe(self, response: httpx.Response) -> None:
+        if not same_origin_url(response.request.url, self._origin):
+            return
+        limit = parse_rate_limit(response.headers)
+        if limit is not None:
+            self.rate_limit = limit
+
+    def _url(self, url: str, params: Mapping[str, str] | None) -> httpx.URL:
+        text = url.strip()
+        if text.lower().startswith(("http://", "https://")):
+            target = httpx.URL(text)
+        elif "://" in text:
+            raise ProtocolError(f"unsupported URL scheme in {redact(text)!r}")
+        else:
+            target = httpx.URL(self.base_url + "/").join(text)
+        return target.copy_merge_params(dict(params)) if params else target
+
+    async def request(
+        self,
+        method: str,
+        url: str,
+        *,
+        scopes: Sequence[str] = (),
+        headers: Mapping[str, str] | None = None,
+        params: Mapping[str, str] | None = None,
+        content: bytes | None = None,
+        idempotent: bool | None = None,
+        max_body_bytes: int | None = None,
+    ) -> httpx.Response:
+        """Send one registry request, authenticating as challenged; see the contract for the rules."""
+        target = self._url(url, params)
+        wanted = frozenset(scopes)
+        ours = same_origin_url(target, self._origin)
+        attempt = await self._auth.proactive(wanted) if ours else None
+
+        async def send(with_attempt: AuthAttempt | None) -> httpx.Response:
+            return await self._transport.send(
+                method,
+                target,
+                headers=headers,
+                content=content,
+                authorization=with_attempt.header if with_attempt else None,
+                auth_origin=self._origin,
+                idempotent=idempotent,
+                max_body_bytes=max_body_bytes,
+            )
+
+        response = await send(attempt)
+        token_error: RegistryError | None = None
+        insufficient = False
+        if response.status_code == 401 and ours:
+            challenge = self._auth.learn(self._challenges(response))
+            answer = await self._auth.answer(challenge, wanted, attempt)
+            token_error, insufficient = answer.error, answer.insufficient_scope
+            if answer.attempt is not None:
+                attempt = answer.attempt
+                response = await send(attempt)
+                if response.status_code == 401:
+                    retry_challenge = self._auth.learn(self._challenges(response))
+                    insufficient = (
+                        retry_challenge is not None and retry_challenge.error == "insufficient_scope"
+                    )
+        self._auth_info[response] = _AuthInfo(
+            attempt=attempt, token_error=token_error, insufficient_scope=insufficient
+        )
+        return response
+
+    @staticmethod
+    def _challenges(response: httpx.Response) -> list[Challenge]:
+        return parse_www_authenticate(response.headers.get_list("www-authenticate"))
+
+    def error_for(self, response: httpx.Response) -> RegistryError:
+        """The typed error a non-success ``response`` (from :meth:`request`) stands for."""
+        info = self._auth_info.get(response)
+        attempt = info.attempt if info else None
+        sent = attempt is not None and attempt.with_credentials
+        description = describe_request(response.request) if _has_request(response) else None
+        if info is not None and info.token_error is not None and response.status_code == 401:
+            return info.token_error
+        if response.status_code == 401:
+            challenge = next(iter(self._challenges(response)), None)
+            insufficient = (info is not None and info.insufficient_scope) or (
+                challenge is not None and challenge.error == "insufficient_scope"
+            )
+            if insufficient and sent:
+                error = error_from_response(response, request=description, credentials_sent=True)
+                return PermissionDenied(
+                    "the credentials are valid but lack permission for this operation "
+                    "(HTTP 401 insufficient_scope)",
+                    credentials_valid=True,
+                    status=401,
+                    codes=error.codes,
+                    request=description,
+                    detail=error.detail,
+                )
+            if not sent:
+                error = error_from_response(response, request=description, credentials_sent=False)
+                problem = f"; {self.credentials.problem}" if self.credentials.problem else ""
+                return AuthenticationError(
+                    f"the registry requires credentials for this operation and none were sent{problem} "
+                    "(HTTP 401)",
+                    status=401,
+                    codes=error.codes,
+                    request=description,
+                    detail=error.detail,
+                )
+        return error_from_response(response, request=description, credentials_sent=sent)
+
+    def raise_for_status(self, response: httpx.Response) -> httpx.Response:
+        """``response`` if its status is 2xx, else raise :meth:`error_for`."""
+        if not 200 <= response.status_code < 300:
+            raise self.error_for(response)
+        return response
+
+    @staticmethod
+    def scope(repository: str, *actions: str) -> str:
+        """``repository:<repo>:<actions>`` (``pull`` when no action is given)."""
+        if not repository or any(char.isspace() for char in repository):
+            raise ValueError(f"invalid repository name for a token scope: {repository!r}")
+        chosen = actions or ("pull",)
+        unknown = [action for action in chosen if action not in _REPOSITORY_ACTIONS]
+        if unknown:
+            raise ValueError(f"unknown repository scope action(s) {unknown!r}; use pull, push, delete or *")
+        return f"repository:{repository}:{','.join(dict.fromkeys(chosen))}"
+
+    # -- ping -----------------------------------------------------------------------------------
+    async def ping(self) -> PingResult:
+        """``GET /v2/``, authenticating if challenged; single-flight and cached for the client's life."""
+        if self._ping is None:
+            self._ping = asyncio.ensure_future(self._do_ping())
+            self._ping.add_done_callback(lambda future: future.cancelled() or future.exception())
+        return await asyncio.shield(self._ping)
+
+    async def _do_ping(self) -> PingResult:
+        first = await self._transport.send("GET", httpx.URL(self.base_url + "/v2/"))
+        self._record_server(first)
+        challenge_raw: str | None = None
+        response = first
+        if first.status_code == 401:
+            challenge_raw = ", ".join(first.headers.get_list("www-authenticate")) or None
+            self._auth.learn(self._challenges(first))
+            if self._auth.scheme is not None or self.credentials.token is not None:
+                response = await self.request("GET", "/v2/")
+                self._record_server(response)
+        elif self.credentials.token is not None:
+            response = await self.request("GET", "/v2/")
+        sent_auth = "authorization" in response.request.headers
+        error = None if response.status_code == 200 else self.error_for(response)
+        return PingResult(
+            status=response.status_code,
+            authenticated=response.status_code == 200 and sent_auth,
+            challenge=challenge_raw,
+            auth_scheme=self._auth.scheme,
+            api_version=self.api_version,
+            error=error,
+        )
+
+    def _record_server(self, response: httpx.Response) -> None:
+        self.server_headers = response.headers
+        version = response.headers.get("docker-distribution-api-version")
+        if version is not None:
+            self.api_version = version
+
+    # -- manifests and tags -----------------------------------------------------------------------
+    async def head_manifest(self, repository: str, reference: str) -> httpx.Response:
+        """``HEAD /v2/<repo>/manifests/<reference>`` with the full Accept list; any status is returned."""
+        return await self.request(
+            "HEAD",
+            f"/v2/{repository}/manifests/{reference}",
+            scopes=(self.scope(repository, "pull"),),
+            headers={"Accept": ", ".join(MANIFEST_ACCEPT)},
+        )
+
+    async def get_manifest(
+        self, repository: str, reference: str, *, accept: Sequence[str] = MANIFEST_ACCEPT
+    ) -> Manifest:
+        """Fetch and verify a manifest.
+
+        Its bytes must hash to ``Docker-Content-Digest`` and, for a digest reference, to that digest.
+        """
+        response = await self.request(
+            "GET",
+            f"/v2/{repository}/manifests/{reference}",
+            scopes=(self.scope(repository, "pull"),),
+            headers={"Accept": ", ".join(accept)},
+        )
+        self.raise_for_status(response)
+        raw = response.content
+        description = describe_request(response.request)
+        header = response.headers.get("docker-content-digest")
+        expected = [value for value in (header, reference if is_digest(reference) else None) if value]
+        for value in expected:
+            try:
+                algorithm = digest_algorithm(value.strip())
+            except ValueError:
+                raise ProtocolError(
+                    f"the registry sent an invalid Docker-Content-Digest {value!r}",
+                    status=response.status_code,
+                    request=description,
+                ) from None
+            actual = _digest_of(raw, algorithm)
+            if actual != value.strip():
+                raise ProtocolError(
+                    f"manifest digest mismatch: expected {value.strip()}, the bytes hash to {actual}",
+                    status=response.status_code,
+                    request=description,
+                )
+        digest = expected[0].strip() if expected else _digest_of(raw, "sha256")
+        try:
+            data = json.loads(raw)
+        except ValueError:
+            raise ProtocolError(
+                "the manifest is not valid JSON", status=response.status_code, request=description
+            ) from None
+        if not isinstance(data, dict):
+            raise ProtocolError(
+                "the manifest is not a JSON object", status=response.status_code, request=description
+            )
+        media_type = base_media_type(response.headers.get("content-type"))
+        declared = data.get("mediaType")
+        if isinstance(declared, str) and declared and (not media_type or media_type == "application/json"):
+            media_type = declared
+        return Manifest(digest=digest, media_type=media_type, size=len(raw), raw=raw, data=data)
+
+    async def list_tags(self, repository: str, *, page_size: int = 1000, max_pages: int = 1000) -> list[str]:
+        """All tags of ``repository``, following ``Link`` pagination; raises typed errors."""
+        if page_size < 1 or max_pages < 1:
+            raise ValueError("page_size and max_pages must be positive")
+        url: str | None = f"{self.base_url}/v2/{repository}/tags/list?n={page_size}"
+        tags: list[str] = []
+        seen: set[str] = set()
+        pages = 0
+        scopes = (self.scope(repository, "pull"),)
+        while url is not None:
+            if url in seen:
+                raise ProtocolError("the registry's tag list pagination loops", request=f"GET {url}")
+            if pages >= max_pages:
+                raise ProtocolError(f"the tag list has more than {max_pages} pages", request=f"GET {url}")
+            seen.add(url)
+            pages += 1
+            response = self.raise_for_status(await self.request("GET", url, scopes=scopes))
+            try:
+                body = response.json()
+            except ValueError:
+                raise ProtocolError(
+                    "the tag list is not JSON",
+                    status=response.status_code,
+                    request=describe_request(response.request),
+                ) from None
+            page = body.get("tags") if isinstance(body, dict) else None
+            if page is not None and not (
+                isinstance(page, list) and all(isinstance(tag, str) for tag in page)
+            ):
+                raise ProtocolError(
+                    "the tag list's 'tags' is not a list of strings",
+                    status=response.status_code,
+                    request=describe_request(response.request),
+                )
+            tags.extend(page or [])
+            url = next_link(", ".join(response.headers.get_list("link")) or None, str(response.url))
+        return tags
+
+
+def same_origin_url(url: httpx.URL, target: tuple[str, str, int]) -> bool:
+    try:
+        return origin(url) == target
+    except (httpx.InvalidURL, ValueError):
+        return False
+
+
+def _has_request(response: httpx.Response) -> bool:
+    try:
+        response.request  # noqa: B018 - raises RuntimeError when the response was built without one
+    except RuntimeError:
+        return False
+    return True

@@ -1,0 +1,483 @@
+"""HTTP transport policy: retries, redirects, the body cap, error mapping, metrics and debug logs.
+
+:class:`Transport` wraps one ``httpx.AsyncClient`` (keep-alive; one per registry per run) and
+sends a request under these rules:
+
+* **Retries** (:class:`RetryPolicy`): at most 3 attempts on 429/502/503/504 and on connection
+  resets, with exponential back-off and full jitter, honouring ``Retry-After`` (seconds or an
+  HTTP date). A ``Retry-After`` beyond the cap or the remaining time budget is not slept: the
+  429 is returned (``error_for`` makes it :class:`RateLimited`). Requests that are not idempotent
+  (POST, PATCH) are retried only when the connection failed before anything was sent.
+* **Redirects** are followed by hand (at most 5); ``Authorization`` is attached only to URLs of
+  the origin the credentials belong to, so it never follows a redirect to another host.
+* **Body cap**: bodies are streamed and reading stops past the cap (:class:`ResponseTooLarge`).
+* **Errors**: httpx exceptions become :class:`ConnectError` / :class:`TLSError` /
+  :class:`RegistryTimeout` / :class:`ProtocolError` with a redacted request description.
+* **Metrics** (:class:`RequestMetrics`) count every request sent, via httpx event hooks.
+* **Logs**: one structlog debug event per request with method, redacted URL, status and duration;
+  never headers.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import contextvars
+import errno
+import random
+import socket
+import ssl
+import time
+from collections.abc import Awaitable, Callable, Iterator, Mapping
+from dataclasses import dataclass
+from email.utils import parsedate_to_datetime
+from typing import Any
+
+import httpx
+import structlog
+
+from doctor_oci.client.errors import (
+    ConnectError,
+    ProtocolError,
+    RegistryError,
+    RegistryTimeout,
+    ResponseTooLarge,
+    TLSError,
+)
+from doctor_oci.client.urls import Origin, describe_url, origin
+
+__all__ = [
+    "DEFAULT_MAX_BODY_BYTES",
+    "MAX_REDIRECTS",
+    "RETRY_STATUSES",
+    "TOKEN_FETCH_EXTENSION",
+    "RateLimit",
+    "RequestMetrics",
+    "RetryPolicy",
+    "Transport",
+    "map_transport_error",
+    "parse_rate_limit",
+    "parse_retry_after",
+]
+
+DEFAULT_MAX_BODY_BYTES = 4 * 1024 * 1024
+MAX_REDIRECTS = 5
+RETRY_STATUSES = frozenset({429, 502, 503, 504})
+IDEMPOTENT_METHODS = frozenset({"GET", "HEAD", "OPTIONS", "DELETE", "PUT"})
+#: Request extension marking token-service requests (counted separately in the metrics).
+TOKEN_FETCH_EXTENSION = "doctor_oci.token_fetch"
+
+log = structlog.get_logger("doctor_oci")
+
+
+@dataclass
+class RetryPolicy:
+    """Bounded retries with exponential back-off and full jitter.
+
+    ``sleep`` and ``jitter`` are injectable so tests never sleep for real. ``budget_s`` bounds
+    the time one request may spend including retries (default: 3 x the request timeout).
+    """
+
+    max_attempts: int = 3
+    base_delay: float = 0.5
+    max_delay: float = 10.0
+    budget_s: float | None = None
+    sleep: Callable[[float], Awaitable[None]] = asyncio.sleep
+    jitter: Callable[[float, float], float] = random.uniform
+
+    def backoff(self, attempt: int) -> float:
+        """Full-jitter delay before attempt ``attempt + 1`` (``attempt`` counts from 1)."""
+        ceiling = min(self.max_delay, self.base_delay * (2 ** (attempt - 1)))
+        return max(0.0, self.jitter(0.0, ceiling))
+
+
+@dataclass
+class RateLimit:
+    """Docker Hub style rate-limit headers: ``ratelimit-limit: 100;w=21600`` and friends."""
+
+    limit: int | None
+    remaining: int | None
+    window_s: int | None
+    source: str | None
+
+
+def _limit_value(text: str | None) -> tuple[int | None, int | None]:
+    if not text:
+        return None, None
+    first, *params = [part.strip() for part in text.split(";")]
+    value: int | None
+    try:
+        value = int(first.split(",")[0].strip())
+    except ValueError:
+        value = None
+    window: int | None = None
+    for param in params:
+        key, _, raw = param.partition("=")
+        if key.strip().lower() == "w":
+            with contextlib.suppress(ValueError):
+                window = int(raw.strip())
+    return value, window
+
+
+def parse_rate_limit(headers: httpx.Headers | Mapping[str, str]) -> RateLimit | None:
+    """The rate limit the headers announce, or ``None`` when none is sent (no limit applies)."""
+    hdrs = headers if isinstance(headers, httpx.Headers) else httpx.Headers(dict(headers))
+    limit_text = hdrs.get("ratelimit-limit")
+    remaining_text = hdrs.get("ratelimit-remaining")
+    source = hdrs.get("docker-ratelimit-source")
+    if limit_text is None and remaining_text is None:
+        return None
+    limit, window = _limit_value(limit_text)
+    remaining, remaining_window = _limit_value(remaining_text)
+    return RateLimit(limit=limit, remaining=remaining, window_s=window or remaining_window, source=source)
+
+
+def parse_retry_after(value: str | None, *, now: float | None = None) -> float | None:
+    """``Retry-After`` in seconds (delta-seconds or an HTTP date); ``None`` if absent or garbage."""
+    if value is None or not value.strip():
+        return None
+    text = value.strip()
+    try:
+        seconds = float(text)
+    except ValueError:
+        try:
+            when = parsedate_to_datetime(text)
+        except (TypeError, ValueError, IndexError):
+            return None
+        if when is None or when.tzinfo is None:
+            return None
+        seconds = when.timestamp() - (time.time() if now is None else now)
+    if seconds != seconds:  # NaN
+        return None
+    return max(0.0, seconds)
+
+
+class RequestMetrics:
+    """Requests sent by one client: total, token fetches, and per label.
+
+    ``with metrics.label("check.integration.oci.pull"): ...`` attributes the requests made inside
+    (also in tasks started inside) to that label; it is a context variable, so concurrent checks
+    are counted apart.
+    """
+
+    def __init__(self) -> None:
+        self.requests = 0
+        self.token_fetches = 0
+        self.by_label: dict[str, int] = {}
+        self._label: contextvars.ContextVar[str | None] = contextvars.ContextVar(
+            f"doctor_oci_label_{id(self)}", default=None
+        )
+
+    @contextlib.contextmanager
+    def label(self, name: str) -> Iterator[None]:
+        token = self._label.set(name)
+        try:
+            yield
+        finally:
+            self._label.reset(token)
+
+    @property
+    def current_label(self) -> str | None:
+        return self._label.get()
+
+    def record(self, request: httpx.Request) -> None:
+        self.requests += 1
+        if request.extensions.get(TOKEN_FETCH_EXTENSION):
+            self.token_fetches += 1
+        name = self._label.get()
+        if name is not None:
+            self.by_label[name] = self.by_label.get(name, 0) + 1
+
+    async def on_request(self, request: httpx.Request) -> None:
+        """httpx ``request`` event hook."""
+        self.record(request)
+
+    def __repr__(self) -> str:
+        return (
+            f"RequestMetrics(requests={self.requests}, token_fetches={self.token_fetches}, "
+            f"by_label={self.by_label})"
+        )
+
+
+def _causes(exc: BaseException) -> Iterator[BaseException]:
+    seen: set[int] = set()
+    current: BaseException | None = exc
+    while current is not None and id(current) not in seen:
+        seen.add(id(current))
+        yield current
+        current = current.__cause__ or current.__context__
+
+
+def map_transport_error(exc: Exception, request: str | None) -> RegistryError:
+    """The typed error for an httpx exception (``request`` is the redacted description)."""
+    if isinstance(exc, RegistryError):
+        return exc
+    chain = list(_causes(exc))
+    text = " ".join(str(item) for item in chain)
+    lowered = text.lower()
+    if isinstance(exc, httpx.TimeoutException):
+        kind = (
+            "connecting"
+            if isinstance(exc, httpx.ConnectTimeout | httpx.PoolTimeout)
+            else "waiting for a response"
+        )
+        return RegistryTimeout(
+            f"timed out {kind} (raise OCI__TimeoutSeconds if the registry is slow)", request=request
+        )
+    if (
+        any(isinstance(item, ssl.SSLError) for item in chain)
+        or ("ssl" in lowered
+        and ("certificate" in lowered or "handshake" in lowered or "wrong version" in lowered))
+    ):
+        reason = "certificate verification failed" if "certificate" in lowered else "TLS handshake failed"
+        detail = next((str(item) for item in chain if isinstance(item, ssl.SSLError)), None)
+        return TLSError(f"TLS error: {reason}", request=request, detail=detail)
+    if isinstance(exc, httpx.ConnectError):
+        if any(isinstance(item, socket.gaierror) for item in chain) or any(
+            marker in lowered
+            for marker in (
+                "name or service not known",
+                "nodename nor servname",
+                "temporary failure in name resolution",
+                "no address associated",
+                "getaddrinfo failed",
+                "name resolution",
+            )
+        ):
+            return ConnectError(
+                "the registry host name does not resolve (DNS)", reason="dns", request=request
+            )
+        if (
+            any(isinstance(item, ConnectionRefusedError) for item in chain)
+            or "connection refused" in lowered
+            or any(getattr(item, "errno", None) == errno.ECONNREFUSED for item in chain)
+        ):
+            return ConnectError(
+                "connection refused: nothing listens at the registry address",
+                reason="refused",
+                request=request,
+            )
+        if any(isinstance(item, ConnectionResetError) for item in chain) or "reset" in lowered:
+            return ConnectError("the connection was reset while connecting", reason="reset", request=request)
+        return ConnectError(
+            f"cannot connect to the registry ({type(exc).__name__})", reason="other", request=request
+        )
+    if isinstance(exc, httpx.RemoteProtocolError | httpx.ReadError | httpx.WriteError):
+        return ConnectError(
+            "the connection was closed or reset by the registry", reason="reset", request=request
+        )
+    if isinstance(
+        exc, httpx.UnsupportedProtocol | httpx.InvalidURL | httpx.DecodingError | httpx.TooManyRedirects
+    ):
+        return ProtocolError(f"unusable response or URL ({type(exc).__name__})", request=request)
+    return ConnectError(f"HTTP transport failure ({type(exc).__name__})", reason="other", request=request)
+
+
+def _retryable_exception(error: RegistryError, *, idempotent: bool, before_send: bool) -> bool:
+    if not isinstance(error, ConnectError) or error.reason in {"dns", "refused"}:
+        return False
+    return idempotent or before_send
+
+
+_REDIRECT_STATUSES = frozenset({301, 302, 303, 307, 308})
+
+
+@dataclass
+class _Outcome:
+    response: httpx.Response | None = None
+    error: RegistryError | None = None
+    before_send: bool = False
+
+
+class Transport:
+    """Sends requests for one registry client under the rules in the module docstring."""
+
+    def __init__(
+        self,
+        client: httpx.AsyncClient,
+        *,
+        timeout_s: float,
+        policy: RetryPolicy | None = None,
+        max_body_bytes: int = DEFAULT_MAX_BODY_BYTES,
+        on_response: Callable[[httpx.Response], None] | None = None,
+    ) -> None:
+        self.client = client
+        self.timeout_s = timeout_s
+        self.policy = policy or RetryPolicy()
+        self.max_body_bytes = max_body_bytes
+        self.on_response = on_response
+
+    async def send(
+        self,
+        method: str,
+        url: str | httpx.URL,
+        *,
+        headers: Mapping[str, str] | None = None,
+        content: bytes | None = None,
+        authorization: str | None = None,
+        auth_origin: Origin | None = None,
+        idempotent: bool | None = None,
+        max_body_bytes: int | None = None,
+        extensions: Mapping[str, Any] | None = None,
+    ) -> httpx.Response:
+        """Send with retries and redirects; return the final response (any status), body read and capped."""
+        method = method.upper()
+        idem = method in IDEMPOTENT_METHODS if idempotent is None else idempotent
+        cap = self.max_body_bytes if max_body_bytes is None else max_body_bytes
+        policy = self.policy
+        budget = policy.budget_s if policy.budget_s is not None else self.timeout_s * policy.max_attempts
+        deadline = time.monotonic() + budget
+        attempt = 0
+        while True:
+            attempt += 1
+            outcome = await self._follow(
+                method, httpx.URL(str(url)), headers, content, authorization, auth_origin, cap, extensions
+            )
+            last_attempt = attempt >= policy.max_attempts
+            if outcome.error is not None:
+                if last_attempt or not _retryable_exception(
+                    outcome.error, idempotent=idem, before_send=outcome.before_send
+                ):
+                    raise outcome.error
+                delay = policy.backoff(attempt)
+            else:
+                response = outcome.response
+                assert response is not None
+                if response.status_code not in RETRY_STATUSES or not idem or last_attempt:
+                    return response
+                retry_after = parse_retry_after(response.headers.get("retry-after"))
+                delay = policy.backoff(attempt) if retry_after is None else retry_after
+                if retry_after is not None and retry_after > policy.max_delay:
+                    return response
+            if time.monotonic() + delay > deadline:
+                if outcome.error is not None:
+                    raise outcome.error
+                assert outcome.response is not None
+                return outcome.response
+            log.debug(
+                "oci.http.retry",
+                method=method,
+                url=describe_url(url),
+                attempt=attempt,
+                delay_s=round(delay, 3),
+            )
+            await policy.sleep(delay)
+
+    async def _follow(
+        self,
+        method: str,
+        url: httpx.URL,
+        headers: Mapping[str, str] | None,
+        content: bytes | None,
+        authorization: str | None,
+        auth_origin: Origin | None,
+        cap: int,
+        extensions: Mapping[str, Any] | None,
+    ) -> _Outcome:
+        """One attempt: the request and its redirect chain."""
+        history: list[httpx.Response] = []
+        for hop in range(MAX_REDIRECTS + 1):
+            request_headers = dict(headers or {})
+            if authorization is not None and auth_origin is not None and _origin_or_none(url) == auth_origin:
+                request_headers["Authorization"] = authorization
+            request = self.client.build_request(
+                method, url, headers=request_headers, content=content, extensions=dict(extensions or {})
+            )
+            description = f"{method} {describe_url(url)}"
+            started = time.monotonic()
+            sent = False
+            try:
+                response = await self.client.send(request, stream=True)
+                sent = True
+                try:
+                    await self._read_capped(response, cap, description)
+                finally:
+                    await response.aclose()
+            except RegistryError as error:
+                self._log(method, url, None, started, error)
+                return _Outcome(error=error)
+            except httpx.HTTPError as exc:
+                error = map_transport_error(exc, description)
+                self._log(method, url, None, started, error)
+                before = not sent and isinstance(exc, httpx.ConnectError | httpx.ConnectTimeout)
+                return _Outcome(error=error, before_send=before)
+            self._log(method, url, response.status_code, started, None)
+            response.history = list(history)
+            if self.on_response is not None:
+                self.on_response(response)
+            if response.status_code not in _REDIRECT_STATUSES or "location" not in response.headers:
+                return _Outcome(response=response)
+            if hop == MAX_REDIRECTS:
+                return _Outcome(
+                    error=ProtocolError(f"more than {MAX_REDIRECTS} redirects", request=description)
+                )
+            try:
+                url = url.join(response.headers["location"])
+            except httpx.InvalidURL:
+                return _Outcome(
+                    error=ProtocolError("the registry redirected to an invalid URL", request=description)
+                )
+            if url.scheme not in {"http", "https"}:
+                return _Outcome(
+                    error=ProtocolError("the registry redirected to a non-HTTP URL", request=description)
+                )
+            if response.status_code == 303 or (
+                response.status_code in {301, 302} and method not in {"GET", "HEAD"}
+            ):
+                method = "GET" if method != "HEAD" else "HEAD"
+                content = None
+            history.append(response)
+        return _Outcome(error=ProtocolError("redirect loop", request=f"{method} {describe_url(url)}"))
+
+    @staticmethod
+    async def _read_capped(response: httpx.Response, cap: int, description: str) -> None:
+        """Read the body, refusing more than ``cap`` decoded bytes; the content is kept on the response."""
+        declared = response.headers.get("content-length")
+        if (
+            declared is not None
+            and declared.isdigit()
+            and int(declared) > cap
+            and response.request.method != "HEAD"
+        ):
+            raise ResponseTooLarge(
+                f"the response body ({declared} bytes) exceeds the {cap}-byte limit",
+                limit=cap,
+                status=response.status_code,
+                request=description,
+            )
+        chunks: list[bytes] = []
+        total = 0
+        async for chunk in response.aiter_bytes():
+            total += len(chunk)
+            if total > cap:
+                raise ResponseTooLarge(
+                    f"the response body exceeds the {cap}-byte limit; reading stopped",
+                    limit=cap,
+                    status=response.status_code,
+                    request=description,
+                )
+            chunks.append(chunk)
+        # httpx keeps a read body in ``_content``; setting it makes ``.content``/``.json()`` work
+        # after this capped read (``aread()`` has no size limit).
+        response._content = b"".join(chunks)
+
+    @staticmethod
+    def _log(
+        method: str, url: httpx.URL, status: int | None, started: float, error: RegistryError | None
+    ) -> None:
+        fields: dict[str, Any] = {
+            "method": method,
+            "url": describe_url(url),
+            "status": status,
+            "duration_ms": round((time.monotonic() - started) * 1000, 1),
+        }
+        if error is not None:
+            fields["error"] = type(error).__name__
+        log.debug("oci.http.request", **fields)
+
+
+def _origin_or_none(url: httpx.URL) -> Origin | None:
+    try:
+        return origin(url)
+    except (httpx.InvalidURL, ValueError):
+        return None

@@ -1,0 +1,200 @@
+"""The ``doctor oci`` command group: ``doctor oci referrers IMAGE``.
+
+The plugin registers :data:`oci_command` through the core's ``doctor_add_commands`` hook. Only
+this module's light imports run when plugins load; the client and discovery are imported when the
+command runs. The command is a thin shell around :func:`doctor_oci.referrers.discover_referrers`
+(the same code the referrers check runs), with the ``OCI`` configuration for credentials and TLS.
+
+Exit codes: 0 the lookup worked (also with zero referrers), 1 it could not (authentication,
+image or repository not found, network, a registry without the API under ``--method api``),
+2 usage errors (a malformed IMAGE or option). Errors are one redacted line on stderr.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import unicodedata
+from typing import TYPE_CHECKING, TextIO
+
+from doctor_core.errors import ConfigError
+from doctor_core.redact import redact
+from doctor_core.types import Command, CommandApp
+
+if TYPE_CHECKING:
+    from doctor_oci.client.reference import Reference
+    from doctor_oci.referrers.models import ReferrersResult
+    from doctor_oci.settings import OciSettings
+
+PROG = "doctor oci referrers"
+_IMAGE_HELP = """\
+IMAGE is a tag or digest reference: [REGISTRY/]REPOSITORY[:TAG][@DIGEST].
+
+Which registry is asked:
+  - IMAGE names a registry (its first part is 'localhost' or contains '.' or ':',
+    e.g. registry.example.com/app:1.0, 127.0.0.1:5000/app@sha256:...): that registry.
+  - IMAGE has no registry part (app:1.0, team/app:1.0): OCI.RegistryUrl when it is
+    configured, else Docker Hub (docker.io, where 'app' means 'library/app').
+The OCI configuration (credentials, CaBundle, Insecure, TimeoutSeconds) applies; configured
+credentials are sent only to the RegistryUrl host (other registries: docker config or anonymous).
+
+Methods:
+  auto      the OCI 1.1 referrers API when the registry supports it, else the fallback
+  api       the referrers API only (exit 1 when the registry does not support it)
+  fallback  the referrers tag schema (tag sha256-<hex>) and cosign tags (.sig/.att/.sbom)
+
+Exit status: 0 lookup done (even with no referrers), 1 lookup failed, 2 usage error.
+"""
+
+
+def configure(parser: argparse.ArgumentParser) -> None:
+    """Add the ``referrers`` sub-command to the ``oci`` group's parser."""
+    commands = parser.add_subparsers(dest="oci_command", metavar="COMMAND", required=True)
+    referrers = commands.add_parser(
+        "referrers",
+        help="list the artifacts (signatures, SBOMs, attestations) linked to an image",
+        description="List the referrers of IMAGE: artifacts whose subject is that image.",
+        epilog=_IMAGE_HELP,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    referrers.add_argument("image", metavar="IMAGE", help="tag or digest reference of the subject image")
+    referrers.add_argument(
+        "--artifact-type", dest="artifact_type", metavar="TYPE", default=None,
+        help="only referrers of this artifact type (e.g. application/spdx+json)",
+    )
+    referrers.add_argument(
+        "--format", dest="referrers_format", choices=("text", "json"), default="text",
+        help="output format (json: the ReferrersResult model)",
+    )
+    referrers.add_argument(
+        "--method", dest="referrers_method", choices=("auto", "api", "fallback"), default="auto",
+        help="discovery method (default: auto)",
+    )
+
+
+def has_explicit_registry(image: str) -> bool:
+    """Whether ``image`` starts with a registry host (docker's rule: ``localhost``, a '.' or ':',
+    or upper case in the first of several '/'-separated parts)."""
+    first, separator, _ = image.strip().partition("/")
+    if not separator:
+        return False
+    return first == "localhost" or "." in first or ":" in first or first != first.lower()
+
+
+def image_reference(image: str, settings: OciSettings) -> Reference:
+    """The :class:`Reference` ``doctor oci referrers IMAGE`` asks about (see the ``--help`` text).
+
+    Raises ``InvalidReference`` for a malformed IMAGE and ``ConfigError`` for an unusable
+    ``OCI.RegistryUrl``.
+    """
+    from doctor_oci.client.reference import InvalidRegistryUrl, Reference, RegistryEndpoint
+
+    if settings.RegistryUrl and not has_explicit_registry(image):
+        try:
+            host = RegistryEndpoint.parse(settings.RegistryUrl).host
+        except InvalidRegistryUrl as exc:
+            raise ConfigError(str(exc), key="OCI.RegistryUrl") from exc
+        return Reference.parse(f"{host}/{image.strip()}")
+    return Reference.parse(image)
+
+
+def _printable(text: str | None) -> str:
+    """``text`` safe for a terminal: control and format characters (escape sequences) become '?'."""
+    if not text:
+        return "-"
+    return "".join("?" if unicodedata.category(char) in ("Cc", "Cf") else char for char in text)
+
+
+def short_digest(digest: str) -> str:
+    """``sha256:abcdef123456`` (algorithm and the first 12 characters of the encoded part)."""
+    algorithm, _, encoded = digest.partition(":")
+    return f"{algorithm}:{encoded[:12]}"
+
+
+def render_text(result: ReferrersResult) -> str:
+    """The human layout: a header, then a table DIGEST / ARTIFACT TYPE / MEDIA TYPE / SIZE / SOURCE."""
+    supported = {True: "supported", False: "not supported", None: "not probed (--method fallback)"}
+    lines = [
+        f"Subject:        {_printable(result.subject.reference)}",
+        f"Digest:         {_printable(result.subject.digest)}",
+        f"Method:         {result.method}",
+        f"Referrers API:  {supported[result.referrers_api_supported]}",
+        f"Referrers:      {len(result.referrers)}",
+    ]
+    if not result.referrers:
+        return "\n".join([*lines, "", "No referrers found."]) + "\n"
+    header = ("DIGEST", "ARTIFACT TYPE", "MEDIA TYPE", "SIZE", "SOURCE")
+    rows = [
+        (
+            _printable(short_digest(referrer.digest)),
+            _printable(referrer.artifact_type),
+            _printable(referrer.media_type),
+            str(referrer.size),
+            referrer.source,
+        )
+        for referrer in result.referrers
+    ]
+    widths = [max(len(row[i]) for row in (header, *rows)) for i in range(len(header))]
+
+    def line(row: tuple[str, ...]) -> str:
+        cells = [cell.rjust(widths[i]) if i == 3 else cell.ljust(widths[i]) for i, cell in enumerate(row)]
+        return "  ".join(cells).rstrip()
+
+    return "\n".join([*lines, "", line(header), *(line(row) for row in rows)]) + "\n"
+
+
+def _streams(app: CommandApp) -> tuple[TextIO, TextIO]:
+    """Where to write: the app's streams when the core provides them, else the process's."""
+    return getattr(app, "stdout", None) or sys.stdout, getattr(app, "stderr", None) or sys.stderr
+
+
+async def run_referrers(args: argparse.Namespace, app: CommandApp) -> int:
+    """``doctor oci referrers``: look up, print, return the exit code."""
+    from doctor_oci.client.errors import RegistryError
+    from doctor_oci.client.reference import InvalidReference
+    from doctor_oci.referrers import discover_referrers
+
+    stdout, stderr = _streams(app)
+
+    def fail(message: str, code: int) -> int:
+        stderr.write(redact(f"{PROG}: error: {message}") + "\n")
+        return code
+
+    settings = app.section("OCI")
+    try:
+        reference = image_reference(args.image, settings)
+    except InvalidReference as exc:
+        return fail(f"invalid IMAGE {args.image!r}: {exc}", 2)
+    try:
+        result = await discover_referrers(
+            reference, args.artifact_type, method=args.referrers_method, settings=settings
+        )
+    except RegistryError as exc:
+        return fail(str(exc), 1)
+    except ValueError as exc:
+        return fail(str(exc), 2)
+    if args.referrers_format == "json":
+        stdout.write(redact(result.model_dump_json()) + "\n")
+    else:
+        stdout.write(redact(render_text(result)))
+    return 0
+
+
+async def run(args: argparse.Namespace, app: CommandApp) -> int:
+    """Dispatch ``doctor oci COMMAND``."""
+    if getattr(args, "oci_command", None) == "referrers":
+        return await run_referrers(args, app)
+    _, stderr = _streams(app)
+    stderr.write("doctor oci: error: a command is required (referrers)\n")
+    return 2
+
+
+#: The command group the plugin contributes through ``doctor_add_commands``.
+oci_command = Command(
+    name="oci",
+    help="OCI registry tools: referrer discovery (doctor oci referrers IMAGE)",
+    configure=configure,
+    run=run,
+)
+#: The name ``doctor_oci.plugin`` looks up (``doctor_add_commands``).
+command = oci_command

@@ -1,0 +1,47 @@
+"""Referrer discovery: the artifacts (signatures, SBOMs, attestations) linked to an image.
+
+One implementation serves the referrers check, the capabilities check, ``doctor oci referrers``
+and library users::
+
+    from doctor_oci.referrers import discover_referrers_sync
+    result = discover_referrers_sync("registry.example.com/app:1.0", "application/spdx+json")
+    for referrer in result.referrers:
+        print(referrer.digest, referrer.artifact_type, referrer.source)
+
+The OCI 1.1 referrers API is used where the registry supports it (:mod:`.api`), the referrers tag
+schema and cosign-style tags where it does not (:mod:`.fallback`); :mod:`.models` holds the
+result, a public JSON contract.
+"""
+
+from __future__ import annotations
+
+from doctor_oci.referrers.api import MAX_PAGES, list_api_referrers, probe_referrers_api
+from doctor_oci.referrers.descriptors import cosign_tags, is_valid_digest, referrers_tag
+from doctor_oci.referrers.discovery import (
+    ReferrersApiUnsupported,
+    discover_referrers,
+    discover_referrers_sync,
+    resolve_subject_digest,
+)
+from doctor_oci.referrers.fallback import cosign_referrers, tag_schema_referrers
+from doctor_oci.referrers.models import ApiProbe, Method, Referrer, ReferrersResult, Subject
+
+__all__ = [
+    "MAX_PAGES",
+    "ApiProbe",
+    "Method",
+    "Referrer",
+    "ReferrersApiUnsupported",
+    "ReferrersResult",
+    "Subject",
+    "cosign_referrers",
+    "cosign_tags",
+    "discover_referrers",
+    "discover_referrers_sync",
+    "is_valid_digest",
+    "list_api_referrers",
+    "probe_referrers_api",
+    "referrers_tag",
+    "resolve_subject_digest",
+    "tag_schema_referrers",
+]

@@ -1,0 +1,238 @@
+"""The OCI 1.1 referrers API: support detection (cached per repository) and paged listing.
+
+Support detection follows oras-go, plus the seed's "404 with an OCI index" case:
+
+==========================================  ==============================================
+answer to ``GET /v2/<name>/referrers/<d>``  meaning
+==========================================  ==============================================
+200 with an OCI index                       supported
+404 with an OCI index body                  supported (the seed: empty referrers)
+404 ``NAME_UNKNOWN``                        the repository is missing: :class:`NotFound`
+401 / 403                                   :class:`AuthenticationError` / :class:`PermissionDenied`
+any other 404, 400, 405, 406, 501           unsupported: use the fallback
+200 (or 404) whose body is not an index     unsupported ("false 200")
+anything else (5xx, 429 after retries ...)  the client's typed error
+==========================================  ==============================================
+
+The verdict is cached per client and repository for the client's life (the checks and the command
+share one answer; concurrent callers share one request).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import weakref
+from dataclasses import dataclass, field
+from typing import Any
+
+import httpx
+
+from doctor_core.logs import get_logger
+from doctor_oci.client import RegistryClient
+from doctor_oci.client.errors import ProtocolError
+from doctor_oci.client.link import next_link
+from doctor_oci.referrers.descriptors import (
+    FILTERS_HEADER,
+    OCI_INDEX_MEDIA_TYPE,
+    base_media_type,
+    error_code,
+    filters_applied,
+    parse_index,
+    referrers_from_index,
+)
+from doctor_oci.referrers.models import SOURCE_API, ApiProbe, Referrer
+
+#: Most pages followed before giving up (a registry paging 1 referrer at a time still gets 100).
+MAX_PAGES = 100
+_UNSUPPORTED_STATUSES = {
+    400: "bad request",
+    405: "method not allowed",
+    406: "not acceptable",
+    501: "not implemented",
+}
+
+
+
+def _log() -> Any:
+    """doctor's logger, looked up per event (the CLI configures the pipeline after import)."""
+    return get_logger(component="referrers")
+
+@dataclass
+class _RepositoryState:
+    """Per-repository knowledge: the verdict once known, and probes (by digest/filter) in flight or done."""
+
+    unsupported: ApiProbe | None = None
+    probes: dict[tuple[str, str | None], asyncio.Task[ApiProbe]] = field(default_factory=dict)
+
+
+_cache: weakref.WeakKeyDictionary[RegistryClient, dict[str, _RepositoryState]] = weakref.WeakKeyDictionary()
+
+
+def referrers_path(repository: str, digest: str) -> str:
+    """``/v2/<name>/referrers/<digest>``."""
+    return f"/v2/{repository}/referrers/{digest}"
+
+
+async def _get(
+    client: RegistryClient, repository: str, url: str, params: dict[str, str] | None
+) -> httpx.Response:
+    return await client.request(
+        "GET",
+        url,
+        scopes=(client.scope(repository, "pull"),),
+        headers={"Accept": OCI_INDEX_MEDIA_TYPE},
+        params=params,
+    )
+
+
+def _link_header(response: httpx.Response) -> str | None:
+    """All ``Link`` header values as one (a registry may send several header lines)."""
+    return ", ".join(response.headers.get_list("Link")) or None
+
+
+def classify(client: RegistryClient, response: httpx.Response) -> ApiProbe:
+    """The support verdict one referrers response stands for (raises for the error rows of the table)."""
+    status = response.status_code
+    content_type = response.headers.get("Content-Type")
+    shown_type = base_media_type(content_type) or "no content type"
+    code = error_code(response.content) if response.content else None
+    index = parse_index(response.content, content_type) if status in (200, 404) else None
+    filters = filters_applied(response.headers.get_list(FILTERS_HEADER), index)
+    common = {
+        "status": status,
+        "content_type": content_type,
+        "error_code": code,
+        "filters_applied": filters,
+        "url": str(response.url),
+        "link": _link_header(response),
+    }
+    if status == 200 and index is not None:
+        return ApiProbe(supported=True, reason="200 with an OCI index", index=index, **common)
+    if status == 404 and index is not None:
+        reason = "404 with an OCI index (empty referrers)"
+        return ApiProbe(supported=True, reason=reason, index=index, **common)
+    if status == 404 and code == "NAME_UNKNOWN":
+        raise client.error_for(response)
+    if status in (200, 404):
+        said = f" {code}" if code else ""
+        reason = f"{status}{said} without an OCI index ({shown_type})"
+        return ApiProbe(supported=False, reason=reason, index=None, **common)
+    if status in _UNSUPPORTED_STATUSES:
+        said = f" {code}" if code else ""
+        reason = f"{status}{said} ({_UNSUPPORTED_STATUSES[status]})"
+        return ApiProbe(supported=False, reason=reason, index=None, **common)
+    raise client.error_for(response)
+
+
+def _state(client: RegistryClient, repository: str) -> _RepositoryState:
+    per_client = _cache.get(client)
+    if per_client is None:
+        per_client = {}
+        _cache[client] = per_client
+    return per_client.setdefault(repository, _RepositoryState())
+
+
+async def probe_referrers_api(
+    client: RegistryClient, repository: str, digest: str, *, artifact_type: str | None = None
+) -> ApiProbe:
+    """Ask the registry's referrers API about ``digest`` once and say whether it is usable.
+
+    Cached per ``(client, repository)`` for the client's life: once a repository is known to be
+    unsupported no further request is made; concurrent callers for the same digest (and filter)
+    share one request. ``artifact_type`` is sent as ``?artifactType=`` so that the probe is also
+    the first page of a filtered listing.
+
+    Raises :class:`NotFound` for ``404 NAME_UNKNOWN`` (the repository is missing),
+    :class:`AuthenticationError` / :class:`PermissionDenied` for 401/403, and transport errors as
+    the client raises them; none of these is cached.
+    """
+    state = _state(client, repository)
+    if state.unsupported is not None:
+        return state.unsupported
+    key = (digest, artifact_type)
+    task = state.probes.get(key)
+    if task is None:
+        task = asyncio.ensure_future(_probe(client, repository, digest, artifact_type, state))
+        state.probes[key] = task
+    return await asyncio.shield(task)
+
+
+async def _probe(
+    client: RegistryClient, repository: str, digest: str, artifact_type: str | None, state: _RepositoryState
+) -> ApiProbe:
+    params = {"artifactType": artifact_type} if artifact_type else None
+    try:
+        response = await _get(client, repository, referrers_path(repository, digest), params)
+        probe = classify(client, response)
+    except BaseException:
+        state.probes.pop((digest, artifact_type), None)
+        raise
+    if not probe.supported:
+        state.unsupported = probe
+    _log().debug(
+        "referrers api probed", repository=repository, status=probe.status, supported=probe.supported,
+        reason=probe.reason,
+    )
+    return probe
+
+
+async def list_api_referrers(
+    client: RegistryClient,
+    repository: str,
+    probe: ApiProbe,
+    *,
+    artifact_type: str | None = None,
+    max_pages: int = MAX_PAGES,
+) -> list[Referrer]:
+    """All referrers from a supported probe's first page and the pages its ``Link`` headers lead to.
+
+    Links are resolved relative to the page they came in; a link to another host, a link back to
+    a page already read (a loop), a page that is not an OCI index, or more than ``max_pages``
+    pages raise :class:`ProtocolError`. When ``artifact_type`` is given and a page does not say
+    (``OCI-Filters-Applied`` or the rc1 annotation) that the registry filtered by it, the page is
+    filtered here. Malformed entries are skipped and counted in the log.
+    """
+    if not probe.supported or probe.index is None or probe.url is None:
+        raise ValueError("list_api_referrers needs a probe that found the referrers API supported")
+    referrers: list[Referrer] = []
+    skipped = 0
+    index, filters, url, link = probe.index, probe.filters_applied, probe.url, probe.link
+    visited = {str(httpx.URL(url))}
+    pages = 1
+    while True:
+        wanted = artifact_type if artifact_type and "artifactType" not in filters else None
+        parsed = referrers_from_index(index, SOURCE_API, artifact_type=wanted)
+        referrers.extend(parsed.referrers)
+        skipped += parsed.skipped
+        following = next_link(link, url)
+        if following is None:
+            break
+        following = str(httpx.URL(following))
+        if following in visited:
+            raise ProtocolError(
+                f"the referrers list pages in a loop (page {pages + 1} links back to an earlier page)",
+                request=f"GET {following}",
+            )
+        if pages >= max_pages:
+            raise ProtocolError(
+                f"the referrers list has more than {max_pages} pages", request=f"GET {following}"
+            )
+        visited.add(following)
+        response = await _get(client, repository, following, None)
+        if response.status_code != 200:
+            raise client.error_for(response)
+        content_type = response.headers.get("Content-Type")
+        page = parse_index(response.content, content_type)
+        if page is None:
+            raise ProtocolError(
+                f"page {pages + 1} of the referrers list is not an OCI index "
+                f"({base_media_type(content_type) or 'no content type'})",
+                status=response.status_code,
+                request=f"GET {following}",
+            )
+        pages += 1
+        index, url, link = page, str(response.url), _link_header(response)
+        filters = filters_applied(response.headers.get_list(FILTERS_HEADER), page)
+    if skipped:
+        _log().warning("referrers api: malformed descriptors skipped", repository=repository, skipped=skipped)
+    return referrers

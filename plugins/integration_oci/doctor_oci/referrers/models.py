@@ -1,0 +1,88 @@
+"""The result of referrer discovery: a public JSON contract.
+
+``ReferrersResult.model_dump_json()`` is what ``doctor oci referrers --format json`` prints and what
+embedders receive. The field names below are stable: renaming one is a breaking change.
+
+``method`` names the sources that were *consulted* (not only those that produced an entry), in
+the fixed order ``referrers-api``, ``tag-schema``, ``cosign-tags``, joined by ``+``:
+
+* ``referrers-api`` -- the registry's OCI 1.1 referrers API answered (zero or more referrers);
+* ``tag-schema+cosign-tags`` -- the API was unsupported (or skipped with ``method="fallback"``),
+  so the ``<alg>-<hex>`` index tag and the cosign-style ``.sig``/``.att``/``.sbom`` tags were read.
+
+Each referrer's ``source`` says where it was found first (a digest reachable from both fallback
+styles is listed once, with the first source in that order).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+#: How discovery may proceed: the API when supported else fallback, the API only, fallback only.
+Method = Literal["auto", "api", "fallback"]
+#: Where a referrer was found.
+Source = Literal["referrers-api", "tag-schema", "cosign-tags"]
+
+SOURCE_API: Source = "referrers-api"
+SOURCE_TAG_SCHEMA: Source = "tag-schema"
+SOURCE_COSIGN: Source = "cosign-tags"
+#: The order sources are consulted, listed in ``method`` and merged in.
+SOURCE_ORDER: tuple[Source, ...] = (SOURCE_API, SOURCE_TAG_SCHEMA, SOURCE_COSIGN)
+
+
+class Referrer(BaseModel):
+    """One artifact whose ``subject`` is the image: a descriptor plus where it was found."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    digest: str
+    media_type: str
+    artifact_type: str | None = Field(description="The manifest's artifactType, else its config mediaType")
+    size: int = Field(ge=0)
+    annotations: dict[str, str] = Field(default_factory=dict)
+    source: Source
+
+
+class Subject(BaseModel):
+    """The image whose referrers were listed."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    reference: str = Field(description="The image reference, normalized (registry/repository:tag or @digest)")
+    digest: str = Field(description="The manifest digest the referrers point to")
+
+
+class ReferrersResult(BaseModel):
+    """What :func:`doctor_oci.referrers.discover_referrers` returns."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    subject: Subject
+    method: str = Field(description="Sources consulted, '+'-joined: referrers-api, tag-schema, cosign-tags")
+    referrers_api_supported: bool | None = Field(
+        description="Whether the registry's referrers API is usable (None: not probed, method=fallback)"
+    )
+    referrers: list[Referrer]
+
+
+@dataclass(frozen=True)
+class ApiProbe:
+    """What one ``GET /v2/<name>/referrers/<digest>`` told us about the registry's referrers API.
+
+    ``supported`` decides between the native path and the fallback. ``index`` is the parsed first
+    page when supported; ``url`` (the page's final URL) and ``link`` (its raw ``Link`` header) let
+    the caller follow pagination from there without repeating the request.
+    """
+
+    supported: bool
+    status: int
+    reason: str
+    content_type: str | None
+    error_code: str | None
+    index: dict[str, Any] | None
+    filters_applied: tuple[str, ...]
+    url: str | None = None
+    link: str | None = None

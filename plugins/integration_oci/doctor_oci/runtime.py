@@ -1,0 +1,102 @@
+"""The per-run registry client the five checks share, and what every outcome carries.
+
+One :class:`~doctor_oci.client.RegistryClient` per run (stored in ``ctx.shared``) means one token
+cache and one connection pool: the checks run concurrently, and the ``/v2/`` ping, each token and
+the referrers probe are fetched once for all of them. The engine closes the client when the run
+ends (it has ``aclose()``).
+"""
+
+from __future__ import annotations
+
+import weakref
+from typing import Any
+
+from doctor_core.types import CheckContext
+from doctor_oci.client import PingResult, RegistryClient
+from doctor_oci.registries import RegistryProfile, identify
+from doctor_oci.settings import OciSettings
+
+CLIENT_KEY = "doctor_oci.client"
+
+#: The raw ``WWW-Authenticate`` of each client's unauthenticated ``/v2/`` answer. The client keeps
+#: only the final (authenticated) ``/v2/`` headers, but the challenge's realm and service are what
+#: identify Harbor, GitLab or Quay.
+_CHALLENGES: weakref.WeakKeyDictionary[RegistryClient, str] = weakref.WeakKeyDictionary()
+
+
+class RegistryNotConfigured(LookupError):
+    """``OCI.RegistryUrl`` is not set: there is no registry to check."""
+
+    def __init__(self) -> None:
+        super().__init__("OCI.RegistryUrl is not configured")
+
+
+def settings_of(ctx: CheckContext) -> OciSettings:
+    """The validated ``OCI`` section (an empty one when the section is absent)."""
+    config = ctx.config
+    if config is None:
+        return OciSettings()
+    if not isinstance(config, OciSettings):
+        raise TypeError(f"the OCI checks need an OciSettings config, got {type(config).__name__}")
+    return config
+
+
+async def registry_client(ctx: CheckContext) -> RegistryClient:
+    """The run's shared client (created on first use). Raises :class:`RegistryNotConfigured`."""
+    settings = settings_of(ctx)
+    if not settings.RegistryUrl:
+        raise RegistryNotConfigured
+
+    async def create() -> RegistryClient:
+        return RegistryClient(settings)
+
+    return await ctx.shared.get(CLIENT_KEY, create)
+
+
+async def ping(ctx: CheckContext) -> PingResult:
+    """The client's single-flight ``GET /v2/`` (one request per run, whichever check asks first)."""
+    return await ping_client(await registry_client(ctx))
+
+
+async def ping_client(client: RegistryClient) -> PingResult:
+    """``client.ping()``, remembering the challenge for :func:`registry_profile`."""
+    result = await client.ping()
+    if result.challenge:
+        _CHALLENGES[client] = result.challenge
+    return result
+
+
+def registry_profile(client: RegistryClient) -> RegistryProfile:
+    """The identified product, from the host, the ``/v2/`` headers and the ``/v2/`` challenge."""
+    headers = dict(client.server_headers.items())
+    challenge = _CHALLENGES.get(client)
+    if challenge and not any(key.lower() == "www-authenticate" for key in headers):
+        headers["www-authenticate"] = challenge
+    return identify(client.host, headers)
+
+
+def common_evidence(client: RegistryClient | None, settings: OciSettings) -> dict[str, Any]:
+    """Keys every OCI outcome adds to its seed keys: the product, rate limits, TLS mode."""
+    evidence: dict[str, Any] = {
+        "registry_type": registry_profile(client).key if client is not None else "unknown",
+    }
+    limit = getattr(client, "rate_limit", None) if client is not None else None
+    if limit is not None:
+        if getattr(limit, "limit", None) is not None:
+            evidence["rate_limit_limit"] = limit.limit
+        if getattr(limit, "remaining", None) is not None:
+            evidence["rate_limit_remaining"] = limit.remaining
+    if settings.Insecure:
+        evidence["tls_verified"] = False
+    return evidence
+
+
+def check_metrics(client: RegistryClient | None, check_id: str) -> dict[str, int | float]:
+    """``http_requests`` made under this check's label, and the run's ``token_fetches`` so far."""
+    if client is None:
+        return {"http_requests": 0}
+    metrics = client.metrics
+    return {
+        "http_requests": int(metrics.by_label.get(check_id, 0)),
+        "token_fetches": int(metrics.token_fetches),
+    }

@@ -1,0 +1,135 @@
+"""Keeps the benchmark harness working: the latency proxy's timing, its request counter, and one S1 run.
+
+The S1 test goes through bench's own code path (``start_bench_registry`` -> ``seed_s1`` ->
+``run_s1`` -> ``render_markdown``) against a real token-auth registry at 0 ms, so a change in the
+CLI, the report model or devtools that breaks ``make bench`` fails the normal suite.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import socket
+import time
+from pathlib import Path
+
+import pytest
+
+from bench.environment import start_bench_registry
+from bench.latency_proxy import AsyncLatencyProxy, HttpRequestCounter, LatencyProxy, ProxyError
+from bench.measure import GNU_TIME, Machine
+from bench.results import Results, render_markdown
+from bench.scenarios import run_s1, seed_s1
+
+OCI_CHECKS = {
+    "check.integration.oci.credentials",
+    "check.integration.oci.pull",
+    "check.integration.oci.push",
+    "check.integration.oci.referrers",
+    "check.integration.oci.capabilities",
+}
+
+
+async def _echo_server() -> tuple[asyncio.Server, int]:
+    """A TCP server answering each chunk at once with a 5-chunk reply."""
+
+    async def handle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        while data := await reader.read(1024):
+            for _ in range(5):
+                writer.write(data)
+                await writer.drain()
+        writer.close()
+
+    server = await asyncio.start_server(handle, "127.0.0.1", 0)
+    return server, server.sockets[0].getsockname()[1]
+
+
+async def _round_trip(port: int, payload: bytes, expected: int) -> float:
+    reader, writer = await asyncio.open_connection("127.0.0.1", port)
+    started = time.perf_counter()
+    writer.write(payload)
+    await writer.drain()
+    received = b""
+    while len(received) < expected:
+        chunk = await reader.read(65536)
+        assert chunk, "connection closed early"
+        received += chunk
+    elapsed = time.perf_counter() - started
+    writer.close()
+    await writer.wait_closed()
+    assert received == payload * 5
+    return elapsed
+
+
+async def test_proxy_adds_one_rtt_per_exchange_not_per_chunk() -> None:
+    server, port = await _echo_server()
+    proxy = AsyncLatencyProxy("127.0.0.1", port, delay=0.040)
+    await proxy.start()
+    try:
+        elapsed = await _round_trip(proxy.port, b"ping", expected=20)
+        # 40 ms each way: one exchange is >= 80 ms; five reply chunks must not cost 5 x 40 ms more.
+        assert 0.080 <= elapsed < 0.200
+        proxy.delay = 0.0
+        assert await _round_trip(proxy.port, b"pong", expected=20) < 0.060
+        assert proxy.stats.connections == 2
+    finally:
+        await proxy.close()
+        server.close()
+        await server.wait_closed()
+
+
+def test_threaded_proxy_closes_connections_and_frees_its_port() -> None:
+    listener = socket.create_server(("127.0.0.1", 0))
+    target_port = listener.getsockname()[1]
+    with LatencyProxy("127.0.0.1", target_port, delay=0.0) as proxy:
+        client = socket.create_connection(("127.0.0.1", proxy.port), timeout=5)
+        upstream, _ = listener.accept()
+        client.sendall(b"x")
+        assert upstream.recv(1) == b"x"
+        port = proxy.port
+    # Leaving the block closed the proxied connection and the listening socket.
+    upstream.settimeout(5)
+    assert upstream.recv(1) == b""
+    with pytest.raises(OSError):
+        socket.create_connection(("127.0.0.1", port), timeout=1)
+    for sock in (client, upstream, listener):
+        sock.close()
+
+
+@pytest.mark.parametrize("target", ["10.0.0.1", "example.com", "8.8.8.8"])
+def test_proxy_refuses_non_loopback_targets(target: str) -> None:
+    with pytest.raises(ProxyError, match="loopback"):
+        LatencyProxy(target, 5000)
+
+
+def test_request_counter_skips_bodies_split_across_chunks() -> None:
+    counter = HttpRequestCounter()
+    body = b"GET / HTTP/1.1\r\n\r\n"  # a body that looks like a request must not be counted
+    first = b"PUT /v2/a/manifests/t HTTP/1.1\r\nContent-Length: %d\r\n\r\n" % len(body)
+    assert counter.feed(first + body[:5]) == 1
+    assert counter.feed(body[5:] + b"HEAD /v2/ HTTP/1.1\r\nHost: x\r\n") == 0
+    assert counter.feed(b"\r\n") == 1
+    assert counter.count == 2 and not counter.lost
+    chunked = HttpRequestCounter()
+    chunked.feed(b"POST / HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n0\r\n\r\n")
+    assert chunked.lost
+
+
+def test_s1_once_at_0ms_produces_a_row(registry_binary: Path, tmp_path: Path) -> None:
+    with start_bench_registry(tmp_path / "bench") as bench:
+        seed_s1(bench)
+        result = run_s1(bench, rtts=(0.0,), repeat=1, rss=GNU_TIME.is_file(), warmup=False)
+    run = result.at(0.0)
+    assert run is not None
+    assert 0 < run.wall.median < 30
+    assert {row.check_id for row in run.checks} >= OCI_CHECKS
+    for row in run.checks:
+        if row.check_id in OCI_CHECKS:
+            assert row.http_requests is not None and row.http_requests >= 1, row
+    # The token exchange is paid and seen at the token server; the registry saw real requests.
+    assert run.token_server_requests.median >= 1
+    assert run.wire_requests.median >= 5
+    if GNU_TIME.is_file():
+        assert run.rss_kb is not None and run.rss_kb.median > 1024
+    markdown = render_markdown(Results(machine=Machine.detect(), repeat=1, s1=result))
+    assert "| 0 ms |" in markdown
+    assert "check.integration.oci.pull" in markdown

@@ -1,0 +1,122 @@
+"""Configuration: precedence file < mapping < environment < flags, errors naming key and source."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from pydantic import BaseModel, Field, SecretStr
+
+from doctor_core import ConfigError, ConfigSection, SecretRef
+from doctor_core.config import Configuration
+from doctor_core.redact import redact
+
+
+class Inner(BaseModel):
+    Depth: int = 0
+
+
+class Settings(BaseModel):
+    RegistryUrl: str | None = None
+    TestRepository: str = "library/alpine"
+    TimeoutSeconds: float = Field(default=10.0, gt=0)
+    Insecure: bool = False
+    Password: SecretStr | None = None
+    PasswordSecretRef: SecretRef | None = None
+    Nested: Inner = Inner()
+
+
+SECTIONS = {"OCI": ConfigSection("OCI", Settings)}
+
+
+def _write(tmp_path: Path, text: str, name: str = "doctor.yaml") -> Path:
+    path = tmp_path / name
+    path.write_text(text)
+    return path
+
+
+def test_precedence_file_then_environment_then_flags(tmp_path):
+    path = _write(tmp_path, "OCI:\n  RegistryUrl: file.example\n  TestRepository: from/file\n  Insecure: false\n")
+    config = Configuration(
+        SECTIONS,
+        config_file=path,
+        environ={"OCI__TestRepository": "from/env", "oci__insecure": "false", "OCI__Nested__Depth": "3"},
+        flags={"OCI.Insecure": True},
+    )
+    settings = config.section("OCI")
+    assert settings.RegistryUrl == "file.example"
+    assert settings.TestRepository == "from/env"
+    assert settings.Insecure is True
+    assert settings.Nested.Depth == 3
+    assert config.section("oci") is settings  # cached, case-insensitive
+
+
+def test_file_discovery_env_variable_then_cwd(tmp_path):
+    default = _write(tmp_path, "OCI:\n  TestRepository: from/cwd\n")
+    other = _write(tmp_path, "OCI:\n  TestRepository: from/env-file\n", "other.yaml")
+    assert Configuration(SECTIONS, environ={}, cwd=tmp_path).section("OCI").TestRepository == "from/cwd"
+    config = Configuration(SECTIONS, environ={"DOCTOR_CONFIG": str(other)}, cwd=tmp_path)
+    assert config.section("OCI").TestRepository == "from/env-file"
+    assert Configuration(SECTIONS, data={}, environ={}, cwd=tmp_path).file is None
+    assert default.exists()
+
+
+def test_malformed_yaml_names_file_and_line(tmp_path):
+    path = _write(tmp_path, "OCI:\n  RegistryUrl: [unclosed\n  Other: 1\n")
+    with pytest.raises(ConfigError, match=r"doctor.yaml.*not valid YAML at line \d+") as caught:
+        Configuration(SECTIONS, config_file=path, environ={})
+    assert caught.value.exit_code == 2
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [("- a\n- b\n", "mapping of sections at the top level, not a list"), ("OCI: 5\n", "OCI: must be a mapping")],
+)
+def test_wrong_shapes(tmp_path, text, message):
+    with pytest.raises(ConfigError, match=message):
+        Configuration(SECTIONS, config_file=_write(tmp_path, text), environ={})
+
+
+def test_missing_file_is_an_error(tmp_path):
+    with pytest.raises(ConfigError, match="does not exist"):
+        Configuration(SECTIONS, config_file=tmp_path / "nope.yaml", environ={})
+
+
+def test_wrong_type_names_dotted_key_reason_and_source_without_the_value(tmp_path):
+    config = Configuration(SECTIONS, environ={"OCI__TimeoutSeconds": "soon-ish"})
+    with pytest.raises(ConfigError) as caught:
+        config.section("OCI")
+    text = str(caught.value)
+    assert caught.value.key == "OCI.TimeoutSeconds"
+    assert "environment variable OCI__TimeoutSeconds" in text
+    assert "valid number" in text
+    assert "soon-ish" not in text
+
+
+def test_secret_ref_to_missing_variable_names_the_key(tmp_path):
+    config = Configuration(SECTIONS, data={"OCI": {"PasswordSecretRef": "env:DTP_MISSING_PASSWORD"}}, environ={})
+    with pytest.raises(ConfigError, match="OCI.PasswordSecretRef.*DTP_MISSING_PASSWORD.*is not set"):
+        config.section("OCI")
+
+
+def test_secret_ref_file_and_secret_values_are_registered_for_redaction(tmp_path):
+    secret_file = tmp_path / "pw"
+    secret_file.write_text("file-secret-42\n")
+    config = Configuration(
+        SECTIONS,
+        data={"OCI": {"PasswordSecretRef": f"file:{secret_file}"}},
+        environ={"OCI__Password": "env-secret-43"},
+    )
+    settings = config.section("OCI")
+    assert settings.PasswordSecretRef.get() == "file-secret-42"
+    assert redact("a file-secret-42 b env-secret-43") == "a *** b ***"
+
+
+def test_unknown_keys_and_sections_warn_with_suggestions(tmp_path):
+    path = _write(tmp_path, "OCI:\n  RegistryUrll: x\nOCX:\n  A: 1\n")
+    config = Configuration(SECTIONS, config_file=path, environ={"OCI__Tagg": "v"})
+    assert config.section("OCI").RegistryUrl is None
+    joined = "\n".join(config.warnings)
+    assert "unknown configuration key 'OCI.RegistryUrll'" in joined and "'RegistryUrl'" in joined
+    assert "unknown configuration section 'OCX'" in joined and "'OCI'" in joined
+    assert "environment variable OCI__Tagg" in joined

@@ -1,0 +1,264 @@
+"""The runner: failures become results, timeouts, deadline, cancellation, shared resources."""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+import time
+
+import pytest
+
+from doctor_core import Check, CheckDefinition, CheckOutcome, Doctor, Status, hookimpl
+from doctor_core.redact import register_secret
+
+
+def _plugin(*checks: Check, listener: object | None = None) -> object:
+    class Plugin:
+        __name__ = "engine-test"
+
+        @hookimpl
+        def doctor_add_checks(self):
+            return checks
+
+    return Plugin()
+
+
+def _check(check_id: str, run, duration: float = 1.0, tags=("t",)) -> Check:
+    return Check(CheckDefinition(check_id=check_id, name=check_id, estimated_duration_s=duration, tags=tags), run)
+
+
+def _doctor(*checks: Check, extra=()) -> Doctor:
+    return Doctor({}, environ={}, plugins=[_plugin(*checks), *extra], load_entrypoints=False)
+
+
+async def _ok(ctx):
+    return CheckOutcome(status=Status.PASS, message="fine")
+
+
+async def test_exception_becomes_error_with_type_and_redacted_message():
+    register_secret("s3cr3t-value")
+
+    async def boom(ctx):
+        raise ConnectionError("login with s3cr3t-value failed")
+
+    report = await _doctor(_check("check.e.boom", boom)).arun()
+    result = report.result("check.e.boom")
+    assert result.status is Status.ERROR
+    assert result.message == "ConnectionError: login with *** failed"
+
+
+async def test_timeout_from_estimated_duration_and_override():
+    cleaned = []
+
+    async def hang(ctx):
+        try:
+            await asyncio.sleep(30)
+        finally:
+            cleaned.append(ctx.timeout_s)
+
+    doctor = _doctor(_check("check.e.hang", hang, duration=0.05))
+    started = time.monotonic()
+    report = await doctor.arun()
+    assert report.result("check.e.hang").message == "timed out after 0.15 s"
+    assert report.result("check.e.hang").status is Status.ERROR
+    report = await doctor.arun(timeout=0.1)
+    assert report.result("check.e.hang").message == "timed out after 0.1 s"
+    assert cleaned == [pytest.approx(0.15), 0.1]
+    assert time.monotonic() - started < 5
+
+
+async def test_a_checks_own_timeout_error_is_not_reported_as_our_timeout():
+    async def own(ctx):
+        raise TimeoutError("upstream took too long")
+
+    report = await _doctor(_check("check.e.own", own)).arun()
+    assert report.result("check.e.own").message == "TimeoutError: upstream took too long"
+
+
+async def test_wrong_return_type_and_unimportable_module_are_errors():
+    async def wrong(ctx):
+        return {"status": "pass"}
+
+    doctor = _doctor(_check("check.e.wrong", wrong), _check("check.e.missing", "no_such_module_dtp:run"))
+    report = await doctor.arun()
+    assert report.result("check.e.wrong").message == "the check returned dict, expected a CheckOutcome"
+    missing = report.result("check.e.missing")
+    assert missing.status is Status.ERROR
+    assert missing.message.startswith("cannot load the check: ModuleNotFoundError")
+
+
+async def test_sync_checks_run_in_a_thread_and_a_hung_one_times_out():
+    release = threading.Event()
+
+    def sync_ok(ctx):
+        return CheckOutcome(status=Status.PASS, message=threading.current_thread().name)
+
+    def sync_hang(ctx):
+        release.wait(10)
+        return CheckOutcome(status=Status.PASS, message="late")
+
+    report = await _doctor(_check("check.e.sync", sync_ok), _check("check.e.synchang", sync_hang)).arun(
+        timeout=0.2
+    )
+    release.set()
+    assert report.result("check.e.sync").message == "doctor-check-check.e.sync"
+    assert report.result("check.e.synchang").message == "timed out after 0.2 s"
+
+
+async def test_results_are_ordered_by_id_and_concurrency_is_bounded():
+    running = 0
+    peak = 0
+
+    async def slow(ctx):
+        nonlocal running, peak
+        running += 1
+        peak = max(peak, running)
+        await asyncio.sleep(0.02)
+        running -= 1
+        return CheckOutcome(status=Status.PASS, message=ctx.definition.check_id)
+
+    checks = [_check(f"check.e.n{i}", slow) for i in (3, 1, 2, 5, 4)]
+    report = await _doctor(*checks).arun(concurrency=2)
+    assert [r.check_id for r in report.results] == [f"check.e.n{i}" for i in (1, 2, 3, 4, 5)]
+    assert peak == 2
+
+
+async def test_cancellation_runs_cleanup_and_returns_a_partial_report():
+    cleanup = []
+    started = asyncio.Event()
+
+    async def long(ctx):
+        started.set()
+        try:
+            await asyncio.sleep(30)
+        finally:
+            cleanup.append(ctx.definition.check_id)
+
+    doctor = _doctor(_check("check.e.a", _ok), _check("check.e.b", long, duration=100),
+                     _check("check.e.c", long, duration=100), _check("check.e.d", long, duration=100))
+    task = asyncio.create_task(doctor.arun(concurrency=2))
+    await started.wait()
+    await asyncio.sleep(0.05)
+    task.cancel()
+    report = await task
+    assert report.interrupted is True
+    assert sorted(cleanup) == ["check.e.b", "check.e.c"]
+    assert report.result("check.e.a").status is Status.PASS
+    assert (report.result("check.e.b").status, report.result("check.e.b").message) == (Status.ERROR, "interrupted")
+    assert (report.result("check.e.c").status, report.result("check.e.c").message) == (Status.ERROR, "interrupted")
+    assert (report.result("check.e.d").status, report.result("check.e.d").message) == (
+        Status.SKIP,
+        "not run: interrupted",
+    )
+
+
+async def test_run_deadline_stops_everything():
+    async def long(ctx):
+        await asyncio.sleep(30)
+
+    report = await _doctor(_check("check.e.x", long, duration=100), _check("check.e.y", long, duration=100)).arun(
+        concurrency=1, deadline=0.1
+    )
+    assert report.interrupted is False
+    assert report.result("check.e.x").message == "run deadline of 0.1 s reached"
+    assert report.result("check.e.y").message == "not run: run deadline of 0.1 s reached"
+
+
+async def test_shared_resources_single_flight_and_closed_in_reverse_order():
+    created = []
+    closed = []
+
+    class Resource:
+        def __init__(self, name):
+            self.name = name
+
+        async def aclose(self):
+            closed.append(self.name)
+
+    class SyncResource:
+        def close(self):
+            closed.append("sync")
+
+    async def make(name):
+        await asyncio.sleep(0.01)
+        created.append(name)
+        return Resource(name)
+
+    async def user(ctx):
+        first = await ctx.shared.get("client", lambda: make("client"))
+        await ctx.shared.get("sync", lambda: asyncio.sleep(0, SyncResource()))
+        return CheckOutcome(status=Status.PASS, message=first.name)
+
+    checks = [_check(f"check.e.u{i}", user) for i in range(4)]
+    report = await _doctor(*checks).arun()
+    assert report.summary.passed == 4
+    assert created == ["client"]
+    assert closed == ["sync", "client"]
+
+
+async def test_evidence_and_texts_are_redacted_and_recommendations_deduplicated():
+    register_secret("tok-123456")
+
+    async def leaky(ctx):
+        return CheckOutcome(
+            status=Status.WARN,
+            message="token tok-123456",
+            evidence={"header": "Authorization: Bearer tok-123456", "count": 2, "ok": False},
+            remediation=("rotate tok-123456",),
+            recommendations=("Upgrade", "Rotate"),
+        )
+
+    async def also(ctx):
+        return CheckOutcome(status=Status.INFO, message="i", recommendations=("Rotate", "Monitor"))
+
+    async def passing(ctx):
+        return CheckOutcome(status=Status.PASS, message="p", recommendations=("Never shown",))
+
+    report = await _doctor(_check("check.e.a", leaky), _check("check.e.b", also), _check("check.e.c", passing)).arun()
+    result = report.result("check.e.a")
+    assert "tok-123456" not in report.to_json()
+    assert result.evidence["count"] == 2 and result.evidence["ok"] is False
+    assert report.recommendations == ("Upgrade", "Rotate", "Monitor")
+
+
+async def test_lifecycle_hooks_see_the_run_and_a_raising_listener_is_recorded():
+    events = []
+
+    class Listener:
+        @hookimpl
+        def doctor_run_started(self, checks):
+            events.append(("run", len(checks)))
+
+        @hookimpl
+        def doctor_check_started(self, definition):
+            events.append(("start", definition.check_id))
+
+        @hookimpl
+        def doctor_check_finished(self, result):
+            events.append(("done", result.status.value))
+
+        @hookimpl
+        def doctor_run_finished(self, report):
+            events.append(("finished", report.summary.total))
+
+    class Broken:
+        @hookimpl
+        def doctor_check_started(self, definition):
+            raise RuntimeError("listener down")
+
+    doctor = _doctor(_check("check.e.a", _ok), extra=[Listener(), Broken()])
+    report = await doctor.arun()
+    assert events == [("run", 1), ("start", "check.e.a"), ("done", "pass"), ("finished", 1)]
+    assert report.result("check.e.a").status is Status.PASS
+    assert [p.stage for p in doctor.plugin_problems] == ["hook:doctor_check_started"]
+
+
+def test_sync_run_refuses_a_running_loop():
+    doctor = _doctor(_check("check.e.a", _ok))
+
+    async def inside():
+        with pytest.raises(RuntimeError, match="use 'await doctor.arun"):
+            doctor.run()
+
+    asyncio.run(inside())
+    assert doctor.run().result("check.e.a").status is Status.PASS
