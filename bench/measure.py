@@ -161,15 +161,22 @@ class Machine:
     python: str
     system: str
     date: str
+    #: 1-minute load average when the run started: other work on the machine inflates every number.
+    load: float | None = None
 
     @classmethod
     def detect(cls) -> Machine:
+        try:
+            load: float | None = os.getloadavg()[0]
+        except OSError:
+            load = None
         return cls(
             cpu=_cpu_model(),
             cores=os.cpu_count() or 0,
             python=f"{platform.python_implementation()} {platform.python_version()}",
             system=f"{platform.system()} {platform.release()}",
             date=datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC"),
+            load=load,
         )
 
 
@@ -196,3 +203,32 @@ def doctor_executable() -> list[str]:
     if found:
         return [found]
     raise BenchError("the 'doctor' command is not installed in this environment (run 'make venv')")
+
+
+_IMPORT_LINE = re.compile(r"^import time:\s*(\d+)\s*\|\s*(\d+)\s*\|(\s*)(\S+)\s*$")
+
+
+def import_profile(
+    script_argv: Sequence[str],
+    *,
+    env: Mapping[str, str] | None = None,
+    cwd: Path | None = None,
+    top: int = 6,
+) -> list[tuple[str, float]]:
+    """Where start-up time goes: ``(top-level package, seconds)``, largest first.
+
+    Runs ``python -X importtime SCRIPT ARGS`` (``script_argv[0]`` must be a Python script such as
+    the ``doctor`` console script) and sums each module's *self* time into its top-level package,
+    so nested imports are not counted twice. Used to explain a missed start-up target.
+    """
+    measurement = run_measured([sys.executable, "-X", "importtime", *script_argv], env=env, cwd=cwd, timeout=60)
+    totals: dict[str, float] = {}
+    for line in measurement.stderr.splitlines():
+        match = _IMPORT_LINE.match(line)
+        if match is None:
+            continue
+        package = match.group(4).split(".")[0]
+        totals[package] = totals.get(package, 0.0) + int(match.group(1)) / 1e6
+    if not totals:
+        raise BenchError(f"no -X importtime output from {script_argv[0]!r}: {measurement.stderr[-300:]!r}")
+    return sorted(totals.items(), key=lambda item: item[1], reverse=True)[:top]

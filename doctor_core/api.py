@@ -146,7 +146,7 @@ class Doctor:
         return select(self._plugins.checks(), tags=tags, check_ids=check_ids)
 
     def checks(self, tags: Iterable[str] = (), check_ids: Iterable[str] = ()) -> list[CheckDefinition]:
-        """Definitions of the selected checks (all when nothing is given), sorted by id."""
+        """Definitions of the selected checks (all when nothing is given), in discovery order."""
         return [check.definition for check in self.select(tags, check_ids)]
 
     # ---------------------------------------------------------------------- run

@@ -17,7 +17,7 @@ Contract:
   report (``interrupted=True``);
 * shared resources are closed after every check has finished, in reverse order of creation.
 
-Results are ordered as the checks were given (the selection sorts by id), not by finish time.
+Results are ordered as the checks were given (discovery order), not by finish time.
 """
 
 from __future__ import annotations

@@ -105,7 +105,7 @@ async def test_sync_checks_run_in_a_thread_and_a_hung_one_times_out():
     assert report.result("check.e.synchang").message == "timed out after 0.2 s"
 
 
-async def test_results_are_ordered_by_id_and_concurrency_is_bounded():
+async def test_results_keep_selection_order_and_concurrency_is_bounded():
     running = 0
     peak = 0
 
@@ -119,7 +119,7 @@ async def test_results_are_ordered_by_id_and_concurrency_is_bounded():
 
     checks = [_check(f"check.e.n{i}", slow) for i in (3, 1, 2, 5, 4)]
     report = await _doctor(*checks).arun(concurrency=2)
-    assert [r.check_id for r in report.results] == [f"check.e.n{i}" for i in (1, 2, 3, 4, 5)]
+    assert [r.check_id for r in report.results] == [f"check.e.n{i}" for i in (3, 1, 2, 5, 4)]
     assert peak == 2
 
 

@@ -9,6 +9,7 @@ from typing import Any
 import pytest
 from doctor_oci.client import RetryPolicy
 from doctor_oci.settings import OciSettings
+from oci_client_fakes import FakeSleep
 
 from doctor_core.redact import forget_secrets
 
@@ -42,16 +43,6 @@ def settings() -> Callable[..., OciSettings]:
         return OciSettings(**keys)
 
     return make
-
-
-class FakeSleep:
-    """Records the delays a retry policy asks for, without sleeping."""
-
-    def __init__(self) -> None:
-        self.delays: list[float] = []
-
-    async def __call__(self, delay: float) -> None:
-        self.delays.append(delay)
 
 
 @pytest.fixture

@@ -10,7 +10,6 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
-
 from doctor_oci.client import resolve_credentials
 from doctor_oci.settings import OciSettings
 
