@@ -23,6 +23,8 @@ from __future__ import annotations
 
 import itertools
 import os
+import shutil
+import tempfile
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -76,10 +78,30 @@ def registry_binary() -> Path:
         pytest.skip(str(exc))
 
 
+def _tmpfs_dir() -> Path | None:
+    """``/dev/shm`` when usable: registry storage there makes pushes ~2x and snapshots faster."""
+    if os.environ.get("DOCTOR_TEST_NO_TMPFS"):
+        return None
+    shm = Path("/dev/shm")  # noqa: S108 - only a parent for mkdtemp (private 0700 directory)
+    return shm if shm.is_dir() and os.access(shm, os.W_OK) else None
+
+
 @pytest.fixture(scope="session")
-def registry_workdir(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """Session directory holding every registry's config, storage, certificates and log."""
-    return tmp_path_factory.mktemp("registries")
+def registry_workdir(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
+    """Session directory holding every registry's config, storage, certificates and log.
+
+    On tmpfs (``/dev/shm``) when available -- removed at session end -- else under pytest's
+    temporary directory (kept for inspection). ``DOCTOR_TEST_NO_TMPFS=1`` forces the latter.
+    """
+    shm = _tmpfs_dir()
+    if shm is None:
+        yield tmp_path_factory.mktemp("registries")
+        return
+    workdir = Path(tempfile.mkdtemp(prefix="doctor-registries-", dir=shm))
+    try:
+        yield workdir
+    finally:
+        shutil.rmtree(workdir, ignore_errors=True)
 
 
 def _session_registry(workdir: Path, mode: Mode, **options: Any) -> Iterator[RunningRegistry]:
@@ -111,18 +133,21 @@ def nodelete_registry(registry_binary: Path, registry_workdir: Path) -> Iterator
 
 
 @pytest.fixture
-def registry_factory(registry_binary: Path, tmp_path: Path) -> Iterator[Callable[..., RunningRegistry]]:
+def registry_factory(
+    registry_binary: Path, registry_workdir: Path
+) -> Iterator[Callable[..., RunningRegistry]]:
     """``registry_factory(mode, **start_registry_options)``: a registry for this test only."""
     started: list[RunningRegistry] = []
 
     def start(mode: Mode, **options: Any) -> RunningRegistry:
-        registry = start_registry(mode, workdir=tmp_path / "registries", **options)
+        registry = start_registry(mode, workdir=registry_workdir, **options)
         started.append(registry)
         return registry
 
     yield start
     for registry in started:
         registry.stop()
+        shutil.rmtree(registry.workdir, ignore_errors=True)
 
 
 @pytest.fixture

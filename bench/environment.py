@@ -42,13 +42,23 @@ PASSWORD_VARIABLE = "BENCH_REGISTRY_PASSWORD"
 _patch_lock = threading.Lock()
 
 
-def clean_env(base: Mapping[str, str] | None = None) -> dict[str, str]:
-    """``base`` (default: this process's environment) without proxies and doctor/OCI settings."""
-    return {
+def clean_env(base: Mapping[str, str] | None = None, *, pycache: Path | None = None) -> dict[str, str]:
+    """``base`` (default: this process's environment) without proxies and doctor/OCI settings.
+
+    Byte-code caching is switched back on (``PYTHONDONTWRITEBYTECODE`` removed) because users run
+    doctor with cached byte code; with ``pycache`` the cache goes to that directory
+    (``PYTHONPYCACHEPREFIX``), so the bench writes nothing into the source tree.
+    """
+    env = {
         key: value
         for key, value in (os.environ if base is None else base).items()
         if key not in _SCRUBBED and not key.startswith(_SCRUBBED_PREFIXES)
     }
+    env.pop("PYTHONDONTWRITEBYTECODE", None)
+    if pycache is not None:
+        pycache.mkdir(parents=True, exist_ok=True)
+        env["PYTHONPYCACHEPREFIX"] = str(pycache)
+    return env
 
 
 class _ProxiedTokenServer(TokenServer):
@@ -134,7 +144,7 @@ class BenchRegistry:
 
     def doctor_env(self, base: Mapping[str, str] | None = None, **overrides: str) -> dict[str, str]:
         """Environment for a ``doctor`` subprocess aimed at this registry through the proxy."""
-        env = clean_env(base)
+        env = clean_env(base, pycache=self.workdir / "pycache")
         user, password = self.registry.credentials("admin")
         docker_config = self.workdir / "docker-config"
         docker_config.mkdir(parents=True, exist_ok=True)

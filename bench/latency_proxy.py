@@ -14,6 +14,8 @@ Contract:
 * EOF (half-close) is forwarded with the same delay; a reset on either side closes both.
 * Only loopback addresses are accepted for listening and as targets: this is a test tool and must
   never become a relay to other hosts.
+* It counts connections and, by parsing request heads in the client-to-server direction
+  (:class:`HttpRequestCounter`), HTTP/1.x requests: the number the server actually served.
 * ``delay`` can be changed while running (new chunks use the new value), so one registry can be
   measured at 0 ms and at 50 ms RTT without restarting anything.
 * Connection set-up is not delayed (the client's connect completes at the proxy at once), so a new

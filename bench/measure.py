@@ -221,7 +221,8 @@ def import_profile(
     the ``doctor`` console script) and sums each module's *self* time into its top-level package,
     so nested imports are not counted twice. Used to explain a missed start-up target.
     """
-    measurement = run_measured([sys.executable, "-X", "importtime", *script_argv], env=env, cwd=cwd, timeout=60)
+    argv = [sys.executable, "-X", "importtime", *script_argv]
+    measurement = run_measured(argv, env=env, cwd=cwd, timeout=60)
     totals: dict[str, float] = {}
     for line in measurement.stderr.splitlines():
         match = _IMPORT_LINE.match(line)

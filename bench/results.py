@@ -44,9 +44,10 @@ class S1Run:
     checks: tuple[CheckRow, ...]
     #: Token requests the token server answered per run (observed at the server, not reported by doctor).
     token_server_requests: Spread
-    #: Sum of the checks' ``token_fetches`` metrics per run (what doctor itself reports).
+    #: Token fetches of the whole run as doctor reports them (the largest of the checks' ``token_fetches``).
     reported_token_fetches: Spread | None
-    #: HTTP requests the registry proxy saw per run (all checks together, counted on the wire).
+    #: HTTP requests the registry proxy saw per run (all checks together, counted on the wire; token
+    #: requests go to the token server and are in ``token_server_requests``).
     wire_requests: Spread
     exit_codes: tuple[int, ...]
 
@@ -68,6 +69,17 @@ class S1Result:
                 return run
         return None
 
+    @property
+    def slow(self) -> S1Run | None:
+        """The run at the largest RTT above 0 (50 ms by default)."""
+        delayed = [run for run in self.runs if run.rtt_s > 0]
+        return max(delayed, key=lambda run: run.rtt_s) if delayed else None
+
+    def slow_network(self) -> tuple[float, float] | None:
+        """:meth:`network` of the slow run."""
+        slow = self.slow
+        return self.network(slow.rtt_s) if slow is not None else None
+
     def network(self, rtt_s: float) -> tuple[float, float] | None:
         """``(seconds, round trips)`` a run at ``rtt_s`` spent on the network beyond the 0 ms run."""
         base, slow = self.at(0.0), self.at(rtt_s)
@@ -83,6 +95,14 @@ class S2Result:
 
     baseline: Spread
     commands: dict[str, Spread]
+    #: command -> (top-level package, seconds of import self time), largest first (``-X importtime``)
+    import_profiles: dict[str, list[tuple[str, float]]] = field(default_factory=dict)
+
+    def heaviest_imports(self, label: str, count: int = 3) -> str:
+        profile = self.import_profiles.get(label)
+        if not profile:
+            return ""
+        return ", ".join(f"{name} {seconds * 1000:.0f} ms" for name, seconds in profile[:count])
 
     def ratio(self, label: str) -> float:
         return self.commands[label].median / self.baseline.median
@@ -156,7 +176,7 @@ def _not_measured(results: Results, scenario: str, target: str) -> Target:
 def _judge_s1(results: Results) -> list[Target]:
     target = f"network time at 50 ms RTT <= {S1_MAX_ROUND_TRIPS:g} round trips"
     s1 = results.s1
-    network = s1.network(0.050) if s1 is not None else None
+    network = s1.slow_network() if s1 is not None else None
     if s1 is None or network is None:
         return [_not_measured(results, "S1", target)]
     seconds, trips = network
@@ -167,7 +187,7 @@ def _judge_s1(results: Results) -> list[Target]:
 
 
 def _explain_s1(s1: S1Result, trips: float) -> str:
-    slow = s1.at(0.050)
+    slow = s1.slow
     over = trips - S1_MAX_ROUND_TRIPS
     parts = [f"{over:.1f} round trips over the budget ({trips / S1_MAX_ROUND_TRIPS:.1f}x)."]
     if slow is None:
@@ -175,16 +195,18 @@ def _explain_s1(s1: S1Result, trips: float) -> str:
     longest = max(slow.checks, key=lambda row: row.duration.median, default=None)
     if longest is not None:
         parts.append(
-            f"The slowest check, {longest.check_id}, took {_ms(longest.duration.median)} "
-            f"(~{longest.duration.median / 0.050:.1f} RTT) with "
-            f"{_num(longest.http_requests)} requests: its requests are on one chain, one after another."
+            f"The slowest check, {longest.check_id}, took {longest.duration.median:.0f} ms "
+            f"(~{longest.duration.median / (slow.rtt_s * 1000):.1f} RTT) for "
+            f"{_num(longest.http_requests)} requests of its own: they are on one chain, one after another, "
+            "and it also waits for the run's shared ping/token."
         )
-    total = slow.total_requests if slow.total_requests is not None else slow.wire_requests.median
+    total = slow.total_requests
+    if total is None:
+        total = slow.wire_requests.median + slow.token_server_requests.median
     if total:
         parts.append(
-            f"All checks together made {total:.0f} requests; if every one of them were sequential the "
-            f"network time would be ~{total:.0f} RTT, if all independent ones ran in parallel the "
-            f"chain /v2/ -> token -> longest probe chain."
+            f"All checks together made {total:.0f} requests (registry and token server); one after another "
+            f"they would cost ~{total:.0f} RTT, fully parallel only /v2/ -> token -> the longest probe chain."
         )
     tokens = slow.token_server_requests.median
     if tokens > 1:
@@ -235,15 +257,17 @@ def _judge_s2(results: Results) -> list[Target]:
                     list_target,
                     measured,
                     "missed",
-                    f"{_ms(median - S2_MAX_LIST_S)} over: listing needs every plugin's definitions, so "
-                    "anything a plugin imports at module level (httpx, pydantic models) is paid here; "
-                    "see `python -X importtime`.",
+                    f"{_ms(median - S2_MAX_LIST_S)} over ({median / S2_MAX_LIST_S:.1f}x): listing needs "
+                    "every plugin's definitions, so whatever the core and the plugins import at module "
+                    "level is paid here. Heaviest imports (self time): "
+                    f"{s2.heaviest_imports('doctor list') or 'not profiled'}.",
                 )
             )
     s1_target = f"full S1 run at 0 ms RTT <= {_ms(S1_MAX_WALL_0MS_S)}"
     base = results.s1.at(0.0) if results.s1 is not None else None
     if base is None:
-        out.append(_not_measured(results, "S1", s1_target))
+        reason = results.skipped.get("S1", "S1 did not run")
+        out.append(Target("S2", s1_target, "n/a", "not measured", reason))
     else:
         median = base.wall.median
         verdict = "met" if median <= S1_MAX_WALL_0MS_S else "missed"
@@ -287,9 +311,10 @@ def _judge_s3(results: Results) -> list[Target]:
 
 def _judge_s4(results: Results) -> list[Target]:
     target = f"full run (S1) peak RSS <= {S4_MAX_RSS_MB:g} MB"
-    slow = results.s1.at(0.050) if results.s1 is not None else None
+    slow = results.s1.slow if results.s1 is not None else None
     if slow is None or slow.rss_kb is None:
-        return [_not_measured(results, "S4" if "S4" in results.skipped else "S1", target)]
+        reason = results.skipped.get("S4") or results.skipped.get("S1") or "the scenario did not run"
+        return [Target("S4", target, "n/a", "not measured", reason)]
     rss = slow.rss_kb.median / 1024
     if rss <= S4_MAX_RSS_MB:
         return [Target("S4", target, f"{rss:.1f} MB", "met")]
@@ -318,6 +343,8 @@ def render_markdown(results: Results, targets: Sequence[Target] | None = None) -
         f"- Machine: {m.cpu}, {m.cores} cores, {m.system}",
         f"- Python: {m.python}",
         f"- Date: {m.date}",
+        f"- Load average (1 min) at the start: {_num(m.load, 2)}"
+        + (" -- other work was running; expect noisy numbers" if m.load is not None and m.load > 1 else ""),
         f"- Repeats per measurement: {results.repeat}",
     ]
     if results.registry_version:
@@ -345,8 +372,8 @@ def _render_s1(results: Results) -> list[str]:
         return lines + _skipped_line(results, "S1")
     lines += [
         "",
-        "| RTT | wall | requests (sum of check metrics) | requests on the wire | "
-        "token requests at the server | token fetches reported | peak RSS | exit codes |",
+        "| RTT | wall | requests (sum of check metrics) | registry requests on the wire | "
+        "token requests at the token server | token fetches reported | peak RSS | exit codes |",
         "|---|---|---|---|---|---|---|---|",
     ]
     for run in s1.runs:
@@ -357,15 +384,18 @@ def _render_s1(results: Results) -> list[str]:
             f"{run.reported_token_fetches.fmt() if run.reported_token_fetches else 'n/a'} | "
             f"{_mb(run.rss_kb)} | {', '.join(str(c) for c in sorted(set(run.exit_codes)))} |"
         )
-    network = s1.network(0.050)
+    network = s1.slow_network()
+    slow_ms = s1.slow.rtt_s * 1000 if s1.slow is not None else 0.0
     if network is not None:
         seconds, trips = network
-        lines += ["", f"Network time at 50 ms RTT (50 ms median - 0 ms median): {_ms(seconds)} = "
-                  f"**{trips:.1f} round trips** (/0.050 s)."]
-    lines += ["", "Per check (requests and token fetches from the check's own `metrics`; duration in the "
-              "report):", "", "| check | status | requests | token fetches | duration 0 ms | "
-              "duration 50 ms | ~RTT at 50 ms |", "|---|---|---|---|---|---|---|"]
-    base, slow = s1.at(0.0), s1.at(0.050)
+        lines += ["", f"Network time at {slow_ms:.0f} ms RTT ({slow_ms:.0f} ms median - 0 ms median): "
+                  f"{_ms(seconds)} = **{trips:.1f} round trips** (/{slow_ms / 1000:.3f} s)."]
+    lines += ["", "Per check (from the report: `metrics.http_requests` made under the check's label, "
+              "token and registry requests alike; `metrics.token_fetches` is the run's total so far; "
+              "`duration_ms`):", "", "| check | status | requests | token fetches (run so far) | "
+              f"duration 0 ms | duration {slow_ms:.0f} ms | ~RTT at {slow_ms:.0f} ms |",
+              "|---|---|---|---|---|---|---|"]
+    base, slow = s1.at(0.0), s1.slow
     reference = slow or base
     if reference is not None:
         for row in reference.checks:
@@ -375,7 +405,7 @@ def _render_s1(results: Results) -> list[str]:
                 f"| {row.check_id} | {row.status} | {_num(row.http_requests)} | {_num(row.token_fetches)} | "
                 f"{base_row.duration.fmt(unit=' ms') if base_row else 'n/a'} | "
                 f"{slow_row.duration.fmt(unit=' ms') if slow_row else 'n/a'} | "
-                f"{_num(slow_row.duration.median / 50, 1) if slow_row else 'n/a'} |"
+                f"{_num(slow_row.duration.median / slow_ms, 1) if slow_row and slow_ms else 'n/a'} |"
             )
     return lines
 
@@ -398,6 +428,12 @@ def _render_s2(results: Results) -> list[str]:
               f"| `python -c pass` | {s2.baseline.fmt(1000, ' ms')} | 1.00 |"]
     for label, spread in s2.commands.items():
         lines.append(f"| `{label}` | {spread.fmt(1000, ' ms')} | {s2.ratio(label):.2f} |")
+    if s2.import_profiles:
+        lines += ["", "Where start-up goes (`python -X importtime`, one run, self time summed per top-level "
+                  "package, largest first):", ""]
+        for label, profile in s2.import_profiles.items():
+            parts = ", ".join(f"{name} {seconds * 1000:.0f} ms" for name, seconds in profile)
+            lines.append(f"- `{label}`: {parts}")
     return lines
 
 
@@ -424,8 +460,9 @@ def _render_s4(results: Results) -> list[str]:
     lines = ["", "## S4 memory (`/usr/bin/time -v`, maximum resident set size)", ""]
     if "S4" in results.skipped:
         return [*lines, f"Not measured: {results.skipped['S4']}."]
-    slow = results.s1.at(0.050) if results.s1 is not None else None
+    slow = results.s1.slow if results.s1 is not None else None
     lines += ["| run | peak RSS |", "|---|---|"]
-    lines.append(f"| S1 full run, 50 ms RTT | {_mb(slow.rss_kb) if slow else 'n/a'} |")
+    label = f"{slow.rtt_s * 1000:.0f} ms RTT" if slow else "delayed"
+    lines.append(f"| S1 full run, {label} | {_mb(slow.rss_kb) if slow else 'n/a'} |")
     lines.append(f"| S3 referrer discovery | {_mb(results.s3.rss_kb) if results.s3 else 'n/a'} |")
     return lines

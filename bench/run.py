@@ -91,7 +91,10 @@ def collect(args: argparse.Namespace) -> Results:
         try:
             args.workdir.mkdir(parents=True, exist_ok=True)
             results.s2 = run_s2(
-                repeat=args.repeat, env=clean_env(), cwd=args.workdir, progress=_progress
+                repeat=args.repeat,
+                env=clean_env(pycache=args.workdir / "pycache"),
+                cwd=args.workdir,
+                progress=_progress,
             )
         except BenchError as exc:
             results.skipped["S2"] = redact(str(exc))

@@ -26,7 +26,14 @@ from pathlib import Path
 from typing import Any
 
 from bench.environment import BenchRegistry
-from bench.measure import BenchError, Measurement, Spread, doctor_executable, run_measured
+from bench.measure import (
+    BenchError,
+    Measurement,
+    Spread,
+    doctor_executable,
+    import_profile,
+    run_measured,
+)
 from bench.results import CheckRow, S1Result, S1Run, S2Result, S3Result
 from devtools.images import (
     ATTESTATION_ARTIFACT,
@@ -136,7 +143,9 @@ def _s1_run(rtt_s: float, samples: Sequence[_S1Sample]) -> S1Run:
     for sample in samples:
         values = [_metric(r.metrics, "token_fetches") for r in sample.report.results]
         present = [v for v in values if v is not None]
-        reported_tokens.append(sum(present) if present else None)
+        # Each check reports the run's token fetches so far (one shared client): the run's total is
+        # the largest value, not the sum.
+        reported_tokens.append(max(present) if present else None)
     rss = [s.measurement.max_rss_kb for s in samples]
     return S1Run(
         rtt_s=rtt_s,
@@ -221,7 +230,19 @@ def run_s2(
         if round_number:
             progress(f"S2 round {round_number}/{repeat}")
     baseline = _spread(samples.pop("python -c pass"))
-    return S2Result(baseline=baseline, commands={label: _spread(values) for label, values in samples.items()})
+    profiles: dict[str, list[tuple[str, float]]] = {}
+    for label, args in S2_COMMANDS:
+        if args == ("--version",):
+            continue
+        try:
+            profiles[label] = import_profile([*doctor, *args], env=env, cwd=cwd)
+        except BenchError as exc:
+            progress(f"S2 import profile of '{label}' failed: {exc}")
+    return S2Result(
+        baseline=baseline,
+        commands={label: _spread(values) for label, values in samples.items()},
+        import_profiles=profiles,
+    )
 
 
 # -- S3 ------------------------------------------------------------------------------------------

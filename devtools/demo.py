@@ -68,11 +68,17 @@ def main() -> int:
         _banner(f"Pushing {REPOSITORY}:{TAG} with a signature and an SBOM referrer")
         image = push_image(registry, REPOSITORY, TAG)
         signature = push_referrer(
-            registry, REPOSITORY, image, SIGNATURE_TYPE,
+            registry,
+            REPOSITORY,
+            image,
+            SIGNATURE_TYPE,
             annotations={"org.opencontainers.image.title": "signature"},
         )
         sbom = push_referrer(
-            registry, REPOSITORY, image, SBOM_TYPE,
+            registry,
+            REPOSITORY,
+            image,
+            SBOM_TYPE,
             annotations={"org.opencontainers.image.title": "sbom"},
         )
         push_tag_schema_index(registry, REPOSITORY, image.digest, [signature, sbom])
@@ -94,8 +100,14 @@ def main() -> int:
             }
         )
         print("\nconfiguration (environment):")
-        for key in ("OCI__RegistryUrl", "OCI__Username", "OCI__PasswordSecretRef", "OCI__CaBundle",
-                    "OCI__TestRepository", "OCI__TestTag"):
+        for key in (
+            "OCI__RegistryUrl",
+            "OCI__Username",
+            "OCI__PasswordSecretRef",
+            "OCI__CaBundle",
+            "OCI__TestRepository",
+            "OCI__TestTag",
+        ):
             print(f"  {key}={env[key]}")
 
         doctor = _doctor()

@@ -148,16 +148,33 @@ def _common_parent(streams: _Streams, flags: Iterable[tuple[str, Any]]) -> tuple
     """Options shared by every command, plus the configuration flags of the plugins' sections."""
     parent = streams.parser(add_help=False)
     group = parent.add_argument_group("common options")
-    group.add_argument("--config", metavar="FILE", help="YAML configuration file (else $DOCTOR_CONFIG, "
-                       "else ./doctor.yaml)")
-    group.add_argument("--disable-plugin", metavar="NAME", action="append", default=[],
-                       help="do not load this plugin (repeatable; also $DOCTOR_DISABLE_PLUGINS=a,b)")
-    group.add_argument("--strict-plugins", action="store_true",
-                       help="treat any plugin problem as an error (also $DOCTOR_STRICT_PLUGINS=1)")
-    group.add_argument("-v", "--verbose", action="store_true",
-                       help="evidence and remediation in the text report; debug log on stderr")
-    group.add_argument("--log-format", choices=("console", "json"), default="console",
-                       help="log lines on stderr as console text or JSON lines")
+    group.add_argument(
+        "--config", metavar="FILE", help="YAML configuration file (else $DOCTOR_CONFIG, else ./doctor.yaml)"
+    )
+    group.add_argument(
+        "--disable-plugin",
+        metavar="NAME",
+        action="append",
+        default=[],
+        help="do not load this plugin (repeatable; also $DOCTOR_DISABLE_PLUGINS=a,b)",
+    )
+    group.add_argument(
+        "--strict-plugins",
+        action="store_true",
+        help="treat any plugin problem as an error (also $DOCTOR_STRICT_PLUGINS=1)",
+    )
+    group.add_argument(
+        "-v",
+        "--verbose",
+        action="store_true",
+        help="evidence and remediation in the text report; debug log on stderr",
+    )
+    group.add_argument(
+        "--log-format",
+        choices=("console", "json"),
+        default="console",
+        help="log lines on stderr as console text or JSON lines",
+    )
     group.add_argument("--no-color", action="store_true", help="no colours (also $NO_COLOR)")
     destinations: dict[str, str] = {}
     if flags:
@@ -167,30 +184,64 @@ def _common_parent(streams: _Streams, flags: Iterable[tuple[str, Any]]) -> tuple
             dest = f"config_flag_{index}"
             destinations[dest] = key
             try:
-                plugin_group.add_argument(flag.flag, dest=dest, action="store_const", const=flag.value,
-                                          default=None, help=f"{flag.help} (sets {key})")
+                plugin_group.add_argument(
+                    flag.flag,
+                    dest=dest,
+                    action="store_const",
+                    const=flag.value,
+                    default=None,
+                    help=f"{flag.help} (sets {key})",
+                )
             except argparse.ArgumentError:
                 del destinations[dest]  # clashes with a built-in option: the built-in wins
     return parent, destinations
 
 
 def _run_options(parser: _Parser, reporters: Iterable[str]) -> None:
-    parser.add_argument("--tag", action="append", default=[], metavar="TAG",
-                        help="run the checks with this tag (repeatable: any of them)")
-    parser.add_argument("--check", action="append", default=[], metavar="ID",
-                        help="run this check (repeatable; exact id)")
-    parser.add_argument("--format", default="text", metavar="NAME",
-                        help=f"output format: {', '.join(sorted(reporters))} (default: text)")
-    parser.add_argument("-o", "--output", metavar="FILE",
-                        help="write the report to FILE; stdout then gets only the summary line")
-    parser.add_argument("--fail-on", choices=("warn", "fail"), default="fail",
-                        help="lowest status giving exit code 1 (default: fail; error always does)")
-    parser.add_argument("--timeout", type=_positive_float, metavar="SECONDS",
-                        help="timeout of every check (default: its estimated duration x 3)")
-    parser.add_argument("--deadline", type=_positive_float, metavar="SECONDS",
-                        help="deadline of the whole run (default: 300)")
-    parser.add_argument("--concurrency", type=_positive_int, default=8, metavar="N",
-                        help="checks running at the same time (default: 8)")
+    parser.add_argument(
+        "--tag",
+        action="append",
+        default=[],
+        metavar="TAG",
+        help="run the checks with this tag (repeatable: any of them)",
+    )
+    parser.add_argument(
+        "--check", action="append", default=[], metavar="ID", help="run this check (repeatable; exact id)"
+    )
+    parser.add_argument(
+        "--format",
+        default="text",
+        metavar="NAME",
+        help=f"output format: {', '.join(sorted(reporters))} (default: text)",
+    )
+    parser.add_argument(
+        "-o",
+        "--output",
+        metavar="FILE",
+        help="write the report to FILE; stdout then gets only the summary line",
+    )
+    parser.add_argument(
+        "--fail-on",
+        choices=("warn", "fail"),
+        default="fail",
+        help="lowest status giving exit code 1 (default: fail; error always does)",
+    )
+    parser.add_argument(
+        "--timeout",
+        type=_positive_float,
+        metavar="SECONDS",
+        help="timeout of every check (default: its estimated duration x 3)",
+    )
+    parser.add_argument(
+        "--deadline", type=_positive_float, metavar="SECONDS", help="deadline of the whole run (default: 300)"
+    )
+    parser.add_argument(
+        "--concurrency",
+        type=_positive_int,
+        default=8,
+        metavar="N",
+        help="checks running at the same time (default: 8)",
+    )
     parser.add_argument("--version", action="store_true", help="print the version and exit")
 
 
@@ -221,8 +272,10 @@ def run_cli(
     argv = list(argv)
     if prog == "stella":
         if not argv or argv[0] != "doctor":
-            err.write("usage: stella doctor [options] [command]\n"
-                      "stella: error: the only command is 'doctor' (try 'stella doctor --help')\n")
+            err.write(
+                "usage: stella doctor [options] [command]\n"
+                "stella: error: the only command is 'doctor' (try 'stella doctor --help')\n"
+            )
             return EXIT_USAGE
         argv, prog = argv[1:], "stella doctor"
     if _wants_version(argv):
@@ -290,18 +343,28 @@ def _dispatch(
         parser = _run_parser(streams, parent, prog, doctor)
         return _cmd_run(doctor, parser.parse_args(rest), destinations, environ, streams)
     if command == "list":
-        parser = streams.parser(prog=f"{prog} list", parents=[parent], description="List the installed checks.")
-        parser.add_argument("--tag", action="append", default=[], metavar="TAG", help="only checks with this tag")
+        parser = streams.parser(
+            prog=f"{prog} list", parents=[parent], description="List the installed checks."
+        )
+        parser.add_argument(
+            "--tag", action="append", default=[], metavar="TAG", help="only checks with this tag"
+        )
         parser.add_argument("--format", choices=("text", "json"), default="text")
         return _cmd_list(doctor, parser.parse_args(rest), streams)
     if command == "plugins":
-        parser = streams.parser(prog=f"{prog} plugins", parents=[parent],
-                                description="Show the loaded plugins and their problems.")
+        parser = streams.parser(
+            prog=f"{prog} plugins",
+            parents=[parent],
+            description="Show the loaded plugins and their problems.",
+        )
         parser.add_argument("--format", choices=("text", "json"), default="text")
         return _cmd_plugins(doctor, parser.parse_args(rest), streams)
     if command == "schema":
-        parser = streams.parser(prog=f"{prog} schema", parents=[parent],
-                                description="Print the JSON schema of the report (--format json).")
+        parser = streams.parser(
+            prog=f"{prog} schema",
+            parents=[parent],
+            description="Print the JSON schema of the report (--format json).",
+        )
         parser.parse_args(rest)
         import json
 
@@ -332,10 +395,14 @@ def _run_parser(streams: _Streams, parent: _Parser, prog: str, doctor: Doctor) -
 
 
 def _flag_values(ns: argparse.Namespace, destinations: Mapping[str, str]) -> dict[str, Any]:
-    return {key: getattr(ns, dest) for dest, key in destinations.items() if getattr(ns, dest, None) is not None}
+    return {
+        key: getattr(ns, dest) for dest, key in destinations.items() if getattr(ns, dest, None) is not None
+    }
 
 
-def _prepare(doctor: Doctor, ns: argparse.Namespace, destinations: Mapping[str, str], streams: _Streams) -> None:
+def _prepare(
+    doctor: Doctor, ns: argparse.Namespace, destinations: Mapping[str, str], streams: _Streams
+) -> None:
     """Logging, flag overrides, and the configuration warnings on stderr."""
     from doctor_core import logs
 
@@ -407,8 +474,12 @@ def _cmd_run(
     if reporter is None:
         raise UsageError(f"unknown output format {ns.format!r}; available: {', '.join(sorted(reporters))}")
     doctor.checks(ns.tag, ns.check)  # usage errors before anything is shown
-    if wanted(stderr=streams.err, stdout=streams.out, machine_readable=reporter.machine_readable,
-              output_file=bool(ns.output)):
+    if wanted(
+        stderr=streams.err,
+        stdout=streams.out,
+        machine_readable=reporter.machine_readable,
+        output_file=bool(ns.output),
+    ):
         doctor.add_plugin(LiveProgress(streams.err), name="doctor_core.progress")
     report = asyncio.run(
         _interruptible_run(
@@ -449,7 +520,9 @@ def _cmd_run(
 
 def _table(rows: list[list[str]]) -> list[str]:
     widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
-    return ["  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=True)).rstrip() for row in rows]
+    return [
+        "  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=True)).rstrip() for row in rows
+    ]
 
 
 def _cmd_list(doctor: Doctor, ns: argparse.Namespace, streams: _Streams) -> int:
@@ -527,7 +600,8 @@ def _cmd_plugin(
         owned.command.configure(parser)
     except Exception as exc:
         raise PluginError(
-            f"command {name!r} of plugin {owned.plugin!r} could not set up its options: {describe_exception(exc)}"
+            f"command {name!r} of plugin {owned.plugin!r} could not set up its options: "
+            f"{describe_exception(exc)}"
         ) from None
     ns = parser.parse_args(rest)
     _prepare(doctor, ns, destinations, streams)

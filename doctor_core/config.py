@@ -48,8 +48,9 @@ def _model_keys(model: type[BaseModel]) -> dict[str, str]:
     """lower-case user key (field name or alias) -> the name validation expects."""
     keys: dict[str, str] = {}
     by_alias = bool(model.model_config.get("validate_by_alias", True))
-    by_name = bool(model.model_config.get("validate_by_name", False) or model.model_config.get(
-        "populate_by_name", False))
+    by_name = bool(
+        model.model_config.get("validate_by_name", False) or model.model_config.get("populate_by_name", False)
+    )
     for name, info in model.model_fields.items():
         alias = info.validation_alias if isinstance(info.validation_alias, str) else info.alias
         if alias and by_alias:
@@ -114,7 +115,9 @@ class Configuration:
             self._merge_layer(self._read_file(self.file), f"file {self.file}")
         if data is not None:
             if not isinstance(data, Mapping):
-                raise ConfigError(f"the configuration must be a mapping of sections, not {type(data).__name__}")
+                raise ConfigError(
+                    f"the configuration must be a mapping of sections, not {type(data).__name__}"
+                )
             self._merge_layer(data, "the configuration mapping")
         self._merge_environment()
         for dotted, value in (flags or {}).items():
@@ -134,7 +137,8 @@ class Configuration:
             path = Path(from_env).expanduser()
             if not path.is_file():
                 raise ConfigError(
-                    f"configuration file {str(path)!r} named by {ENV_FILE_VARIABLE} does not exist or is not a file"
+                    f"configuration file {str(path)!r} named by {ENV_FILE_VARIABLE} does not exist "
+                    "or is not a file"
                 )
             return path
         default = cwd / DEFAULT_FILE
@@ -191,7 +195,12 @@ class Configuration:
             self._merge_into(name, self._sections[name].model, (), value, source)
 
     def _merge_into(
-        self, section: str, model: type[BaseModel] | None, prefix: Path_, values: Mapping[str, Any], source: str
+        self,
+        section: str,
+        model: type[BaseModel] | None,
+        prefix: Path_,
+        values: Mapping[str, Any],
+        source: str,
     ) -> None:
         target = self._values[section]
         for part in prefix:

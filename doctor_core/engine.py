@@ -65,7 +65,11 @@ class RunOptions:
             raise ValueError("deadline must be a positive number of seconds")
 
     def timeout_for(self, definition: CheckDefinition) -> float:
-        return self.timeout if self.timeout is not None else definition.estimated_duration_s * self.timeout_factor
+        return (
+            self.timeout
+            if self.timeout is not None
+            else definition.estimated_duration_s * self.timeout_factor
+        )
 
 
 class RunResources:
@@ -91,7 +95,7 @@ class RunResources:
         self._created.append((key, task.result()))
 
     async def aclose(self, timeout_s: float, on_error: Callable[[str, BaseException], None]) -> None:
-        """Close every created object (``aclose()`` or ``close()``), newest first, each within ``timeout_s``."""
+        """Close every created object (``aclose()`` or ``close()``), newest first, each in ``timeout_s``."""
         for task in list(self._tasks.values()):
             if not task.done():
                 task.cancel()
@@ -230,8 +234,12 @@ class Engine:
         if task.done() and not task.cancelled() and task.exception() is None:
             return task.result()
         reason = self._stop_reason or "interrupted"
-        return self._error(check.definition, f"{reason} (the check did not stop within "
-                           f"{options.cleanup_grace_s:g} s)", 0, Status.ERROR)
+        return self._error(
+            check.definition,
+            f"{reason} (the check did not stop within {options.cleanup_grace_s:g} s)",
+            0,
+            Status.ERROR,
+        )
 
     @staticmethod
     def _error(definition: CheckDefinition, message: str, duration_ms: int, status: Status) -> CheckResult:
@@ -272,7 +280,9 @@ class Engine:
                 result = self._error(definition, f"not run: {reason}", 0, Status.SKIP)
         except Exception as exc:  # a defect in doctor itself: still one result, never a crash
             elapsed = int((time.monotonic() - start) * 1000)
-            result = self._error(definition, f"internal error: {describe_exception(exc)}", elapsed, Status.ERROR)
+            result = self._error(
+                definition, f"internal error: {describe_exception(exc)}", elapsed, Status.ERROR
+            )
         self._plugins.notify("doctor_check_finished", result=result)
         return result
 
@@ -293,8 +303,9 @@ class Engine:
         try:
             function = check.resolve()
         except Exception as exc:
-            return self._error(definition, f"cannot load the check: {describe_exception(exc)}", elapsed(),
-                               Status.ERROR)
+            return self._error(
+                definition, f"cannot load the check: {describe_exception(exc)}", elapsed(), Status.ERROR
+            )
         ctx = CheckContext(
             definition=definition,
             config=self._configs.get(definition.plugin),

@@ -185,7 +185,9 @@ class PluginManager:
             self._problem(name, "load", exc)
             return
         for extension in manager.extensions:
-            self._register(_Registered(extension.name, extension.plugin, "entry point", extension.entry_point))
+            self._register(
+                _Registered(extension.name, extension.plugin, "entry point", extension.entry_point)
+            )
 
     def register(self, obj: object, name: str | None = None) -> str | None:
         """Register an in-process plugin object; returns its name, or ``None`` when it was refused."""
@@ -326,8 +328,11 @@ class PluginManager:
         items: list[tuple[str, Any]] = []
         for plugin, value in self._call_each(hook_name, {}):
             if isinstance(value, _Invalid):
-                self._problem(plugin, "invalid-contribution", f"{hook_name} returned {value.type_name}, "
-                              f"expected an iterable of {what}")
+                self._problem(
+                    plugin,
+                    "invalid-contribution",
+                    f"{hook_name} returned {value.type_name}, expected an iterable of {what}",
+                )
                 continue
             for item in value:
                 if not isinstance(item, kind):
@@ -355,8 +360,11 @@ class PluginManager:
         for plugin, check in self._contributions("doctor_add_checks", Check, "doctor_core.Check"):
             check_id = check.definition.check_id
             if not isinstance(check.run, str) and not callable(check.run):
-                self._problem(plugin, "invalid-contribution", f"check {check_id}: run is neither callable "
-                              "nor a 'module:function' string")
+                self._problem(
+                    plugin,
+                    "invalid-contribution",
+                    f"check {check_id}: run is neither callable nor a 'module:function' string",
+                )
                 continue
             if check_id in found:
                 first = found[check_id].definition.plugin
@@ -415,8 +423,11 @@ class PluginManager:
             "doctor_add_config_sections", ConfigSection, "doctor_core.ConfigSection"
         ):
             if not isinstance(section.model, type) or not issubclass(section.model, BaseModel):
-                self._problem(plugin, "invalid-contribution", f"config section {section.name!r}: model must "
-                              "be a pydantic BaseModel subclass")
+                self._problem(
+                    plugin,
+                    "invalid-contribution",
+                    f"config section {section.name!r}: model must be a pydantic BaseModel subclass",
+                )
                 continue
             clash = next((n for n in found if n.lower() == section.name.lower()), None)
             if not section.name or clash is not None:
@@ -439,8 +450,9 @@ class PluginManager:
         for plugin, command in self._contributions("doctor_add_commands", Command, "doctor_core.Command"):
             if command.name in RESERVED_COMMANDS or command.name in found:
                 other = "doctor itself" if command.name in RESERVED_COMMANDS else found[command.name].plugin
-                self._problem(plugin, "duplicate-command", f"command {command.name!r} is already provided by "
-                              f"{other}")
+                self._problem(
+                    plugin, "duplicate-command", f"command {command.name!r} is already provided by {other}"
+                )
                 continue
             if not command.name or command.name.startswith("-") or " " in command.name:
                 self._problem(plugin, "invalid-contribution", f"command name {command.name!r} is not a word")

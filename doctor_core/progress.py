@@ -41,8 +41,10 @@ class LiveProgress:
 
     def _draw(self) -> None:
         width = max(20, shutil.get_terminal_size((80, 24)).columns - 1)
-        line = f"[{self._done}/{self._total}] running: {', '.join(self._running)}" if self._running else (
-            f"[{self._done}/{self._total}]"
+        line = (
+            f"[{self._done}/{self._total}] running: {', '.join(self._running)}"
+            if self._running
+            else (f"[{self._done}/{self._total}]")
         )
         if len(line) > width:
             line = line[: width - 3] + "..."

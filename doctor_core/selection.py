@@ -47,7 +47,9 @@ def select(
         raise UsageError(NO_CHECKS_HINT)
     known_tags = all_tags(checks)
     problems = [f"unknown check id {cid!r}{_close(cid, checks)}" for cid in wanted_ids if cid not in checks]
-    problems += [f"unknown tag {tag!r}{_close(tag, known_tags)}" for tag in wanted_tags if tag not in known_tags]
+    problems += [
+        f"unknown tag {tag!r}{_close(tag, known_tags)}" for tag in wanted_tags if tag not in known_tags
+    ]
     if problems:
         raise UsageError("; ".join(problems) + "; run 'doctor list' to see the installed checks and tags")
     if not wanted_tags and not wanted_ids:

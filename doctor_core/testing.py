@@ -61,16 +61,16 @@ def assert_result(
     if status is not None:
         expected = getattr(status, "value", status)
         if result.status.value != str(expected).lower():
-            raise AssertionError(f"expected status {str(expected).lower()!r}, got {result.status.value!r}{shown}")
+            raise AssertionError(
+                f"expected status {str(expected).lower()!r}, got {result.status.value!r}{shown}"
+            )
     if message_contains is not None and message_contains not in result.message:
         raise AssertionError(f"expected the message to contain {message_contains!r}{shown}")
     for key, value in (evidence or {}).items():
         if key not in result.evidence:
             raise AssertionError(f"evidence key {key!r} is missing{shown}")
         if result.evidence[key] != value:
-            raise AssertionError(
-                f"evidence {key!r}: expected {value!r}, got {result.evidence[key]!r}{shown}"
-            )
+            raise AssertionError(f"evidence {key!r}: expected {value!r}, got {result.evidence[key]!r}{shown}")
 
 
 def _make_doctor(
@@ -103,7 +103,9 @@ def doctor_factory() -> Callable[..., Doctor]:
         load_entrypoints: bool = False,
         **kwargs: Any,
     ) -> Doctor:
-        return _make_doctor(plugins, config=config, environ=environ, load_entrypoints=load_entrypoints, **kwargs)
+        return _make_doctor(
+            plugins, config=config, environ=environ, load_entrypoints=load_entrypoints, **kwargs
+        )
 
     return factory
 
@@ -161,7 +163,7 @@ class CheckRunner:
         *,
         plugins: Iterable[object] = (),
         environ: Mapping[str, str] | None = None,
-        timeout: float | None = None,
+        timeout: float | None = None,  # noqa: ASYNC109 - the check's timeout, passed to the engine
     ) -> CheckResult:
         doctor, check_id = self._prepare(check, plugins, config, environ)
         report = await doctor.arun(check_ids=(check_id,), timeout=timeout)

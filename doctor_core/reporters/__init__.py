@@ -41,5 +41,7 @@ def doctor_add_reporters() -> list[Reporter]:
             machine_readable=True,
             file_extension="xml",
         ),
-        Reporter("markdown", "A Markdown table", _lazy("doctor_core.reporters.markdown"), file_extension="md"),
+        Reporter(
+            "markdown", "A Markdown table", _lazy("doctor_core.reporters.markdown"), file_extension="md"
+        ),
     ]

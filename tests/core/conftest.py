@@ -96,6 +96,8 @@ def isolated_site(tmp_path: Path) -> Path:
 
     source = Path(sysconfig.get_paths()["purelib"])
     site = tmp_path / "core-only-site"
+    if site.exists():
+        return site
     site.mkdir()
     for entry in source.iterdir():
         if entry.name.endswith(".dist-info"):

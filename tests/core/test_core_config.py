@@ -36,7 +36,9 @@ def _write(tmp_path: Path, text: str, name: str = "doctor.yaml") -> Path:
 
 
 def test_precedence_file_then_environment_then_flags(tmp_path):
-    path = _write(tmp_path, "OCI:\n  RegistryUrl: file.example\n  TestRepository: from/file\n  Insecure: false\n")
+    path = _write(
+        tmp_path, "OCI:\n  RegistryUrl: file.example\n  TestRepository: from/file\n  Insecure: false\n"
+    )
     config = Configuration(
         SECTIONS,
         config_file=path,
@@ -70,7 +72,10 @@ def test_malformed_yaml_names_file_and_line(tmp_path):
 
 @pytest.mark.parametrize(
     ("text", "message"),
-    [("- a\n- b\n", "mapping of sections at the top level, not a list"), ("OCI: 5\n", "OCI: must be a mapping")],
+    [
+        ("- a\n- b\n", "mapping of sections at the top level, not a list"),
+        ("OCI: 5\n", "OCI: must be a mapping"),
+    ],
 )
 def test_wrong_shapes(tmp_path, text, message):
     with pytest.raises(ConfigError, match=message):
@@ -94,8 +99,10 @@ def test_wrong_type_names_dotted_key_reason_and_source_without_the_value(tmp_pat
 
 
 def test_secret_ref_to_missing_variable_names_the_key(tmp_path):
-    config = Configuration(SECTIONS, data={"OCI": {"PasswordSecretRef": "env:DTP_MISSING_PASSWORD"}}, environ={})
-    with pytest.raises(ConfigError, match="OCI.PasswordSecretRef.*DTP_MISSING_PASSWORD.*is not set"):
+    config = Configuration(
+        SECTIONS, data={"OCI": {"PasswordSecretRef": "env:DTP_MISSING_PASSWORD"}}, environ={}
+    )
+    with pytest.raises(ConfigError, match=r"OCI\.PasswordSecretRef.*DTP_MISSING_PASSWORD.*is not set"):
         config.section("OCI")
 
 

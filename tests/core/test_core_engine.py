@@ -24,7 +24,9 @@ def _plugin(*checks: Check, listener: object | None = None) -> object:
 
 
 def _check(check_id: str, run, duration: float = 1.0, tags=("t",)) -> Check:
-    return Check(CheckDefinition(check_id=check_id, name=check_id, estimated_duration_s=duration, tags=tags), run)
+    return Check(
+        CheckDefinition(check_id=check_id, name=check_id, estimated_duration_s=duration, tags=tags), run
+    )
 
 
 def _doctor(*checks: Check, extra=()) -> Doctor:
@@ -134,8 +136,12 @@ async def test_cancellation_runs_cleanup_and_returns_a_partial_report():
         finally:
             cleanup.append(ctx.definition.check_id)
 
-    doctor = _doctor(_check("check.e.a", _ok), _check("check.e.b", long, duration=100),
-                     _check("check.e.c", long, duration=100), _check("check.e.d", long, duration=100))
+    doctor = _doctor(
+        _check("check.e.a", _ok),
+        _check("check.e.b", long, duration=100),
+        _check("check.e.c", long, duration=100),
+        _check("check.e.d", long, duration=100),
+    )
     task = asyncio.create_task(doctor.arun(concurrency=2))
     await started.wait()
     await asyncio.sleep(0.05)
@@ -144,8 +150,14 @@ async def test_cancellation_runs_cleanup_and_returns_a_partial_report():
     assert report.interrupted is True
     assert sorted(cleanup) == ["check.e.b", "check.e.c"]
     assert report.result("check.e.a").status is Status.PASS
-    assert (report.result("check.e.b").status, report.result("check.e.b").message) == (Status.ERROR, "interrupted")
-    assert (report.result("check.e.c").status, report.result("check.e.c").message) == (Status.ERROR, "interrupted")
+    assert (report.result("check.e.b").status, report.result("check.e.b").message) == (
+        Status.ERROR,
+        "interrupted",
+    )
+    assert (report.result("check.e.c").status, report.result("check.e.c").message) == (
+        Status.ERROR,
+        "interrupted",
+    )
     assert (report.result("check.e.d").status, report.result("check.e.d").message) == (
         Status.SKIP,
         "not run: interrupted",
@@ -156,9 +168,9 @@ async def test_run_deadline_stops_everything():
     async def long(ctx):
         await asyncio.sleep(30)
 
-    report = await _doctor(_check("check.e.x", long, duration=100), _check("check.e.y", long, duration=100)).arun(
-        concurrency=1, deadline=0.1
-    )
+    report = await _doctor(
+        _check("check.e.x", long, duration=100), _check("check.e.y", long, duration=100)
+    ).arun(concurrency=1, deadline=0.1)
     assert report.interrupted is False
     assert report.result("check.e.x").message == "run deadline of 0.1 s reached"
     assert report.result("check.e.y").message == "not run: run deadline of 0.1 s reached"
@@ -214,7 +226,9 @@ async def test_evidence_and_texts_are_redacted_and_recommendations_deduplicated(
     async def passing(ctx):
         return CheckOutcome(status=Status.PASS, message="p", recommendations=("Never shown",))
 
-    report = await _doctor(_check("check.e.a", leaky), _check("check.e.b", also), _check("check.e.c", passing)).arun()
+    report = await _doctor(
+        _check("check.e.a", leaky), _check("check.e.b", also), _check("check.e.c", passing)
+    ).arun()
     result = report.result("check.e.a")
     assert "tok-123456" not in report.to_json()
     assert result.evidence["count"] == 2 and result.evidence["ok"] is False
@@ -257,7 +271,7 @@ def test_sync_run_refuses_a_running_loop():
     doctor = _doctor(_check("check.e.a", _ok))
 
     async def inside():
-        with pytest.raises(RuntimeError, match="use 'await doctor.arun"):
+        with pytest.raises(RuntimeError, match=r"use 'await doctor\.arun"):
             doctor.run()
 
     asyncio.run(inside())

@@ -148,8 +148,10 @@ def test_duplicate_reporters_and_commands_are_dropped_and_reported():
 
         @hookimpl
         def doctor_add_commands(self):
-            return [Command("list", "x", lambda parser: None, lambda args, app: 0),
-                    Command("mine", "y", lambda parser: None, lambda args, app: 0)]
+            return [
+                Command("list", "x", lambda parser: None, lambda args, app: 0),
+                Command("mine", "y", lambda parser: None, lambda args, app: 0),
+            ]
 
     manager = PluginManager(plugins=[Clash()], load_entrypoints=False)
     assert manager.reporters()["json"].description != "impostor"

@@ -3,14 +3,23 @@
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Callable
 from pathlib import Path
 from urllib.parse import urlsplit
 
 import pytest
 
-from devtools.images import PushedImage
+from devtools.images import PushedImage, push_image
 from devtools.registry import RunningRegistry
-from devtools.storage import DIR, StorageDiff, diff, live_uploads, snapshot, upload_residue
+from devtools.storage import (
+    DIR,
+    StorageDiff,
+    diff,
+    live_uploads,
+    snapshot,
+    upload_residue,
+    write_tag_links,
+)
 
 BLOBS = "docker/registry/v2/blobs/sha256"
 
@@ -102,3 +111,21 @@ def test_snapshot_records_directories_files_and_symlinks(tmp_path: Path) -> None
     assert live_uploads(tmp_path) == [] and upload_residue(tmp_path) == []
     with pytest.raises(FileNotFoundError, match="does not exist"):
         snapshot(tmp_path / "missing")
+
+
+def test_write_tag_links_creates_tags_the_registry_serves(
+    registry_factory: Callable[..., RunningRegistry], unique_repo: str
+) -> None:
+    registry = registry_factory("open")
+    image = push_image(registry, unique_repo, "latest")
+    tags = [f"bulk-{i:04d}" for i in range(500)]
+    assert write_tag_links(registry.storage, unique_repo, image.digest, tags) == 500
+    http = registry.http()
+    assert set(http.tags(unique_repo)) == {"latest", *tags}
+    assert http.get_manifest(unique_repo, "bulk-0499").digest == image.digest
+    with pytest.raises(FileNotFoundError, match="push it first"):
+        write_tag_links(registry.storage, unique_repo, "sha256:" + "0" * 64, ["x"])
+    with pytest.raises(ValueError, match="invalid tag"):
+        write_tag_links(registry.storage, unique_repo, image.digest, ["-bad"])
+    with pytest.raises(ValueError, match="digest"):
+        write_tag_links(registry.storage, unique_repo, "latest", ["x"])

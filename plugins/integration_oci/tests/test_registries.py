@@ -80,7 +80,9 @@ def test_identify_by_headers(headers: dict[str, str] | None, key: str) -> None:
 
 
 def test_identify_accepts_httpx_headers_and_host_wins() -> None:
-    headers = httpx.Headers({"www-authenticate": 'Bearer realm="https://x/service/token",service="harbor-registry"'})
+    headers = httpx.Headers(
+        {"www-authenticate": 'Bearer realm="https://x/service/token",service="harbor-registry"'}
+    )
     assert identify("registry.internal", headers).key == "harbor"
     # A host pattern is unambiguous: ghcr.io stays GHCR whatever it sends.
     assert identify("ghcr.io", {"Docker-Distribution-Api-Version": "registry/2.0"}).key == "ghcr"
@@ -94,8 +96,20 @@ def test_identify_rejects_non_string_host() -> None:
 def test_matrix_keeps_both_seed_values_and_sources() -> None:
     keys = [p.key for p in MATRIX]
     assert keys.count("unknown") == 1 and len(set(keys)) == len(keys)
-    assert set(keys) >= {"dockerhub", "ghcr", "gcr", "gar", "ecr", "acr", "harbor", "quay", "artifactory",
-                         "gitlab", "zot", "distribution"}
+    assert set(keys) >= {
+        "dockerhub",
+        "ghcr",
+        "gcr",
+        "gar",
+        "ecr",
+        "acr",
+        "harbor",
+        "quay",
+        "artifactory",
+        "gitlab",
+        "zot",
+        "distribution",
+    }
     for item in MATRIX:
         assert item.referrers_api in ("native", "partial", "none", "unknown")
         if item.key != "unknown":

@@ -19,6 +19,10 @@ from dataclasses import dataclass
 from typing import Any
 
 import httpx
+
+from doctor_core.models import CheckOutcome, Severity, Status
+from doctor_core.redact import redact, redact_value
+from doctor_core.types import CheckContext
 from doctor_oci.client import (
     AuthenticationError,
     ConnectError,
@@ -36,10 +40,6 @@ from doctor_oci.client import (
 from doctor_oci.registries import RegistryProfile, advice, recommendations
 from doctor_oci.runtime import check_metrics, common_evidence, registry_profile
 from doctor_oci.settings import OciSettings
-
-from doctor_core.models import CheckOutcome, Severity, Status
-from doctor_core.redact import redact, redact_value
-from doctor_core.types import CheckContext
 
 NOT_CONFIGURED = "OCI.RegistryUrl is not configured"
 

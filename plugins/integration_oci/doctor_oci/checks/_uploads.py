@@ -24,6 +24,7 @@ from typing import TypeVar
 from urllib.parse import urljoin
 
 import httpx
+
 from doctor_oci.client import RegistryClient, RegistryError
 
 #: Upper bound on the cleanup DELETE (and on waiting for an in-flight POST after cancellation).

@@ -23,6 +23,8 @@ from __future__ import annotations
 import asyncio
 from typing import Any, Literal
 
+from doctor_core.models import CheckOutcome, Status
+from doctor_core.types import CheckContext
 from doctor_oci.checks._common import (
     PROBE_DIGEST,
     TestImage,
@@ -48,9 +50,6 @@ from doctor_oci.referrers import probe_referrers_api
 from doctor_oci.registries import advice, recommendations
 from doctor_oci.runtime import ping_client, registry_client, registry_profile, settings_of
 from doctor_oci.settings import OciSettings
-
-from doctor_core.models import CheckOutcome, Status
-from doctor_core.types import CheckContext
 
 Capability = bool | Literal["unknown"]
 UNKNOWN: Literal["unknown"] = "unknown"

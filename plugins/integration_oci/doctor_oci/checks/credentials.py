@@ -13,14 +13,13 @@ from __future__ import annotations
 
 from typing import Any
 
+from doctor_core.models import CheckOutcome, Status
+from doctor_core.types import CheckContext
 from doctor_oci.checks._common import NOT_CONFIGURED, Verdict, error_verdict, finish, status_text
 from doctor_oci.client import RegistryClient, RegistryError
 from doctor_oci.registries import UNKNOWN, advice, recommendations
 from doctor_oci.runtime import ping_client, registry_client, registry_profile, settings_of
 from doctor_oci.settings import OciSettings
-
-from doctor_core.models import CheckOutcome, Status
-from doctor_core.types import CheckContext
 
 
 def _configured_method(settings: OciSettings) -> str:

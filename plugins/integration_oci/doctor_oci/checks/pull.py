@@ -14,6 +14,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from doctor_core.models import CheckOutcome, Status
+from doctor_core.types import CheckContext
 from doctor_oci.checks._common import (
     Verdict,
     error_code,
@@ -30,9 +32,6 @@ from doctor_oci.client import PingResult, RegistryClient, RegistryError
 from doctor_oci.registries import advice, recommendations
 from doctor_oci.runtime import ping_client, registry_client, registry_profile, settings_of
 from doctor_oci.settings import OciSettings
-
-from doctor_core.models import CheckOutcome, Status
-from doctor_core.types import CheckContext
 
 
 def _evidence(settings: OciSettings, client: RegistryClient | None) -> dict[str, Any]:

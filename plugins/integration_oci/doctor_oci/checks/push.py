@@ -28,6 +28,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from doctor_core.models import CheckOutcome, Status
+from doctor_core.types import CheckContext
 from doctor_oci.checks._common import (
     Verdict,
     blob_of_image,
@@ -45,9 +47,6 @@ from doctor_oci.client import PingResult, RegistryClient, RegistryError
 from doctor_oci.registries import advice, recommendations
 from doctor_oci.runtime import ping_client, registry_client, registry_profile, settings_of
 from doctor_oci.settings import OciSettings
-
-from doctor_core.models import CheckOutcome, Status
-from doctor_core.types import CheckContext
 
 #: Registries where the mount probe is not used (reading the manifest costs rate-limit budget).
 _NO_MOUNT_PROBE = frozenset({"dockerhub"})

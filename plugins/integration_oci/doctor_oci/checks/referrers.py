@@ -18,8 +18,10 @@ Evidence: ``registry_url``, ``referrers_supported``, ``fallback_required``, ``oc
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Literal
 
+from doctor_core.models import CheckOutcome, Status
+from doctor_core.types import CheckContext
 from doctor_oci.checks._common import (
     PROBE_DIGEST,
     Verdict,
@@ -36,9 +38,6 @@ from doctor_oci.referrers import discover_referrers, probe_referrers_api
 from doctor_oci.registries import advice, recommendations
 from doctor_oci.runtime import ping_client, registry_client, registry_profile, settings_of
 from doctor_oci.settings import OciSettings
-
-from doctor_core.models import CheckOutcome, Status
-from doctor_core.types import CheckContext
 
 
 def _evidence(settings: OciSettings, client: RegistryClient | None) -> dict[str, Any]:
@@ -110,7 +109,9 @@ async def _probe(
             evidence,
             (
                 f"GET /v2/{repository}/referrers/<digest> answered: {probe.reason}",
-                *advice("test_image_missing", profile, host=host, repository=repository, tag=settings.TestTag),
+                *advice(
+                    "test_image_missing", profile, host=host, repository=repository, tag=settings.TestTag
+                ),
             ),
         )
     evidence["referrers_supported"] = probe.supported
@@ -135,8 +136,10 @@ async def _probe(
     )
 
 
-async def _count(client: RegistryClient, repository: str, digest: str, method: str) -> int:
+async def _count(
+    client: RegistryClient, repository: str, digest: str, method: Literal["api", "fallback"]
+) -> int:
     """How many referrers the shared discovery module finds for the subject."""
     reference = Reference.parse(f"{client.host}/{repository}@{digest}")
-    result = await discover_referrers(reference, method=method, client=client)  # type: ignore[arg-type]
+    result = await discover_referrers(reference, method=method, client=client)
     return len(result.referrers)

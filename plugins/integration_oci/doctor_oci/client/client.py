@@ -326,7 +326,7 @@ class RegistryClient:
         challenge_raw: str | None = None
         response = first
         if first.status_code == 401:
-            challenge_raw = ", ".join(first.headers.get_list("www-authenticate")) or None
+            challenge_raw = redact(", ".join(first.headers.get_list("www-authenticate"))) or None
             self._auth.learn(self._challenges(first))
             if self._auth.scheme is not None or self.credentials.token is not None:
                 response = await self.request("GET", "/v2/")

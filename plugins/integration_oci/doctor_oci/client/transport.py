@@ -67,7 +67,14 @@ IDEMPOTENT_METHODS = frozenset({"GET", "HEAD", "OPTIONS", "DELETE", "PUT"})
 #: Request extension marking token-service requests (counted separately in the metrics).
 TOKEN_FETCH_EXTENSION = "doctor_oci.token_fetch"
 
-log = structlog.get_logger("doctor_oci")
+
+def _logger() -> Any:
+    """doctor's logger (its pipeline is chosen at run time, so it is looked up per event), else structlog's."""
+    try:
+        from doctor_core.logs import get_logger
+    except ImportError:
+        return structlog.get_logger("doctor_oci")
+    return get_logger(component="doctor_oci.client")
 
 
 @dataclass
@@ -224,10 +231,9 @@ def map_transport_error(exc: Exception, request: str | None) -> RegistryError:
         return RegistryTimeout(
             f"timed out {kind} (raise OCI__TimeoutSeconds if the registry is slow)", request=request
         )
-    if (
-        any(isinstance(item, ssl.SSLError) for item in chain)
-        or ("ssl" in lowered
-        and ("certificate" in lowered or "handshake" in lowered or "wrong version" in lowered))
+    tls_markers = ("certificate verify failed", "[ssl", "ssl:", "tlsv1", "wrong version number", "handshake")
+    if any(isinstance(item, ssl.SSLError) for item in chain) or any(
+        marker in lowered for marker in tls_markers
     ):
         reason = "certificate verification failed" if "certificate" in lowered else "TLS handshake failed"
         detail = next((str(item) for item in chain if isinstance(item, ssl.SSLError)), None)
@@ -354,7 +360,7 @@ class Transport:
                     raise outcome.error
                 assert outcome.response is not None
                 return outcome.response
-            log.debug(
+            _logger().debug(
                 "oci.http.retry",
                 method=method,
                 url=describe_url(url),
@@ -473,7 +479,7 @@ class Transport:
         }
         if error is not None:
             fields["error"] = type(error).__name__
-        log.debug("oci.http.request", **fields)
+        _logger().debug("oci.http.request", **fields)
 
 
 def _origin_or_none(url: httpx.URL) -> Origin | None:

@@ -8,7 +8,7 @@ from oci_checkkit import Runner
 
 from devtools.images import PushedImage
 from devtools.registry import RunningRegistry
-from devtools.storage import live_uploads
+from devtools.storage import diff, live_uploads, snapshot
 from doctor_core.models import Status
 
 
@@ -83,7 +83,9 @@ async def test_token_auth_reader_may_pull_but_not_push(
 ) -> None:
     image = push_test_image(token_registry, unique_repo)
     user, password = token_registry.credentials("reader")
-    runner = oci_checks(token_registry.oci_config(TestRepository=unique_repo, Username=user, Password=password))
+    runner = oci_checks(
+        token_registry.oci_config(TestRepository=unique_repo, Username=user, Password=password)
+    )
     credentials = await runner.run("credentials")
     assert credentials.status is Status.PASS, credentials
     assert credentials.evidence["auth_method"] == "bearer"
@@ -105,12 +107,22 @@ async def test_token_auth_reader_may_pull_but_not_push(
 
 
 async def test_token_auth_admin_pushes_and_cancels(
-    token_registry: RunningRegistry, unique_repo: str, oci_checks: Callable[..., Runner]
+    token_registry: RunningRegistry,
+    unique_repo: str,
+    push_test_image: Callable[..., PushedImage],
+    oci_checks: Callable[..., Runner],
 ) -> None:
     runner = oci_checks(token_registry.oci_config(TestRepository=unique_repo))
     push = await runner.run("push")
     assert push.status is Status.PASS, push
+    assert push.evidence["http_status"] == 202  # no test image yet: POST + DELETE
     assert push.evidence["upload_session_cancelled"] is True
+    push_test_image(token_registry, unique_repo)
+    before = snapshot(token_registry.storage)
+    mounted = await oci_checks(token_registry.oci_config(TestRepository=unique_repo)).run("push")
+    assert mounted.status is Status.PASS, mounted
+    assert mounted.evidence["http_status"] == 201  # the mount probe, with a pull,push token
+    assert diff(before, snapshot(token_registry.storage)).empty
     capabilities = await runner.run("capabilities")
     assert capabilities.evidence["supports_chunked_upload"] is True
     assert capabilities.evidence["supports_manifest_delete"] is True

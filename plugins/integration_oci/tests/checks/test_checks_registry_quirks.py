@@ -14,11 +14,11 @@ from typing import Any
 import httpx
 import pytest
 import respx
+from doctor_oci.client import RegistryClient, RetryPolicy
+from doctor_oci.settings import OciSettings
 from oci_checkkit import Runner
 
 from doctor_core.models import Status
-from doctor_oci.client import RegistryClient, RetryPolicy
-from doctor_oci.settings import OciSettings
 
 OCI_MANIFEST = "application/vnd.oci.image.manifest.v1+json"
 OCI_INDEX = "application/vnd.oci.image.index.v1+json"
@@ -66,7 +66,9 @@ def serve_image(mock: respx.MockRouter, base: str, repository: str, tag: str = "
     headers = {"Docker-Content-Digest": DIGEST, "Content-Type": OCI_MANIFEST}
     for reference in (tag, DIGEST):
         mock.head(f"{base}/v2/{repository}/manifests/{reference}").respond(200, headers=headers)
-        mock.get(f"{base}/v2/{repository}/manifests/{reference}").respond(200, headers=headers, content=MANIFEST)
+        mock.get(f"{base}/v2/{repository}/manifests/{reference}").respond(
+            200, headers=headers, content=MANIFEST
+        )
 
 
 def no_fallback_tags(mock: respx.MockRouter, base: str, repository: str) -> None:
@@ -84,7 +86,9 @@ async def test_ghcr_404_manifest_unknown_warns_with_ghcr_advice(
     mock.get(f"{base}/v2/").respond(200)
     serve_image(mock, base, repo)
     no_fallback_tags(mock, base, repo)
-    mock.get(f"{base}/v2/{repo}/referrers/{DIGEST}").mock(return_value=registry_error(404, "MANIFEST_UNKNOWN"))
+    mock.get(f"{base}/v2/{repo}/referrers/{DIGEST}").mock(
+        return_value=registry_error(404, "MANIFEST_UNKNOWN")
+    )
     outcome = await quirk_runner(RegistryUrl="ghcr.io", TestRepository=repo).run("referrers")
     assert outcome.status is Status.WARN, outcome
     assert outcome.message == "Referrers API not supported (using fallback)"
@@ -143,7 +147,9 @@ async def test_quay_400_on_an_unknown_subject_is_not_called_unsupported(
     assert any("OCI__TestRepository" in step for step in outcome.remediation)
 
 
-async def test_native_api_passes_and_counts(mock: respx.MockRouter, quirk_runner: Callable[..., Runner]) -> None:
+async def test_native_api_passes_and_counts(
+    mock: respx.MockRouter, quirk_runner: Callable[..., Runner]
+) -> None:
     base, repo = "https://quay.io", "acme/app"
     mock.get(f"{base}/v2/").respond(200)
     serve_image(mock, base, repo)
@@ -186,9 +192,11 @@ async def test_harbor_without_the_api_gets_upgrade_advice(
     base, repo = "https://harbor.example.com", "library/app"
     challenge = 'Bearer realm="https://harbor.example.com/service/token",service="harbor-registry"'
     mock.get(f"{base}/v2/").mock(
-        side_effect=lambda request: httpx.Response(200)
-        if "authorization" in request.headers
-        else httpx.Response(401, headers={"WWW-Authenticate": challenge})
+        side_effect=lambda request: (
+            httpx.Response(200)
+            if "authorization" in request.headers
+            else httpx.Response(401, headers={"WWW-Authenticate": challenge})
+        )
     )
     mock.get(url__startswith=f"{base}/service/token").respond(200, json={"token": "harbor-test-token-value"})
     serve_image(mock, base, repo)
@@ -212,7 +220,9 @@ async def test_delete_405_and_the_full_capability_path(
     mock.get(f"{base}/v2/").respond(200, headers={"Docker-Distribution-Api-Version": "registry/2.0"})
     serve_image(mock, base, repo)
     mock.get(f"{base}/v2/{repo}/referrers/{DIGEST}").respond(
-        200, json={"schemaVersion": 2, "mediaType": OCI_INDEX, "manifests": []}, headers={"Content-Type": OCI_INDEX}
+        200,
+        json={"schemaVersion": 2, "mediaType": OCI_INDEX, "manifests": []},
+        headers={"Content-Type": OCI_INDEX},
     )
     session = f"{base}/v2/{repo}/blobs/uploads/u1?_state=abc"
 
@@ -264,7 +274,9 @@ async def test_push_403_is_no_permission_with_valid_credentials(
     assert any("AcrPush" in step for step in outcome.remediation)
 
 
-async def test_refused_upload_cancel_warns(mock: respx.MockRouter, quirk_runner: Callable[..., Runner]) -> None:
+async def test_refused_upload_cancel_warns(
+    mock: respx.MockRouter, quirk_runner: Callable[..., Runner]
+) -> None:
     base, repo = "https://registry.example.com", "acme/app"
     mock.get(f"{base}/v2/").respond(200, headers={"Docker-Distribution-Api-Version": "registry/2.0"})
     mock.head(f"{base}/v2/{repo}/manifests/latest").respond(404)

@@ -5,24 +5,45 @@ from __future__ import annotations
 import subprocess
 import sys
 
+from doctor_oci import plugin
+
 from devtools.images import PushedImage
 from devtools.registry import RunningRegistry
 from devtools.storage import diff, live_uploads, snapshot
 from doctor_core.api import Doctor
 from doctor_core.models import Severity, Status
-from doctor_oci import plugin
 
 SEED = {
-    "check.integration.oci.credentials": ("OCI Registry Credentials", Severity.FAIL, 5,
-                                          ("registry", "oci", "credentials", "secrets", "auth")),
-    "check.integration.oci.pull": ("OCI Registry Pull Authorization", Severity.FAIL, 5,
-                                   ("registry", "oci", "pull", "authorization")),
-    "check.integration.oci.push": ("OCI Registry Push Authorization", Severity.FAIL, 10,
-                                   ("registry", "oci", "push", "authorization")),
-    "check.integration.oci.referrers": ("OCI Registry Referrers API Support", Severity.WARN, 10,
-                                        ("registry", "oci", "referrers", "oci-1.1")),
-    "check.integration.oci.capabilities": ("OCI Registry Capability Matrix", Severity.INFO, 30,
-                                           ("registry", "oci", "capabilities", "compatibility")),
+    "check.integration.oci.credentials": (
+        "OCI Registry Credentials",
+        Severity.FAIL,
+        5,
+        ("registry", "oci", "credentials", "secrets", "auth"),
+    ),
+    "check.integration.oci.pull": (
+        "OCI Registry Pull Authorization",
+        Severity.FAIL,
+        5,
+        ("registry", "oci", "pull", "authorization"),
+    ),
+    "check.integration.oci.push": (
+        "OCI Registry Push Authorization",
+        Severity.FAIL,
+        10,
+        ("registry", "oci", "push", "authorization"),
+    ),
+    "check.integration.oci.referrers": (
+        "OCI Registry Referrers API Support",
+        Severity.WARN,
+        10,
+        ("registry", "oci", "referrers", "oci-1.1"),
+    ),
+    "check.integration.oci.capabilities": (
+        "OCI Registry Capability Matrix",
+        Severity.INFO,
+        30,
+        ("registry", "oci", "capabilities", "compatibility"),
+    ),
 }
 
 
@@ -42,6 +63,11 @@ def test_config_section_and_insecure_flag() -> None:
     (section,) = plugin.doctor_add_config_sections()
     assert section.name == "OCI"
     assert [(f.flag, f.key) for f in section.flags] == [("--insecure", "Insecure")]
+
+
+def test_oci_command_is_registered() -> None:
+    (command,) = plugin.doctor_add_commands()
+    assert command.name == "oci"
 
 
 def test_plugin_import_is_cheap() -> None:

@@ -7,13 +7,13 @@ from collections.abc import Callable
 
 import httpx
 import pytest
+from doctor_oci.client import RegistryClient
+from doctor_oci.settings import OciSettings
 from oci_checkkit import Runner
 
 from devtools.registry import RunningRegistry
 from devtools.storage import live_uploads
 from doctor_core.models import Status
-from doctor_oci.client import RegistryClient
-from doctor_oci.settings import OciSettings
 
 
 class GatedTransport(httpx.AsyncBaseTransport):

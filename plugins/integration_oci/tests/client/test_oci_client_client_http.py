@@ -322,7 +322,10 @@ async def test_identity_token_uses_oauth_post(
 async def test_oauth_post_404_falls_back_to_get(
     router: respx.MockRouter, make_client: Callable[..., RegistryClient]
 ) -> None:
-    challenge = 'Bearer realm="https://auth.example.com/token",service="reg",scope="repository:a:pull repository:b:pull"'
+    challenge = (
+        'Bearer realm="https://auth.example.com/token",service="reg",'
+        'scope="repository:a:pull repository:b:pull"'
+    )
     post = router.post("https://auth.example.com/token").respond(404)
     get = router.get("https://auth.example.com/token").respond(200, json={"token": "get-token"})
     router.get(f"{REG}/v2/a/manifests/latest").mock(side_effect=bearer_gate("get-token", challenge))
@@ -697,7 +700,11 @@ async def test_tls_error_mapping(
     cause = ssl.SSLCertVerificationError(1, "[SSL: CERTIFICATE_VERIFY_FAILED] certificate verify failed")
     error = httpx.ConnectError("certificate verify failed")
     error.__cause__ = cause
-    router.get(f"{REG}/v2/").mock(side_effect=error)
+
+    def fail(request: httpx.Request) -> httpx.Response:
+        raise error
+
+    router.get(f"{REG}/v2/").mock(side_effect=fail)
     with pytest.raises(TLSError) as info:
         await make_client().ping()
     assert "OCI__CaBundle" in info.value.hint and "--insecure" in str(info.value)

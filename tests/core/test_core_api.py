@@ -1,0 +1,137 @@
+"""The embedding API, the pytest kit, progress, logging and Ctrl-C in a real process."""
+
+from __future__ import annotations
+
+import io
+import signal
+import subprocess
+import sys
+import time
+
+import pytest
+
+from doctor_core import Check, CheckDefinition, CheckOutcome, ConfigError, Status, UsageError, logs
+from doctor_core.progress import LiveProgress, wanted
+from doctor_core.testing import assert_result
+from tests.core.conftest import REPO, subprocess_env
+
+
+async def _ok(ctx):
+    ctx.log.debug("probing", header="Authorization: Bearer abcdefghijkl")
+    return CheckOutcome(status=Status.PASS, message="fine", evidence={"n": 1})
+
+
+CHECK = Check(CheckDefinition(check_id="check.kit.ok", name="ok", tags=("kit",)), run=_ok)
+
+
+def test_run_and_arun_give_the_same_report(doctor_factory, seed_plugin):
+    doctor = doctor_factory(seed_plugin, config={"SEED": {"Scenario": "healthy"}})
+    assert [d.check_id for d in doctor.checks(tags=["pull"])] == ["check.integration.oci.pull"]
+    report = doctor.run(tags=["registry"])
+    assert report.summary.passed == 5 and report.summary.overall is Status.PASS
+
+
+async def test_arun_validates_config_before_any_check_starts(doctor_factory, seed_plugin):
+    started = []
+
+    class Listener:
+        from doctor_core import hookimpl
+
+        @hookimpl
+        def doctor_check_started(self, definition):
+            started.append(definition)
+
+    doctor = doctor_factory(seed_plugin, Listener(), config={"SEED": {"Scenario": "nope"}})
+    with pytest.raises(ConfigError, match=r"SEED\.Scenario"):
+        await doctor.arun(tags=["registry"])
+    assert started == []
+
+
+def test_selection_union_and_empty(doctor_factory, seed_plugin):
+    doctor = doctor_factory(seed_plugin)
+    ids = [d.check_id for d in doctor.checks(tags=["pull"], check_ids=["check.integration.oci.push"])]
+    assert ids == ["check.integration.oci.pull", "check.integration.oci.push"]
+    assert len(doctor.checks()) == 5
+    with pytest.raises(UsageError, match="no checks are installed"):
+        doctor_factory().checks(tags=["x"])
+
+
+def test_run_check_fixture_and_assert_result(run_check):
+    result = run_check(CHECK)
+    assert_result(result, status="pass", evidence={"n": 1}, message_contains="fin")
+    with pytest.raises(AssertionError, match="expected status 'fail', got 'pass'"):
+        assert_result(result, status=Status.FAIL)
+    with pytest.raises(AssertionError, match="evidence 'n': expected 2, got 1"):
+        assert_result(result, evidence={"n": 2})
+
+
+async def test_run_check_async(run_check):
+    result = await run_check.arun(CHECK)
+    assert result.status is Status.PASS
+
+
+def test_logging_is_silent_by_default_and_redacted_when_verbose(run_check, capsys):
+    run_check(CHECK)
+    assert capsys.readouterr().err == ""
+    stream = io.StringIO()
+    logs.configure(verbose=True, fmt="json", stream=stream)
+    run_check(CHECK)
+    line = stream.getvalue()
+    assert '"event": "probing"' in line and '"check_id": "check.kit.ok"' in line
+    assert "abcdefghijkl" not in line
+
+
+class _Tty(io.StringIO):
+    def isatty(self) -> bool:
+        return True
+
+
+def test_live_progress_only_on_a_terminal(doctor_factory, seed_plugin):
+    tty, pipe = _Tty(), io.StringIO()
+    assert wanted(stderr=tty, stdout=tty, machine_readable=False, output_file=False)
+    assert not wanted(stderr=pipe, stdout=tty, machine_readable=False, output_file=False)
+    assert not wanted(stderr=tty, stdout=tty, machine_readable=True, output_file=False)
+    assert not wanted(stderr=tty, stdout=pipe, machine_readable=False, output_file=False)
+    doctor = doctor_factory(seed_plugin, LiveProgress(tty))
+    doctor.run()
+    drawn = tty.getvalue()
+    assert "running: check.integration.oci.credentials" in drawn
+    assert "[5/5]" in drawn and drawn.endswith("\r\x1b[K")
+
+
+def test_sigint_cancels_cleanly_prints_what_finished_and_exits_130(plugin_site, tmp_path):
+    plugin_site.add_distribution("dtp-slow", {"dtp_slow": "dtp_slow"}, ["dtp_slow"])
+    markers = tmp_path / "markers"
+    markers.mkdir()
+    env = subprocess_env(
+        tmp_path,
+        PYTHONPATH=f"{plugin_site.path}:{REPO}",
+        DTP_MARKER_DIR=str(markers),
+        DOCTOR_DISABLE_PLUGINS=",".join(plugin_site.foreign_plugins()),
+    )
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "doctor_core.cli"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=env,
+        cwd=tmp_path,
+    )
+    try:
+        deadline = time.monotonic() + 30
+        while not (markers / "started").exists():
+            assert proc.poll() is None, proc.communicate()
+            assert time.monotonic() < deadline
+            time.sleep(0.02)
+        proc.send_signal(signal.SIGINT)
+        out, err = proc.communicate(timeout=30)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.communicate()
+    assert proc.returncode == 130, err
+    assert (markers / "cleaned").exists()
+    assert "check.dtp.slow.quick  PASS   quick" in out
+    assert "check.dtp.slow.wait   ERROR  interrupted" in out
+    assert "Interrupted: the results above are the checks that finished." in out
+    assert "Traceback" not in err

@@ -1,0 +1,269 @@
+"""The command line: the seed's Quick Start verbatim, exit codes, errors without tracebacks."""
+
+from __future__ import annotations
+
+import json
+import shlex
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from doctor_core import Check, CheckDefinition, CheckOutcome, Status, hookimpl
+from tests.core.conftest import REPO, isolated_site, subprocess_env
+
+QUICK_START = [
+    "stella doctor --tag registry",
+    "stella doctor --check check.integration.oci.referrers",
+    "stella doctor --tag registry --format json --output registry-health.json",
+    "stella doctor --tag registry --verbose",
+]
+
+
+def _cli(doctor_cli, seed_plugin, command: str, scenario: str = "fallback", cwd=None, environ=None):
+    prog, *args = shlex.split(command)
+    env = {"SEED__Scenario": scenario, **(environ or {})}
+    return doctor_cli(*args, prog=prog, plugins=[seed_plugin], load_entrypoints=False, environ=env, cwd=cwd)
+
+
+@pytest.mark.parametrize("prefix", ["stella doctor", "doctor"])
+def test_seed_quick_start_verbatim(doctor_cli, seed_plugin, tmp_path, prefix):
+    commands = [c.replace("stella doctor", prefix) for c in QUICK_START]
+
+    result = _cli(doctor_cli, seed_plugin, commands[0], cwd=tmp_path)
+    assert result.exit_code == 0, result.stderr
+    assert result.stdout.startswith("Registry Checks Summary\n=======================\n")
+    assert "Overall: 3 passed, 1 warning, 1 info, 0 failures" in result.stdout
+    assert result.stderr == ""
+
+    result = _cli(doctor_cli, seed_plugin, commands[1], cwd=tmp_path)
+    assert result.stdout.startswith("Doctor Checks Summary\n")
+    assert result.stdout.count("check.integration.oci") == 1
+
+    result = _cli(doctor_cli, seed_plugin, commands[2], cwd=tmp_path)
+    assert result.exit_code == 0
+    written = (tmp_path / "registry-health.json").read_text()
+    data = json.loads(written)
+    assert data["summary"]["warnings"] == 1 and len(data["results"]) == 5
+    assert (
+        result.stdout
+        == "Overall: 3 passed, 1 warning, 1 info, 0 failures (report written to registry-health.json)\n"
+    )
+
+    result = _cli(doctor_cli, seed_plugin, commands[3], cwd=tmp_path)
+    assert "    Remediation:\n      1. Check registry version against compatibility matrix" in result.stdout
+    assert "    referrers_supported: false" in result.stdout
+
+
+def test_stella_requires_doctor(doctor_cli):
+    result = doctor_cli("list", prog="stella", load_entrypoints=False)
+    assert result.exit_code == 2 and "usage: stella doctor" in result.stderr
+
+
+def _plugin_with(status: Status):
+    class Plugin:
+        @hookimpl
+        def doctor_add_checks(self):
+            async def run(ctx):
+                return CheckOutcome(status=status, message=status.value)
+
+            return [Check(CheckDefinition(check_id="check.cli.one", name="one", tags=("cli",)), run=run)]
+
+    return Plugin()
+
+
+@pytest.mark.parametrize(
+    ("status", "fail_on", "code"),
+    [
+        (Status.PASS, "fail", 0),
+        (Status.INFO, "fail", 0),
+        (Status.WARN, "fail", 0),
+        (Status.WARN, "warn", 1),
+        (Status.FAIL, "fail", 1),
+        (Status.ERROR, "fail", 1),
+        (Status.SKIP, "warn", 0),
+    ],
+)
+def test_exit_codes(doctor_cli, status, fail_on, code):
+    result = doctor_cli("--fail-on", fail_on, plugins=[_plugin_with(status)], load_entrypoints=False)
+    assert result.exit_code == code, result.stdout + result.stderr
+
+
+def test_usage_errors_exit_2_with_suggestions_and_no_traceback(doctor_cli, seed_plugin):
+    result = _cli(doctor_cli, seed_plugin, "doctor --check check.integration.oci.referals")
+    assert result.exit_code == 2
+    assert result.stderr.startswith("doctor: error: unknown check id 'check.integration.oci.referals'")
+    assert "did you mean: check.integration.oci.referrers" in result.stderr
+    assert "Traceback" not in result.stderr
+    result = _cli(doctor_cli, seed_plugin, "doctor --tag registy")
+    assert result.exit_code == 2 and "did you mean: registry" in result.stderr
+    result = _cli(doctor_cli, seed_plugin, "doctor --format yaml")
+    assert result.exit_code == 2 and "unknown output format 'yaml'" in result.stderr
+    result = _cli(doctor_cli, seed_plugin, "doctor --timeout -1")
+    assert result.exit_code == 2 and "must be greater than 0" in result.stderr
+    result = _cli(doctor_cli, seed_plugin, "doctor lsit")
+    assert result.exit_code == 2 and "unknown command 'lsit' (did you mean: list?)" in result.stderr
+
+
+def test_config_errors_exit_2_naming_the_key(doctor_cli, seed_plugin, tmp_path):
+    result = _cli(doctor_cli, seed_plugin, "doctor --tag registry", environ={"SEED__Scenario": "broken"})
+    assert result.exit_code == 2
+    assert result.stderr.startswith("doctor: error: SEED.Scenario: ")
+    assert "environment variable SEED__Scenario" in result.stderr
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("SEED: [\n")
+    result = _cli(doctor_cli, seed_plugin, f"doctor --config {bad}")
+    assert result.exit_code == 2 and "is not valid YAML at line" in result.stderr
+    good = tmp_path / "doctor.yaml"
+    good.write_text("SEED:\n  Scenaro: healthy\n")
+    result = doctor_cli("--tag", "registry", plugins=[seed_plugin], load_entrypoints=False, cwd=tmp_path)
+    assert result.exit_code == 0
+    assert "doctor: warning: unknown configuration key 'SEED.Scenaro'" in result.stderr
+
+
+def test_secret_ref_to_missing_file_is_exit_2_with_the_key(doctor_cli, good_section_plugin, tmp_path):
+    result = doctor_cli(
+        environ={"SECRETS__TokenSecretRef": f"file:{tmp_path}/missing"},
+        plugins=[good_section_plugin],
+        load_entrypoints=False,
+    )
+    assert result.exit_code == 2
+    assert "SECRETS.TokenSecretRef" in result.stderr and "does not exist" in result.stderr
+
+
+@pytest.fixture
+def good_section_plugin():
+    from pydantic import BaseModel
+
+    from doctor_core import ConfigFlag, ConfigSection, SecretRef
+
+    class Settings(BaseModel):
+        TokenSecretRef: SecretRef | None = None
+        Loud: bool = False
+
+    class Plugin:
+        @hookimpl
+        def doctor_add_config_sections(self):
+            return [ConfigSection("SECRETS", Settings, flags=(ConfigFlag("--loud", "Loud", "be loud"),))]
+
+        @hookimpl
+        def doctor_add_checks(self):
+            async def run(ctx):
+                return CheckOutcome(status=Status.PASS, message=f"loud={ctx.config.Loud}")
+
+            return [Check(CheckDefinition(check_id="check.secrets.one", name="one"), run=run)]
+
+    return Plugin()
+
+
+def test_config_flags_override_environment(doctor_cli, good_section_plugin):
+    env = {"SECRETS__Loud": "false"}
+    result = doctor_cli(environ=env, plugins=[good_section_plugin], load_entrypoints=False)
+    assert "loud=False" in result.stdout
+    result = doctor_cli("--loud", environ=env, plugins=[good_section_plugin], load_entrypoints=False)
+    assert "loud=True" in result.stdout
+
+
+def test_list_plugins_schema(doctor_cli, seed_plugin):
+    result = doctor_cli("list", "--tag", "referrers", plugins=[seed_plugin], load_entrypoints=False)
+    lines = result.stdout.splitlines()
+    assert lines[0].split() == ["CHECK", "SEVERITY", "DURATION", "PLUGIN", "TAGS"]
+    assert lines[1].split()[:3] == ["check.integration.oci.referrers", "warn", "10s"]
+    result = doctor_cli("list", "--format", "json", plugins=[seed_plugin], load_entrypoints=False)
+    assert json.loads(result.stdout)[0]["check_id"] == "check.integration.oci.credentials"
+    result = doctor_cli("plugins", "--format", "json", plugins=[seed_plugin], load_entrypoints=False)
+    names = [p["name"] for p in json.loads(result.stdout)["plugins"]]
+    assert names == ["doctor_core.reporters", "tests.core.fixtures.seed_plugin"]
+    result = doctor_cli("schema", load_entrypoints=False)
+    assert json.loads(result.stdout)["title"] == "doctor report"
+
+
+def test_plugin_command_gets_config_flags(doctor_cli, plugin_site, capsys):
+    plugin_site.add_distribution("dtp-good", {"dtp_good": "dtp_good"}, ["dtp_good", "dtp_good_checks"])
+    disable = ",".join(plugin_site.foreign_plugins())
+    result = doctor_cli(
+        "greet", "world", "--loud", environ={"DOCTOR_DISABLE_PLUGINS": disable, "GOOD__Greeting": "hi"}
+    )
+    assert result.exit_code == 0, result.stderr
+    assert capsys.readouterr().out == "hi world!\n"
+    result = doctor_cli("--help", environ={"DOCTOR_DISABLE_PLUGINS": disable})
+    assert "greet      say hello" in result.stdout and "--loud" in result.stdout
+    assert "130 interrupted" in result.stdout
+
+
+def test_internal_error_is_one_redacted_line(doctor_cli):
+    class Broken:
+        @hookimpl
+        def doctor_add_reporters(self):
+            from doctor_core import Reporter
+
+            def render(report, options):
+                raise RuntimeError("render failed token=abc123def456")
+
+            return [Reporter("broken", "x", render)]
+
+    result = doctor_cli("--format", "broken", plugins=[Broken()], load_entrypoints=False)
+    assert result.exit_code == 2
+    assert result.stderr == (
+        "doctor: internal error: RuntimeError: render failed token=***; run with --verbose for details\n"
+    )
+    result = doctor_cli("--format", "broken", "--verbose", plugins=[Broken()], load_entrypoints=False)
+    assert "Traceback" in result.stderr and "abc123def456" not in result.stderr
+
+
+def _import_log(
+    args: list[str], env: dict[str, str], python_flags: tuple[str, ...] = ()
+) -> tuple[str, set[str]]:
+    proc = subprocess.run(
+        [sys.executable, *python_flags, "-X", "importtime", "-m", "doctor_core.cli", *args],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=60,
+        cwd=REPO,
+    )
+    modules = {
+        line.split("|")[-1].strip() for line in proc.stderr.splitlines() if line.startswith("import time:")
+    }
+    return proc.stdout, modules
+
+
+def test_version_and_help_stay_cheap(tmp_path):
+    env = subprocess_env(tmp_path)
+    out, modules = _import_log(["--version"], env)
+    assert out == "doctor 0.1.0\n"
+    heavy = {"pydantic", "pluggy", "stevedore", "structlog", "httpx", "yaml"}
+    assert not modules & heavy, modules & heavy
+    out, modules = _import_log(["--help"], env)
+    assert "usage: doctor" in out
+    assert "structlog" not in modules and "httpx" not in modules
+    assert not [m for m in modules if ".checks" in m or m.endswith("_checks")], modules
+
+
+def _core_only(tmp_path: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    site = isolated_site(tmp_path)
+    env = subprocess_env(tmp_path, PYTHONPATH=f"{site}:{REPO}")
+    return subprocess.run(
+        [sys.executable, "-S", "-m", "doctor_core.cli", *args],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=60,
+        cwd=tmp_path,
+    )
+
+
+def test_core_alone_has_no_checks(tmp_path):
+    proc = _core_only(tmp_path, "list")
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.startswith("No checks are installed")
+    proc = _core_only(tmp_path, "--tag", "x")
+    assert proc.returncode == 2
+    assert proc.stderr == (
+        "doctor: error: no checks are installed; install a doctor plugin "
+        "(for example doctor-integration-oci) "
+        "and run 'doctor list' to see its checks\n"
+    )
+    proc = _core_only(tmp_path)
+    assert proc.returncode == 0 and "No checks were run." in proc.stdout
