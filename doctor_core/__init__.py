@@ -66,7 +66,32 @@ _EXPORTS = {
     "Reporter": "doctor_core.types",
 }
 
-__all__ = ["__version__", *_EXPORTS]
+__all__ = [
+    "Check",
+    "CheckContext",
+    "CheckDefinition",
+    "CheckOutcome",
+    "CheckResult",
+    "Command",
+    "CommandApp",
+    "ConfigError",
+    "ConfigFlag",
+    "ConfigSection",
+    "Doctor",
+    "DoctorError",
+    "PluginError",
+    "PluginProblem",
+    "RenderOptions",
+    "Report",
+    "Reporter",
+    "SecretRef",
+    "Severity",
+    "Status",
+    "Summary",
+    "UsageError",
+    "__version__",
+    "hookimpl",
+]
 
 
 def __getattr__(name: str) -> Any:

@@ -17,9 +17,10 @@ from __future__ import annotations
 
 import asyncio
 import os
+import sys
 from collections.abc import Iterable, Mapping
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
 from doctor_core.config import Configuration
 from doctor_core.engine import DEFAULT_CONCURRENCY, DEFAULT_DEADLINE_S, Engine, RunOptions
@@ -223,11 +224,19 @@ class Doctor:
 
 
 class DoctorCommandApp:
-    """What a plugin command receives (:class:`~doctor_core.types.CommandApp`)."""
+    """What a plugin command receives (:class:`~doctor_core.types.CommandApp`).
 
-    def __init__(self, doctor: Doctor, log: Any) -> None:
+    Beyond the protocol it carries ``stdout`` and ``stderr``: the streams the CLI writes to (the
+    process's own, or the in-process test kit's), so a command's output is captured with the rest.
+    """
+
+    def __init__(
+        self, doctor: Doctor, log: Any, *, stdout: IO[str] | None = None, stderr: IO[str] | None = None
+    ) -> None:
         self._doctor = doctor
         self._log = log
+        self.stdout: IO[str] = stdout if stdout is not None else sys.stdout
+        self.stderr: IO[str] = stderr if stderr is not None else sys.stderr
 
     def section(self, name: str) -> Any:
         return self._doctor.section(name)

@@ -605,7 +605,7 @@ def _cmd_plugin(
         ) from None
     ns = parser.parse_args(rest)
     _prepare(doctor, ns, destinations, streams)
-    app = DoctorCommandApp(doctor, get_logger(command=name))
+    app = DoctorCommandApp(doctor, get_logger(command=name), stdout=streams.out, stderr=streams.err)
     value = owned.command.run(ns, app)
     if inspect.isawaitable(value):
 

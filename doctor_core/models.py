@@ -79,7 +79,9 @@ class CheckDefinition(_Model):
     plugin authors leave it empty.
     """
 
-    check_id: str = Field(description="Globally unique, dotted, lower-case id, e.g. check.integration.oci.pull")
+    check_id: str = Field(
+        description="Globally unique, dotted, lower-case id, e.g. check.integration.oci.pull"
+    )
     name: str = Field(description="Human-readable title")
     description: str = ""
     default_severity: Severity = Severity.FAIL
@@ -145,7 +147,10 @@ class PluginProblem(_Model):
 
     plugin: str = Field(description="Entry point name")
     distribution: str | None = Field(default=None, description="Installed distribution it came from")
-    stage: str = Field(description="load | register | hook:<name> | duplicate-check")
+    stage: str = Field(
+        description="load | register | hook:<name> | duplicate-check | duplicate-reporter | "
+        "duplicate-command | invalid-contribution | close:<resource>"
+    )
     error: str = Field(description="Exception type and (redacted) message")
 
 

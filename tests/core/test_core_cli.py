@@ -179,14 +179,14 @@ def test_list_plugins_schema(doctor_cli, seed_plugin):
     assert json.loads(result.stdout)["title"] == "doctor report"
 
 
-def test_plugin_command_gets_config_flags(doctor_cli, plugin_site, capsys):
+def test_plugin_command_gets_config_flags(doctor_cli, plugin_site):
     plugin_site.add_distribution("dtp-good", {"dtp_good": "dtp_good"}, ["dtp_good", "dtp_good_checks"])
     disable = ",".join(plugin_site.foreign_plugins())
     result = doctor_cli(
         "greet", "world", "--loud", environ={"DOCTOR_DISABLE_PLUGINS": disable, "GOOD__Greeting": "hi"}
     )
     assert result.exit_code == 0, result.stderr
-    assert capsys.readouterr().out == "hi world!\n"
+    assert result.stdout == "hi world!\n"
     result = doctor_cli("--help", environ={"DOCTOR_DISABLE_PLUGINS": disable})
     assert "greet      say hello" in result.stdout and "--loud" in result.stdout
     assert "130 interrupted" in result.stdout

@@ -47,6 +47,8 @@ from urllib.parse import urlsplit
 import trustme
 
 T = TypeVar("T")
+Reader = asyncio.StreamReader
+Writer = asyncio.StreamWriter
 
 LOOPBACK = "127.0.0.1"
 HUGE_BODY_BYTES = 50 * 1024 * 1024
@@ -263,7 +265,9 @@ def _response_bytes(response: _Response) -> bytes:
     )
 
 
-def _simple(status: int, reason: str, body: bytes, content_type: str, extra: Iterable[tuple[str, str]] = ()) -> _Response:
+def _simple(
+    status: int, reason: str, body: bytes, content_type: str, extra: Iterable[tuple[str, str]] = ()
+) -> _Response:
     headers = [("Content-Type", content_type), *extra]
     return _Response(status, reason, headers, body)
 
@@ -283,7 +287,7 @@ def _require_loopback(host: str) -> None:
     except (OSError, ValueError):
         raise FaultProxyError(f"upstream host {host!r} does not resolve") from None
     if not address.is_loopback:
-        raise FaultProxyError(f"upstream host {host!r} is not loopback: the fault proxy never relays elsewhere")
+        raise FaultProxyError(f"upstream host {host!r} is not loopback: the proxy never relays elsewhere")
 
 
 # --------------------------------------------------------------------------- the shared loop
@@ -653,18 +657,19 @@ class FaultProxy(_Server):
         writer.write(_response_bytes(response))
         await writer.drain()
 
-    async def _pass_through(self, request: _Request, _r: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+    async def _pass_through(self, request: _Request, _r: Reader, writer: Writer) -> None:
         try:
             response = await self._forward(request)
         except (OSError, TimeoutError, _BadRequest, asyncio.IncompleteReadError) as exc:
-            response = _simple(502, "Bad Gateway", f"fault proxy: upstream failed: {exc}".encode(), "text/plain")
+            text = f"fault proxy: upstream failed: {exc}".encode()
+            response = _simple(502, "Bad Gateway", text, "text/plain")
         await self._send(writer, response)
 
-    async def _reset_after_request(self, request: _Request, _r: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+    async def _reset_after_request(self, request: _Request, _r: Reader, writer: Writer) -> None:
         self._note(request, self.fault, True)
         _reset(writer)
 
-    async def _reset_mid_body(self, request: _Request, _r: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+    async def _reset_mid_body(self, request: _Request, _r: Reader, writer: Writer) -> None:
         response = await self._forward(request)
         data = _response_bytes(response)
         head_len = data.index(b"\r\n\r\n") + 4
@@ -677,13 +682,13 @@ class FaultProxy(_Server):
         await asyncio.sleep(0.05)
         _reset(writer)
 
-    async def _stall(self, request: _Request, reader: asyncio.StreamReader, _w: asyncio.StreamWriter) -> None:
+    async def _stall(self, request: _Request, reader: Reader, _w: Writer) -> None:
         self._note(request, self.fault, True)
         # No byte ever; returns when the client gives up (EOF) or the proxy stops (cancel).
         while await reader.read(CHUNK):
             pass
 
-    async def _trickle(self, request: _Request, _r: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+    async def _trickle(self, request: _Request, _r: Reader, writer: Writer) -> None:
         response = await self._forward(request)
         self._note(request, self.fault, True)
         for index in range(len(data := _response_bytes(response))):
@@ -693,26 +698,28 @@ class FaultProxy(_Server):
                 return
             await asyncio.sleep(TRICKLE_INTERVAL)
 
-    async def _status(self, request: _Request, _r: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+    async def _status(self, request: _Request, _r: Reader, writer: Writer) -> None:
         kind = self.fault.kind
         self._note(request, self.fault, True)
         if kind is FaultKind.HTTP_500:
-            body = b'{"errors":[{"code":"UNKNOWN","message":"unknown error","detail":"injected by the fault proxy"}]}'
+            body = b'{"errors":[{"code":"UNKNOWN","message":"unknown error","detail":"injected"}]}'
             response = _simple(500, "Internal Server Error", body, "application/json; charset=utf-8")
         elif kind in (FaultKind.HTTP_502, FaultKind.HTTP_503):
-            status, reason = (502, "Bad Gateway") if kind is FaultKind.HTTP_502 else (503, "Service Unavailable")
+            status = 502 if kind is FaultKind.HTTP_502 else 503
+            reason = "Bad Gateway" if status == 502 else "Service Unavailable"
             body = f"<html><body><h1>{status} {reason}</h1></body></html>".encode()
             response = _simple(status, reason, body, "text/html")
         else:
             body = b'{"errors":[{"code":"TOOMANYREQUESTS","message":"rate limit exceeded"}]}'
-            extra = [("Retry-After", str(RETRY_AFTER_SECONDS))] if kind is FaultKind.RATE_LIMIT_RETRY_AFTER else []
+            with_retry = kind is FaultKind.RATE_LIMIT_RETRY_AFTER
+            extra = [("Retry-After", str(RETRY_AFTER_SECONDS))] if with_retry else []
             response = _simple(429, "Too Many Requests", body, "application/json", extra)
         response.head_only = request.method == "HEAD"
         if response.head_only:
             response.headers.append(("Content-Length", str(len(response.body))))
         await self._send(writer, response)
 
-    async def _truncated(self, request: _Request, _r: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+    async def _truncated(self, request: _Request, _r: Reader, writer: Writer) -> None:
         response = await self._forward(request)
         applied = len(response.body) > 1
         if applied:
@@ -720,13 +727,13 @@ class FaultProxy(_Server):
         self._note(request, self.fault, applied)
         await self._send(writer, response)
 
-    async def _wrong_type(self, request: _Request, _r: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+    async def _wrong_type(self, request: _Request, _r: Reader, writer: Writer) -> None:
         response = await self._forward(request)
         response.headers = [*response.without("Content-Type"), ("Content-Type", "text/html; charset=utf-8")]
         self._note(request, self.fault, True)
         await self._send(writer, response)
 
-    async def _huge(self, request: _Request, _r: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+    async def _huge(self, request: _Request, _r: Reader, writer: Writer) -> None:
         response = await self._forward(request)
         if response.head_only or response.status in (204, 304):
             self._note(request, self.fault, False)
@@ -748,7 +755,7 @@ class FaultProxy(_Server):
             if writer.is_closing():
                 return
 
-    async def _redirect(self, request: _Request, _r: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+    async def _redirect(self, request: _Request, _r: Reader, writer: Writer) -> None:
         self._note(request, self.fault, True)
         location = f"{self.foreign.url}{request.target}"
         response = _simple(307, "Temporary Redirect", b"", "text/plain", [("Location", location)])

@@ -36,12 +36,20 @@ class OciSettings(BaseModel):
     PasswordSecretRef: SecretRef | None = Field(
         default=None, description="Where to read the password: 'env:NAME' or 'file:PATH'"
     )
-    Token: SecretStr | None = Field(default=None, description="Static bearer token (alternative to username/password)")
+    Token: SecretStr | None = Field(
+        default=None, description="Static bearer token (alternative to username/password)"
+    )
     TestRepository: str = Field(default="library/alpine", description="Repository probed by the checks")
     TestTag: str = Field(default="latest", description="Tag probed by the pull and referrers checks")
-    TimeoutSeconds: float = Field(default=10.0, gt=0, le=600, description="Connect/read timeout per HTTP request")
-    CaBundle: Path | None = Field(default=None, description="PEM file of CA certificates to trust (private CAs)")
-    Insecure: bool = Field(default=False, description="Skip TLS verification (also --insecure). Not for production.")
+    TimeoutSeconds: float = Field(
+        default=10.0, gt=0, le=600, description="Connect/read timeout per HTTP request"
+    )
+    CaBundle: Path | None = Field(
+        default=None, description="PEM file of CA certificates to trust (private CAs)"
+    )
+    Insecure: bool = Field(
+        default=False, description="Skip TLS verification (also --insecure). Not for production."
+    )
     DockerConfig: Path | None = Field(
         default=None,
         description="Docker config.json to read credentials from when none are configured "

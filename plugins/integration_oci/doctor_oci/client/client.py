@@ -196,13 +196,13 @@ class RegistryClient:
 
     def _url(self, url: str, params: Mapping[str, str] | None) -> httpx.URL:
         text = url.strip()
-        if text.lower().startswith(("http://", "https://")):
-            target = httpx.URL(text)
-        elif "://" in text:
+        if "://" in text and not text.lower().startswith(("http://", "https://")):
             raise ProtocolError(f"unsupported URL scheme in {redact(text)!r}")
-        else:
-            target = httpx.URL(self.base_url + "/").join(text)
-        return target.copy_merge_params(dict(params)) if params else target
+        try:
+            target = httpx.URL(text) if "://" in text else httpx.URL(self.base_url + "/").join(text)
+            return target.copy_merge_params(dict(params)) if params else target
+        except httpx.InvalidURL:
+            raise ProtocolError(f"invalid request URL {redact(text)!r}") from None
 
     async def request(
         self,

@@ -69,7 +69,7 @@ TOKEN_FETCH_EXTENSION = "doctor_oci.token_fetch"
 
 
 def _logger() -> Any:
-    """doctor's logger (its pipeline is chosen at run time, so it is looked up per event), else structlog's."""
+    """doctor's logger (its pipeline is chosen at run time: looked up per event), else structlog's."""
     try:
         from doctor_core.logs import get_logger
     except ImportError:

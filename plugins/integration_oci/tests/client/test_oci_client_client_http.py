@@ -800,3 +800,13 @@ def test_scope_helper() -> None:
     assert RegistryClient.scope("a") == "repository:a:pull"
     with pytest.raises(ValueError, match="unknown"):
         RegistryClient.scope("a", "steal")
+
+
+async def test_bad_urls_are_protocol_errors(
+    router: respx.MockRouter, make_client: Callable[..., RegistryClient]
+) -> None:
+    client = make_client()
+    with pytest.raises(ProtocolError, match="unsupported URL scheme"):
+        await client.request("GET", "ftp://r.example.com/x")
+    with pytest.raises(ProtocolError, match="invalid request URL"):
+        await client.request("GET", "https://r.example.com/\x00")
