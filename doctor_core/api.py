@@ -15,7 +15,6 @@ checks starts: an invalid section raises :class:`~doctor_core.errors.ConfigError
 
 from __future__ import annotations
 
-import asyncio
 import os
 import sys
 from collections.abc import Iterable, Mapping
@@ -23,7 +22,7 @@ from pathlib import Path
 from typing import IO, Any
 
 from doctor_core.config import Configuration
-from doctor_core.engine import DEFAULT_CONCURRENCY, DEFAULT_DEADLINE_S, Engine, RunOptions
+from doctor_core.defaults import DEFAULT_CONCURRENCY, DEFAULT_DEADLINE_S
 from doctor_core.errors import UsageError
 from doctor_core.models import CheckDefinition, PluginProblem, Report
 from doctor_core.plugins import OwnedCommand, PluginInfo, PluginManager, env_flag, split_names
@@ -172,6 +171,8 @@ class Doctor:
         deadline: float | None = None,
     ) -> Report:
         """Run the selected checks and return the report; cancellation returns a partial report."""
+        from doctor_core.engine import Engine, RunOptions
+
         try:
             options = RunOptions(
                 timeout=timeout,
@@ -196,6 +197,8 @@ class Doctor:
         deadline: float | None = None,
     ) -> Report:
         """Synchronous :meth:`arun`; not callable from inside a running event loop."""
+        import asyncio
+
         try:
             asyncio.get_running_loop()
         except RuntimeError:

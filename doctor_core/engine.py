@@ -31,6 +31,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, TypeVar
 
+from doctor_core.defaults import DEFAULT_CONCURRENCY, DEFAULT_DEADLINE_S, DEFAULT_TIMEOUT_FACTOR
 from doctor_core.models import CheckDefinition, CheckOutcome, CheckResult, Report, Status, Summary
 from doctor_core.plugins import PluginManager
 from doctor_core.redact import describe_exception, redact, redact_value, register_secret
@@ -38,9 +39,7 @@ from doctor_core.types import Check, CheckContext
 
 T = TypeVar("T")
 
-DEFAULT_CONCURRENCY = 8
-DEFAULT_DEADLINE_S = 300.0
-DEFAULT_TIMEOUT_FACTOR = 3.0
+__all__ = ["DEFAULT_CONCURRENCY", "DEFAULT_DEADLINE_S", "DEFAULT_TIMEOUT_FACTOR", "Engine", "RunOptions"]
 
 _RECOMMENDING = frozenset({Status.INFO, Status.WARN, Status.FAIL, Status.ERROR})
 

@@ -69,7 +69,7 @@ EvidenceValue = str | int | float | bool | None | list[Any] | dict[str, Any]
 
 
 class _Model(BaseModel):
-    model_config = ConfigDict(frozen=True, extra="forbid", use_enum_values=False)
+    model_config = ConfigDict(frozen=True, extra="forbid", use_enum_values=False, defer_build=True)
 
 
 class CheckDefinition(_Model):
