@@ -92,11 +92,13 @@ def common_evidence(client: RegistryClient | None, settings: OciSettings) -> dic
 
 
 def check_metrics(client: RegistryClient | None, check_id: str) -> dict[str, int | float]:
-    """``http_requests`` made under this check's label, and the run's ``token_fetches`` so far."""
+    """``http_requests`` and ``token_fetches`` this check caused (token fetches are included in
+    ``http_requests``). A request the checks share is counted for the check that sent it, so the
+    sums over a run's checks are the run's totals."""
     if client is None:
-        return {"http_requests": 0}
+        return {"http_requests": 0, "token_fetches": 0}
     metrics = client.metrics
     return {
         "http_requests": int(metrics.by_label.get(check_id, 0)),
-        "token_fetches": int(metrics.token_fetches),
+        "token_fetches": int(metrics.tokens_by_label.get(check_id, 0)),
     }

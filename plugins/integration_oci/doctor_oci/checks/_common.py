@@ -232,7 +232,7 @@ class TestImage:
 
 async def resolve_test_image(client: RegistryClient, repository: str, tag: str) -> TestImage:
     """HEAD the test image with the full Accept list; the digest from ``Docker-Content-Digest`` or a GET."""
-    response = await client.head_manifest(repository, tag)
+    response = await client.resolve_manifest(repository, tag)
     digest: str | None = None
     if response.status_code == 200:
         digest = response.headers.get("docker-content-digest")

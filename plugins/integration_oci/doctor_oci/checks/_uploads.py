@@ -154,6 +154,26 @@ async def upload_session(
             await cancel_upload(client, session, scopes)
 
 
+async def mount_probe(
+    client: RegistryClient, repository: str, blob: str, *, scopes: Sequence[str]
+) -> UploadSession:
+    """Mount ``blob`` from ``repository`` onto itself: once per run, shared by the checks that ask.
+
+    201 proves push rights and cross-repository mount support without opening an upload
+    session or writing anything (the blob is already linked in the repository). Any other answer
+    that opened a session (202) has been cancelled when this returns. The push check and the
+    capabilities check both read this one answer (see :meth:`RegistryClient.memo`).
+    """
+
+    async def probe() -> UploadSession:
+        params = {"mount": blob, "from": repository}
+        async with upload_session(client, repository, scopes=scopes, params=params) as session:
+            pass
+        return session
+
+    return await client.memo(("mount-probe", repository, blob, tuple(scopes)), probe)
+
+
 async def _cancel_quietly(client: RegistryClient, session: UploadSession, scopes: Sequence[str]) -> None:
     """Cancel an orphaned session while already handling a cancellation (never raises)."""
     with contextlib.suppress(asyncio.CancelledError):

@@ -37,7 +37,7 @@ from doctor_oci.checks._common import (
     random_digest,
     resolve_test_image,
 )
-from doctor_oci.checks._uploads import upload_session
+from doctor_oci.checks._uploads import mount_probe, upload_session
 from doctor_oci.client import (
     AuthenticationError,
     NotFound,
@@ -129,9 +129,8 @@ async def _mount(
 ) -> Capability:
     if blob is None:
         return UNKNOWN
-    params = {"mount": blob, "from": repository}
-    async with upload_session(client, repository, scopes=scopes, params=params) as session:
-        status = session.response.status_code
+    session = await mount_probe(client, repository, blob, scopes=scopes)
+    status = session.response.status_code
     if status == 201:
         return True
     return UNKNOWN if _refused(status) else False

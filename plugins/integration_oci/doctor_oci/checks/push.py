@@ -42,7 +42,7 @@ from doctor_oci.checks._common import (
     resolve_test_image,
     status_text,
 )
-from doctor_oci.checks._uploads import UploadSession, upload_session
+from doctor_oci.checks._uploads import UploadSession, mount_probe, upload_session
 from doctor_oci.client import PingResult, RegistryClient, RegistryError
 from doctor_oci.registries import advice, recommendations
 from doctor_oci.runtime import ping_client, registry_client, registry_profile, settings_of
@@ -98,9 +98,11 @@ async def _probe(
     repository = settings.TestRepository
     scopes = (client.scope(repository, "pull", "push", "delete"),)
     blob = await _mountable_blob(client, settings)
-    params = {"mount": blob, "from": repository} if blob else None
-    async with upload_session(client, repository, scopes=scopes, params=params) as session:
-        pass
+    if blob is not None:
+        session = await mount_probe(client, repository, blob, scopes=scopes)
+    else:
+        async with upload_session(client, repository, scopes=scopes) as session:
+            pass
     return _judge(ctx, client, settings, session, ping, evidence, mounted=blob is not None)
 
 

@@ -15,10 +15,10 @@ import hashlib
 import json
 import ssl
 import weakref
-from collections.abc import Mapping, Sequence
+from collections.abc import Awaitable, Callable, Hashable, Mapping, Sequence
 from dataclasses import dataclass, field
 from types import TracebackType
-from typing import Any, Literal
+from typing import Any, Literal, TypeVar
 
 import httpx
 
@@ -46,6 +46,8 @@ from doctor_oci.client.transport import (
 )
 from doctor_oci.client.urls import describe_request, origin
 from doctor_oci.settings import OciSettings
+
+T = TypeVar("T")
 
 __all__ = ["Manifest", "PingResult", "RegistryClient"]
 
@@ -161,6 +163,7 @@ class RegistryClient:
         )
         self._auth_info: weakref.WeakKeyDictionary[httpx.Response, _AuthInfo] = weakref.WeakKeyDictionary()
         self._ping: asyncio.Future[PingResult] | None = None
+        self._memo: dict[Hashable, asyncio.Future[Any]] = {}
 
     def __repr__(self) -> str:
         return redact(f"RegistryClient(base_url={self.base_url!r}, credentials={self.credentials!r})")
@@ -312,6 +315,26 @@ class RegistryClient:
             raise ValueError(f"unknown repository scope action(s) {unknown!r}; use pull, push, delete or *")
         return f"repository:{repository}:{','.join(dict.fromkeys(chosen))}"
 
+    # -- memo -----------------------------------------------------------------------------------
+    async def memo(self, key: Hashable, factory: Callable[[], Awaitable[T]]) -> T:
+        """The result of ``factory()``, computed once per ``key`` for this client's life.
+
+        This is the one "ask the registry once per run" mechanism: checks running concurrently
+        that need the same read (the test image's digest, a manifest, a probe whose answer they
+        share) wait for one request instead of each sending their own. Single-flight: concurrent
+        callers share the same task; a caller being cancelled does not cancel it for the others.
+        A factory that raises is not remembered (the next caller tries again).
+
+        A client is a snapshot of one diagnostic run: do not memoize reads whose answer the
+        caller expects to change while the client lives.
+        """
+        task = self._memo.get(key)
+        if task is None or (task.done() and (task.cancelled() or task.exception() is not None)):
+            task = asyncio.ensure_future(factory())
+            task.add_done_callback(lambda done: done.cancelled() or done.exception())
+            self._memo[key] = task
+        return await asyncio.shield(task)
+
     # -- ping -----------------------------------------------------------------------------------
     async def ping(self) -> PingResult:
         """``GET /v2/``, authenticating if challenged; single-flight and cached for the client's life."""
@@ -360,13 +383,44 @@ class RegistryClient:
             headers={"Accept": ", ".join(MANIFEST_ACCEPT)},
         )
 
+    async def resolve_manifest(self, repository: str, reference: str) -> httpx.Response:
+        """:meth:`head_manifest`, memoized for the client's life (see :meth:`memo`).
+
+        Every check and referrer lookup that needs "does the manifest exist, and what is its
+        digest" asks this, so one run sends one HEAD per reference. A 200 carrying
+        ``Docker-Content-Digest`` also answers later lookups of that digest.
+        """
+        response = await self.memo(
+            ("manifest-head", repository, reference), lambda: self.head_manifest(repository, reference)
+        )
+        digest = response.headers.get("docker-content-digest")
+        if response.status_code == 200 and digest and is_digest(digest.strip()):
+            self._memo.setdefault(("manifest-head", repository, digest.strip()), self._done(response))
+        return response
+
+    @staticmethod
+    def _done(value: T) -> asyncio.Future[T]:
+        future: asyncio.Future[T] = asyncio.get_running_loop().create_future()
+        future.set_result(value)
+        return future
+
     async def get_manifest(
         self, repository: str, reference: str, *, accept: Sequence[str] = MANIFEST_ACCEPT
     ) -> Manifest:
         """Fetch and verify a manifest.
 
         Its bytes must hash to ``Docker-Content-Digest`` and, for a digest reference, to that digest.
+        A manifest fetched by digest is content-addressed and immutable, so it is fetched once per
+        client (see :meth:`memo`).
         """
+        if is_digest(reference):
+            return await self.memo(
+                ("manifest", repository, reference, tuple(accept)),
+                lambda: self._get_manifest(repository, reference, accept),
+            )
+        return await self._get_manifest(repository, reference, accept)
+
+    async def _get_manifest(self, repository: str, reference: str, accept: Sequence[str]) -> Manifest:
         response = await self.request(
             "GET",
             f"/v2/{repository}/manifests/{reference}",

@@ -164,13 +164,15 @@ class RequestMetrics:
 
     ``with metrics.label("check.integration.oci.pull"): ...`` attributes the requests made inside
     (also in tasks started inside) to that label; it is a context variable, so concurrent checks
-    are counted apart.
+    are counted apart. A request shared through :meth:`RegistryClient.memo` counts once, for the
+    label of the caller that started it.
     """
 
     def __init__(self) -> None:
         self.requests = 0
         self.token_fetches = 0
         self.by_label: dict[str, int] = {}
+        self.tokens_by_label: dict[str, int] = {}
         self._label: contextvars.ContextVar[str | None] = contextvars.ContextVar(
             f"doctor_oci_label_{id(self)}", default=None
         )
@@ -189,11 +191,14 @@ class RequestMetrics:
 
     def record(self, request: httpx.Request) -> None:
         self.requests += 1
-        if request.extensions.get(TOKEN_FETCH_EXTENSION):
+        token_fetch = bool(request.extensions.get(TOKEN_FETCH_EXTENSION))
+        if token_fetch:
             self.token_fetches += 1
         name = self._label.get()
         if name is not None:
             self.by_label[name] = self.by_label.get(name, 0) + 1
+            if token_fetch:
+                self.tokens_by_label[name] = self.tokens_by_label.get(name, 0) + 1
 
     async def on_request(self, request: httpx.Request) -> None:
         """httpx ``request`` event hook."""

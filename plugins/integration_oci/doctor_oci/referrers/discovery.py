@@ -75,7 +75,7 @@ async def resolve_subject_digest(client: RegistryClient, reference: Reference) -
     reference resolves to its own digest.
     """
     target = reference.digest or reference.tag or "latest"
-    response = await client.head_manifest(reference.repository, target)
+    response = await client.resolve_manifest(reference.repository, target)
     if response.status_code in (401, 403):
         raise client.error_for(response)
     header = response.headers.get("Docker-Content-Digest")
