@@ -230,8 +230,13 @@ class Engine:
                 current.uncancel()
 
     def _collect(self, task: asyncio.Future[CheckResult], check: Check, options: RunOptions) -> CheckResult:
-        if task.done() and not task.cancelled() and task.exception() is None:
-            return task.result()
+        if task.done() and not task.cancelled():
+            failure = task.exception()
+            if failure is None:
+                return task.result()
+            # _run_one turns a check's own exceptions into results; reaching here means the
+            # engine's wrapper itself failed (a broken lifecycle hook, a bug): say what it was.
+            return self._error(check.definition, describe_exception(failure), 0, Status.ERROR)
         reason = self._stop_reason or "interrupted"
         return self._error(
             check.definition,

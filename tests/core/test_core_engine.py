@@ -276,3 +276,18 @@ def test_sync_run_refuses_a_running_loop():
 
     asyncio.run(inside())
     assert doctor.run().result("check.e.a").status is Status.PASS
+
+
+async def test_a_failure_of_the_engine_wrapper_is_named_not_called_an_interruption(monkeypatch):
+    """If the per-check wrapper itself raises (not the check), the result names that error."""
+    from doctor_core import engine as engine_module
+
+    async def broken_run_one(self, check, *args, **kwargs):
+        raise RuntimeError("wrapper exploded")
+
+    monkeypatch.setattr(engine_module.Engine, "_run_one", broken_run_one)
+    report = await _doctor(_check("check.t.ok", _ok)).arun()
+    result = report.result("check.t.ok")
+    assert result.status is Status.ERROR
+    assert result.message == "RuntimeError: wrapper exploded"
+    assert not report.interrupted
