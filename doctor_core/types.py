@@ -13,7 +13,7 @@ import argparse
 import importlib
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Protocol, TypeVar
+from typing import IO, TYPE_CHECKING, Any, Protocol, TypeVar
 
 from doctor_core.models import CheckDefinition, CheckOutcome, Report
 
@@ -154,6 +154,16 @@ class CommandApp(Protocol):
 
     @property
     def log(self) -> Any: ...
+
+    @property
+    def stdout(self) -> IO[str]:
+        """Where the command writes its output (the CLI's stdout; captured by the test kit)."""
+        ...
+
+    @property
+    def stderr(self) -> IO[str]:
+        """Where the command writes errors and warnings."""
+        ...
 
     def register_secret(self, value: str) -> None: ...
 

@@ -408,8 +408,9 @@ DISTRIBUTION = RegistryProfile(
     known_issues=(
         "No referrers API: discovery uses the tag fallback.",
         "Deletes are disabled unless storage.delete.enabled is true (then DELETE answers 405 UNSUPPORTED).",
-        "A cancelled upload leaves an empty _uploads directory in the repository, and creates the "
-        "repository directory when it did not exist.",
+        "A cancelled upload leaves _uploads/<uuid>/hashstates/sha256/0 in storage until upload "
+        "purging removes it (168 h by default), and creates the repository directory when it did "
+        "not exist.",
     ),
     sources=(
         SEED_004,

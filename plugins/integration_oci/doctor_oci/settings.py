@@ -56,6 +56,20 @@ class OciSettings(BaseModel):
         "(default: $DOCKER_CONFIG/config.json, else ~/.docker/config.json)",
     )
 
+    @field_validator("RegistryUrl")
+    @classmethod
+    def _registry_url(cls, value: str | None) -> str | None:
+        if value is None or not value.strip():
+            return None
+        # Imported here: the client package pulls in httpx, which `doctor list` must not pay for.
+        from doctor_oci.client.reference import InvalidRegistryUrl, RegistryEndpoint
+
+        try:
+            RegistryEndpoint.parse(value)
+        except InvalidRegistryUrl as exc:
+            raise ValueError(str(exc)) from None
+        return value.strip()
+
     @field_validator("TestRepository")
     @classmethod
     def _repository(cls, value: str) -> str:

@@ -9,8 +9,10 @@ Two probes, the one with the smaller footprint first:
   storage tree stays byte-identical). A 202 means the registry opened an ordinary session instead;
   it is cancelled like below.
 * **Upload probe** (the seed's): ``POST /v2/<repo>/blobs/uploads/`` then ``DELETE <Location>`` at
-  once. On distribution 2.8 this leaves an empty ``_uploads`` directory (and creates the repository
-  directory when the repository did not exist).
+  once. On distribution 2.8 the session is gone afterwards (its URL answers 404
+  ``BLOB_UPLOAD_UNKNOWN``) but ``_uploads/<uuid>/hashstates/sha256/0`` stays in storage until upload
+  purging removes it (168 h by default), and the repository directory is created when the
+  repository did not exist (measured; see docs/checks.md).
 
 Both run inside :func:`doctor_oci.checks._uploads.upload_session`, which cancels any session the
 registry opened on every path: error, timeout, cancellation. The token scope asks for
