@@ -16,6 +16,7 @@ import shutil
 import subprocess
 import sys
 import time
+import traceback
 from pathlib import Path
 
 from bench.environment import clean_env, start_bench_registry
@@ -96,8 +97,8 @@ def collect(args: argparse.Namespace) -> Results:
                 cwd=args.workdir,
                 progress=_progress,
             )
-        except BenchError as exc:
-            results.skipped["S2"] = redact(str(exc))
+        except Exception as exc:  # recorded as "not measured"; the run goes on
+            results.skipped["S2"] = _reason(exc)
     if not {"S1", "S3", "S4"} & set(scenarios):
         return results
     rtt = args.rtt_ms / 1000
@@ -112,8 +113,8 @@ def collect(args: argparse.Namespace) -> Results:
                     results.s1 = run_s1(
                         bench, rtts=(0.0, rtt), repeat=args.repeat, rss=rss, progress=_progress
                     )
-                except BenchError as exc:
-                    results.skipped["S1"] = redact(str(exc))
+                except Exception as exc:  # recorded as "not measured"; the run goes on
+                    results.skipped["S1"] = _reason(exc)
             if "S3" in scenarios or "S4" in scenarios:
                 _progress("S3 referrer discovery at scale")
                 try:
@@ -129,11 +130,18 @@ def collect(args: argparse.Namespace) -> Results:
                     results.s3 = run_s3(
                         bench, fixture, rtt_s=rtt, repeat=args.repeat, rss=rss, progress=_progress
                     )
-                except BenchError as exc:
-                    results.skipped["S3"] = redact(str(exc))
+                except Exception as exc:  # recorded as "not measured"; the run goes on
+                    results.skipped["S3"] = _reason(exc)
     finally:
         shutil.rmtree(args.workdir, ignore_errors=True)
     return results
+
+
+def _reason(exc: Exception) -> str:
+    """One redacted line for RESULTS.md; the traceback goes to stderr for whoever runs the bench."""
+    traceback.print_exception(exc, file=sys.stderr)
+    text = str(exc) if isinstance(exc, BenchError) else f"{type(exc).__name__}: {exc}"
+    return redact(" ".join(text.split()))[:600]
 
 
 def _registry_version() -> str:

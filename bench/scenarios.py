@@ -150,6 +150,7 @@ def _s1_run(rtt_s: float, samples: Sequence[_S1Sample]) -> S1Run:
     return S1Run(
         rtt_s=rtt_s,
         wall=_spread([s.measurement.wall_s for s in samples]),
+        run_ms=_spread([s.report.duration_ms for s in samples]),
         rss_kb=_optional_spread([float(v) if v is not None else None for v in rss]),
         checks=tuple(rows),
         token_server_requests=_spread([s.token_server_requests for s in samples]),
@@ -168,27 +169,34 @@ def run_s1(
     warmup: bool = True,
     progress: Progress = _quiet,
 ) -> S1Result:
-    """``doctor --tag registry --format json`` ``repeat`` times at each RTT (the registry must be seeded)."""
+    """``doctor --tag registry --format json`` ``repeat`` times at each RTT (the registry must be seeded).
+
+    The RTTs are interleaved (one run at each RTT per round), so a change in machine load during
+    the scenario hits every RTT alike instead of biasing the difference between them.
+    """
     if repeat < 1:
         raise BenchError(f"repeat must be >= 1, got {repeat}")
+    if not rtts:
+        raise BenchError("no RTT to measure")
     argv = [*doctor_executable(), "--tag", "registry", "--format", "json"]
     env = bench.doctor_env()
-    runs: list[S1Run] = []
+    samples: dict[float, list[_S1Sample]] = {rtt: [] for rtt in rtts}
     try:
-        for rtt in rtts:
-            bench.set_rtt(rtt)
-            if warmup:
-                _s1_once(bench, argv, env, rss=False)
-            samples = []
-            for i in range(repeat):
+        if warmup:
+            bench.set_rtt(0.0)
+            _s1_once(bench, argv, env, rss=False)
+        for i in range(repeat):
+            for rtt in rtts:
+                bench.set_rtt(rtt)
                 sample = _s1_once(bench, argv, env, rss)
-                wall_ms = sample.measurement.wall_s * 1000
-                progress(f"S1 {rtt * 1000:.0f} ms RTT run {i + 1}/{repeat}: {wall_ms:.0f} ms")
-                samples.append(sample)
-            runs.append(_s1_run(rtt, samples))
+                progress(
+                    f"S1 round {i + 1}/{repeat} at {rtt * 1000:.0f} ms RTT: "
+                    f"{sample.measurement.wall_s * 1000:.0f} ms wall, {sample.report.duration_ms} ms run"
+                )
+                samples[rtt].append(sample)
     finally:
         bench.set_rtt(0.0)
-    return S1Result(runs=tuple(runs))
+    return S1Result(runs=tuple(_s1_run(rtt, samples[rtt]) for rtt in rtts))
 
 
 # -- S2 ------------------------------------------------------------------------------------------
@@ -298,8 +306,14 @@ def seed_s3(
     kinds = (SIGNATURE_ARTIFACT, SBOM_ARTIFACT, ATTESTATION_ARTIFACT)
 
     def referrer(i: int) -> Descriptor:
+        # A payload of its own per referrer: identical blobs uploaded concurrently race in distribution.
         return push_referrer(
-            registry, repository, subject, kinds[i % len(kinds)], annotations={"bench.index": str(i)}
+            registry,
+            repository,
+            subject,
+            kinds[i % len(kinds)],
+            annotations={"bench.index": str(i)},
+            payload=f'{{"bench.referrer": {i}}}'.encode(),
         )
 
     # The first referrer goes alone: it uploads the shared empty config blob, which concurrent
@@ -350,28 +364,39 @@ def run_s3(
     argv = [*doctor_executable(), "oci", "referrers", image, "--format", "json"]
     env = bench.doctor_env()
     walls: list[float] = []
+    base_walls: list[float] = []
     rss_values: list[float | None] = []
     requests: list[float] = []
+    tokens: list[float] = []
     found: list[int] = []
     methods: set[str] = set()
     codes: list[int] = []
-    bench.set_rtt(rtt_s)
     try:
         if warmup:
+            bench.set_rtt(0.0)
             _parse_referrers(run_measured(argv, env=env, timeout=300, cwd=bench.workdir))
         for i in range(repeat):
+            # A 0 ms run in every round: the difference to it is the network part of the wall time.
+            bench.set_rtt(0.0)
+            base = run_measured(argv, env=env, timeout=300, cwd=bench.workdir)
+            _parse_referrers(base)
+            base_walls.append(base.wall_s)
+            bench.set_rtt(rtt_s)
+            bench.reset_counters()
             before = bench.registry_proxy.stats.http_requests
             measurement = run_measured(argv, env=env, rss=rss, timeout=300, cwd=bench.workdir)
             data = _parse_referrers(measurement)
             requests.append(bench.registry_proxy.stats.http_requests - before)
+            tokens.append(bench.token_requests())
             walls.append(measurement.wall_s)
             rss_values.append(float(measurement.max_rss_kb) if measurement.max_rss_kb is not None else None)
             found.append(len(data["referrers"]))
             methods.add(str(data.get("method")))
             codes.append(measurement.returncode)
             progress(
-                f"S3 run {i + 1}/{repeat}: {measurement.wall_s * 1000:.0f} ms, "
-                f"{len(data['referrers'])} referrers"
+                f"S3 round {i + 1}/{repeat}: {measurement.wall_s * 1000:.0f} ms at "
+                f"{rtt_s * 1000:.0f} ms RTT, "
+                f"{base.wall_s * 1000:.0f} ms at 0 ms, {len(data['referrers'])} referrers"
             )
     finally:
         bench.set_rtt(0.0)
@@ -380,9 +405,11 @@ def run_s3(
         tags=fixture.tags,
         expected_referrers=fixture.expected_referrers,
         wall=_spread(walls),
+        base_wall=_spread(base_walls),
         rss_kb=_optional_spread(rss_values),
         referrers_found=min(found) if len(set(found)) == 1 else None,
         requests=_spread(requests).median,
+        token_requests=_spread(tokens).median,
         method="/".join(sorted(methods)),
         exit_codes=tuple(codes),
     )

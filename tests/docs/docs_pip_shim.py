@@ -5,9 +5,10 @@ and ``pip uninstall -y doctor-my-checks``. Run verbatim they would change the pr
 which other tests (and other engineers) share. The test defines a shell function ``pip`` that calls
 this script instead:
 
-* ``pip install [OPTIONS] PATH...`` -> ``python -m pip install --no-deps --no-build-isolation
-  --target $DOCS_SITE PATH...`` (``$DOCS_SITE`` is on ``PYTHONPATH`` of every block of the page, so
-  the installed distribution's ``doctor.plugins`` entry point is found exactly as in a venv);
+* ``pip install [OPTIONS] PATH...`` -> ``python -m pip install --no-deps --target $DOCS_SITE
+  PATH...`` (``$DOCS_SITE`` is on ``PYTHONPATH`` of every block of the page, so the installed
+  distribution's ``doctor.plugins`` entry point is found exactly as in a venv); the build runs in
+  place when the interpreter can build wheels, else in pip's isolated build environment;
 * ``pip uninstall [-y] NAME...`` -> removes the files listed in the distribution's ``RECORD`` under
   ``$DOCS_SITE``;
 * anything else is passed to ``python -m pip`` unchanged.
@@ -34,16 +35,45 @@ def _normalize(name: str) -> str:
     return re.sub(r"[-_.]+", "_", name).lower()
 
 
+def _can_build_in_place() -> bool:
+    """Whether this interpreter can build a wheel itself (``bdist_wheel``: setuptools >= 70.1 or
+    the ``wheel`` package). Then the build runs in place (fast, offline); otherwise pip builds in an
+    isolated environment, fetching setuptools from the configured index, as a user's pip would."""
+    from importlib.util import find_spec
+
+    if find_spec("wheel") is not None:
+        return True
+    try:
+        from importlib.metadata import version
+
+        major, minor = (int(part) for part in version("setuptools").split(".")[:2])
+    except (ValueError, ImportError):
+        return False
+    return (major, minor) >= (70, 1)
+
+
 def install(args: list[str]) -> int:
     targets = [arg for arg in args if not arg.startswith("-")]
     if not targets:
         print("docs_pip_shim: pip install needs a path", file=sys.stderr)
         return 2
+    isolation = ["--no-build-isolation"] if _can_build_in_place() else []
     command = [
         sys.executable, "-m", "pip", "install", "--quiet", "--disable-pip-version-check",
-        "--no-deps", "--no-build-isolation", "--upgrade", "--target", str(_site()), *targets,
+        "--no-deps", *isolation, "--upgrade", "--target", str(_site()), *targets,
     ]
     return subprocess.run(command, check=False).returncode
+
+
+def _remove_empty(directory: Path, site: Path) -> None:
+    """Remove ``directory`` and its parents up to ``site`` while they are empty (caches included)."""
+    for cache in directory.glob("__pycache__"):
+        for item in cache.iterdir():
+            item.unlink()
+        cache.rmdir()
+    while directory != site and directory.is_dir() and not any(directory.iterdir()):
+        directory.rmdir()
+        directory = directory.parent
 
 
 def uninstall(args: list[str]) -> int:
@@ -59,12 +89,12 @@ def uninstall(args: list[str]) -> int:
             continue
         for info in infos:
             with (info / "RECORD").open(newline="") as handle:
-                for row in csv.reader(handle):
-                    if row:
-                        (site / row[0]).unlink(missing_ok=True)
-            for leftover in sorted(info.rglob("*"), reverse=True):
-                leftover.unlink() if leftover.is_file() else leftover.rmdir()
-            info.rmdir()
+                files = [site / row[0] for row in csv.reader(handle) if row]
+            for path in files:
+                path.unlink(missing_ok=True)
+            parents = sorted({path.parent for path in files}, key=lambda p: len(p.parts), reverse=True)
+            for directory in parents:
+                _remove_empty(directory, site)
         print(f"Successfully uninstalled {name}")
     return status
 
