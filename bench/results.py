@@ -46,7 +46,7 @@ class S1Run:
     checks: tuple[CheckRow, ...]
     #: Token requests the token server answered per run (observed at the server, not reported by doctor).
     token_server_requests: Spread
-    #: Token fetches of the whole run as doctor reports them (the largest of the checks' ``token_fetches``).
+    #: Token fetches of the whole run as doctor reports them (the sum of the checks' ``token_fetches``).
     reported_token_fetches: Spread | None
     #: HTTP requests the registry proxy saw per run (all checks together, counted on the wire; token
     #: requests go to the token server and are in ``token_server_requests``).
@@ -425,8 +425,8 @@ def _render_s1(results: Results) -> list[str]:
                       "token request."]
             break
     lines += ["", "Per check (from the report: `metrics.http_requests` made under the check's label, "
-              "token and registry requests alike; `metrics.token_fetches` is the run's total so far; "
-              "`duration_ms`):", "", "| check | status | requests | token fetches (run so far) | "
+              "token and registry requests alike; `metrics.token_fetches` the token fetches the check caused (summing to the run's total); "
+              "`duration_ms`):", "", "| check | status | requests | token fetches | "
               f"duration 0 ms | duration {slow_ms:.0f} ms | ~RTT at {slow_ms:.0f} ms |",
               "|---|---|---|---|---|---|---|"]
     base, slow = s1.at(0.0), s1.slow

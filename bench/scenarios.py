@@ -143,9 +143,9 @@ def _s1_run(rtt_s: float, samples: Sequence[_S1Sample]) -> S1Run:
     for sample in samples:
         values = [_metric(r.metrics, "token_fetches") for r in sample.report.results]
         present = [v for v in values if v is not None]
-        # Each check reports the run's token fetches so far (one shared client): the run's total is
-        # the largest value, not the sum.
-        reported_tokens.append(max(present) if present else None)
+        # Each check reports the token fetches it caused (a fetch shared by several checks counts
+        # once, for the check that sent it): the run's total is the sum.
+        reported_tokens.append(sum(present) if present else None)
     rss = [s.measurement.max_rss_kb for s in samples]
     return S1Run(
         rtt_s=rtt_s,

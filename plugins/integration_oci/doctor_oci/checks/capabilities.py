@@ -21,6 +21,7 @@ Evidence: ``registry_url``, ``distribution_version``, ``supports_referrers_api``
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Awaitable
 from typing import Any, Literal
 
 from doctor_core.models import CheckOutcome, Status
@@ -157,23 +158,61 @@ def _settled(outcome: Capability | BaseException) -> Capability:
     return outcome
 
 
+def _first(failures: BaseExceptionGroup[BaseException]) -> BaseException:
+    first = failures.exceptions[0]
+    return _first(first) if isinstance(first, BaseExceptionGroup) else first
+
+
+async def _settle(probe: Awaitable[Capability]) -> Capability | BaseException:
+    """A probe's value, or the registry error it raised (so one failing probe stops no other)."""
+    try:
+        return await probe
+    except RegistryError as exc:
+        return exc
+
+
+async def _image_probes(
+    client: RegistryClient, repository: str, tag: str, scopes: tuple[str, ...]
+) -> tuple[TestImage, Capability | BaseException, Capability | BaseException]:
+    """The probes that need the test image (referrers, mount), started as soon as it is resolved."""
+    image = await resolve_test_image(client, repository, tag)
+    blob = await blob_of_image(client, repository, image.digest) if image.exists and image.digest else None
+    referrers, mount = await asyncio.gather(
+        _settle(_referrers(client, repository, image)), _settle(_mount(client, repository, blob, scopes))
+    )
+    return image, referrers, mount
+
+
 async def _probe(
     ctx: CheckContext, client: RegistryClient, settings: OciSettings, evidence: dict[str, Any]
 ) -> Verdict:
-    ping = await ping_client(client)
-    evidence["distribution_version"] = client.api_version or ping.api_version
-    distribution: Capability = True if ping.status == 200 else UNKNOWN
     repository = settings.TestRepository
     scopes = (client.scope(repository, "pull", "push", "delete"),)
-    image = await resolve_test_image(client, repository, settings.TestTag)
-    blob = await blob_of_image(client, repository, image.digest) if image.exists and image.digest else None
-    outcomes = await asyncio.gather(
-        _referrers(client, repository, image),
-        _chunked(client, repository, scopes),
-        _mount(client, repository, blob, scopes),
-        _delete(client, repository, "manifests"),
-        _delete(client, repository, "blobs"),
-        return_exceptions=True,
+    # Everything independent starts at once: the probes that do not need the test image do not
+    # wait for it, and none waits for the authenticated ping (only for the shared /v2/ challenge).
+    # A TaskGroup cancels and awaits every probe if the check is cancelled, so each upload
+    # session's cleanup has run before the check ends.
+    try:
+        async with asyncio.TaskGroup() as group:
+            ping_task = group.create_task(ping_client(client))
+            image_task = group.create_task(_image_probes(client, repository, settings.TestTag, scopes))
+            chunked_task = group.create_task(_settle(_chunked(client, repository, scopes)))
+            manifest_delete_task = group.create_task(_settle(_delete(client, repository, "manifests")))
+            blob_delete_task = group.create_task(_settle(_delete(client, repository, "blobs")))
+    except BaseExceptionGroup as failures:
+        # The ping or the image lookup failed (a transport error, the registry unreachable): the
+        # first failure is the verdict, as if the probes had run one after another.
+        raise _first(failures) from None
+    ping = ping_task.result()
+    image, referrers, mount = image_task.result()
+    evidence["distribution_version"] = client.api_version or ping.api_version
+    distribution: Capability = True if ping.status == 200 else UNKNOWN
+    outcomes = (
+        referrers,
+        chunked_task.result(),
+        mount,
+        manifest_delete_task.result(),
+        blob_delete_task.result(),
     )
     results = [_settled(outcome) for outcome in outcomes]
     evidence.update(dict(zip(_KEYS, results, strict=True)))

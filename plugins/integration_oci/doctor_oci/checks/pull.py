@@ -12,6 +12,7 @@ Evidence: ``registry_url``, ``test_repository``, ``test_tag``, ``pull_authorized
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
 from doctor_core.models import CheckOutcome, Status
@@ -28,7 +29,7 @@ from doctor_oci.checks._common import (
     short_digest,
     status_text,
 )
-from doctor_oci.client import PingResult, RegistryClient, RegistryError
+from doctor_oci.client import RegistryClient, RegistryError
 from doctor_oci.registries import advice, recommendations
 from doctor_oci.runtime import ping_client, registry_client, registry_profile, settings_of
 from doctor_oci.settings import OciSettings
@@ -63,8 +64,10 @@ async def run(ctx: CheckContext) -> CheckOutcome:
 async def _probe(
     ctx: CheckContext, client: RegistryClient, settings: OciSettings, evidence: dict[str, Any]
 ) -> Verdict:
-    ping: PingResult = await ping_client(client)
-    image = await resolve_test_image(client, settings.TestRepository, settings.TestTag)
+    # The ping (who am I?) and the HEAD (may I pull?) are independent: one round trip, not two.
+    ping, image = await asyncio.gather(
+        ping_client(client), resolve_test_image(client, settings.TestRepository, settings.TestTag)
+    )
     response = image.response
     evidence["http_status"] = image.status
     profile = registry_profile(client)

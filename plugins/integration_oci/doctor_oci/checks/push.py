@@ -28,6 +28,7 @@ Evidence: ``registry_url``, ``test_repository``, ``push_authorized``, ``upload_s
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
 from doctor_core.models import CheckOutcome, Status
@@ -95,11 +96,10 @@ async def _mountable_blob(client: RegistryClient, settings: OciSettings) -> str 
 async def _probe(
     ctx: CheckContext, client: RegistryClient, settings: OciSettings, evidence: dict[str, Any]
 ) -> Verdict:
-    ping = await ping_client(client)
+    ping, blob = await asyncio.gather(ping_client(client), _mountable_blob(client, settings))
     evidence["credentials_valid"] = ping.status == 200
     repository = settings.TestRepository
     scopes = (client.scope(repository, "pull", "push", "delete"),)
-    blob = await _mountable_blob(client, settings)
     if blob is not None:
         session = await mount_probe(client, repository, blob, scopes=scopes)
     else:

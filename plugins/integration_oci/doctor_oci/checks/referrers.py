@@ -18,6 +18,7 @@ Evidence: ``registry_url``, ``referrers_supported``, ``fallback_required``, ``oc
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any, Literal
 
 from doctor_core.models import CheckOutcome, Status
@@ -68,12 +69,13 @@ async def run(ctx: CheckContext) -> CheckOutcome:
 async def _probe(
     ctx: CheckContext, client: RegistryClient, settings: OciSettings, evidence: dict[str, Any]
 ) -> Verdict:
-    ping = await ping_client(client)
-    evidence["oci_version"] = client.api_version or ping.api_version
     repository = settings.TestRepository
+    ping, image = await asyncio.gather(
+        ping_client(client), resolve_test_image(client, repository, settings.TestTag)
+    )
+    evidence["oci_version"] = client.api_version or ping.api_version
     host = client.host
     profile = registry_profile(client)
-    image = await resolve_test_image(client, repository, settings.TestTag)
     synthetic = not image.exists
     if image.status in (401, 403):
         return Verdict(

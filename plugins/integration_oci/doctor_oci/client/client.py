@@ -343,9 +343,23 @@ class RegistryClient:
             self._ping.add_done_callback(lambda future: future.cancelled() or future.exception())
         return await asyncio.shield(self._ping)
 
+    async def _discover(self) -> httpx.Response:
+        """The unauthenticated ``GET /v2/``, once per client: the challenge says how to authenticate.
+
+        Memoized like every once-per-run read (see :meth:`memo`).
+        """
+
+        async def probe() -> httpx.Response:
+            response = await self._transport.send("GET", httpx.URL(self.base_url + "/v2/"))
+            self._record_server(response)
+            if response.status_code == 401:
+                self._auth.learn(self._challenges(response))
+            return response
+
+        return await self.memo("v2-discovery", probe)
+
     async def _do_ping(self) -> PingResult:
-        first = await self._transport.send("GET", httpx.URL(self.base_url + "/v2/"))
-        self._record_server(first)
+        first = await self._discover()
         challenge_raw: str | None = None
         response = first
         if first.status_code == 401:
