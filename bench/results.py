@@ -425,7 +425,8 @@ def _render_s1(results: Results) -> list[str]:
                       "token request."]
             break
     lines += ["", "Per check (from the report: `metrics.http_requests` made under the check's label, "
-              "token and registry requests alike; `metrics.token_fetches` the token fetches the check caused (summing to the run's total); "
+              "token and registry requests alike; `metrics.token_fetches` the token fetches the check "
+              "caused (summing to the run's total); "
               "`duration_ms`):", "", "| check | status | requests | token fetches | "
               f"duration 0 ms | duration {slow_ms:.0f} ms | ~RTT at {slow_ms:.0f} ms |",
               "|---|---|---|---|---|---|---|"]
