@@ -2,9 +2,10 @@
 
 Loading policy (stevedore) and call contract (pluggy) are kept apart:
 
-* Entry points of the group ``doctor.plugins`` are *listed* first, blocked names removed, and only
-  the allowed ones imported (one ``NamedExtensionManager`` per name, so one broken plugin -- even
-  one raising ``AssertionError`` at import -- cannot stop the others).
+* Entry points of the group ``doctor.plugins`` are *listed* once through stevedore (which caches
+  the scan), blocked names removed, and only the allowed ones imported -- each by its own guarded
+  ``load()``, so one broken plugin (even one raising ``AssertionError`` or ``SystemExit`` at
+  import, which stevedore's own guard lets through) cannot stop the others.
 * Every loaded object is registered with pluggy under its entry point name. A failed registration
   or a hook implementation without a matching specification is a problem for that plugin only.
 * Contribution hooks are called *per implementation* (``get_hookimpls()``), so an exception or a
@@ -163,31 +164,20 @@ class PluginManager:
         lister: NamedExtensionManager[Any] = NamedExtensionManager(
             self.group, names=(), on_missing_entrypoints_callback=None
         )
-        names: list[str] = []
+        seen: set[str] = set()
         for ep in lister.list_entry_points():
-            if ep.name not in names and ep.name not in self.disabled:
-                names.append(ep.name)
-        for name in names:
-            self._load_one(NamedExtensionManager, name)
+            if ep.name in seen or ep.name in self.disabled:
+                continue
+            seen.add(ep.name)
+            self._load_one(ep)
 
-    def _load_one(self, manager_class: Any, name: str) -> None:
-        def on_failure(_manager: Any, ep: EntryPoint, exc: BaseException) -> None:
-            self._problem(ep.name, "load", exc, entry_point=ep)
-
+    def _load_one(self, ep: EntryPoint) -> None:
         try:
-            manager = manager_class(
-                self.group,
-                names=[name],
-                on_load_failure_callback=on_failure,
-                on_missing_entrypoints_callback=None,
-            )
-        except (Exception, SystemExit) as exc:  # AssertionError/SystemExit escape stevedore's guard
-            self._problem(name, "load", exc)
+            plugin = ep.load()
+        except (Exception, SystemExit) as exc:
+            self._problem(ep.name, "load", exc, entry_point=ep)
             return
-        for extension in manager.extensions:
-            self._register(
-                _Registered(extension.name, extension.plugin, "entry point", extension.entry_point)
-            )
+        self._register(_Registered(ep.name, plugin, "entry point", ep))
 
     def register(self, obj: object, name: str | None = None) -> str | None:
         """Register an in-process plugin object; returns its name, or ``None`` when it was refused."""
