@@ -48,7 +48,7 @@ async def registry_client(ctx: CheckContext) -> RegistryClient:
         raise RegistryNotConfigured
 
     async def create() -> RegistryClient:
-        return RegistryClient(settings)
+        return await RegistryClient.open(settings)
 
     return await ctx.shared.get(CLIENT_KEY, create)
 

@@ -165,6 +165,17 @@ class RegistryClient:
         self._ping: asyncio.Future[PingResult] | None = None
         self._memo: dict[Hashable, asyncio.Future[Any]] = {}
 
+    @classmethod
+    async def open(cls, settings: OciSettings, **kwargs: Any) -> RegistryClient:
+        """Construct a client without blocking the event loop.
+
+        Resolving credentials may run a docker credential helper program (bounded by its
+        timeout); doing that in a worker thread keeps every other coroutine -- other checks,
+        their timeouts -- running meanwhile. Async code should use this instead of the
+        constructor; ``kwargs`` are the constructor's.
+        """
+        return await asyncio.to_thread(cls, settings, **kwargs)
+
     def __repr__(self) -> str:
         return redact(f"RegistryClient(base_url={self.base_url!r}, credentials={self.credentials!r})")
 

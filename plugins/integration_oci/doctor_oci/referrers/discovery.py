@@ -158,7 +158,7 @@ async def discover_referrers(
     if client is not None:
         return await _discover(client, ref, artifact_type, method, concurrency)
     settings = settings or OciSettings()
-    async with RegistryClient(settings, registry=_registry_override(settings, ref)) as own:
+    async with await RegistryClient.open(settings, registry=_registry_override(settings, ref)) as own:
         return await _discover(own, ref, artifact_type, method, concurrency)
 
 

@@ -278,3 +278,32 @@ def test_containers_auth_config_home(
 def test_nothing_anywhere_is_anonymous(settings: Settings) -> None:
     creds = resolve_credentials(settings(), "r.example.com")
     assert (creds.method, creds.source, creds.problem) == ("anonymous", "none", None)
+
+
+async def test_opening_a_client_with_a_slow_helper_keeps_the_event_loop_running(
+    settings: Settings, isolated_credentials: Path, helper_dir: Callable[[str, str], Path]
+) -> None:
+    """Other checks and their timeouts keep running while a credential helper is being asked."""
+    import asyncio
+
+    from doctor_oci.client import RegistryClient
+
+    answer = '{"ServerURL":"r.example.com","Username":"u","Secret":"slow-secret"}'
+    helper_dir("slow", f"sleep 0.6; echo '{answer}'")
+    write_json(isolated_credentials / ".docker/config.json", {"credsStore": "slow"})
+    ticks = 0
+
+    async def ticker() -> None:
+        nonlocal ticks
+        while True:
+            await asyncio.sleep(0.02)
+            ticks += 1
+
+    task = asyncio.ensure_future(ticker())
+    try:
+        client = await RegistryClient.open(settings(RegistryUrl="https://r.example.com"))
+    finally:
+        task.cancel()
+    async with client:
+        assert client.credentials.source == "credential-helper:slow"
+    assert ticks >= 10, f"the event loop was blocked while the helper ran (ticks={ticks})"
