@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import hashlib
 import secrets
-from collections.abc import Iterable, Mapping
+from collections.abc import Awaitable, Callable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -38,7 +38,7 @@ from doctor_oci.client import (
     parse_www_authenticate,
 )
 from doctor_oci.registries import RegistryProfile, advice, recommendations
-from doctor_oci.runtime import check_metrics, common_evidence, registry_profile
+from doctor_oci.runtime import check_metrics, common_evidence, registry_client, registry_profile, settings_of
 from doctor_oci.settings import OciSettings
 
 NOT_CONFIGURED = "OCI.RegistryUrl is not configured"
@@ -263,3 +263,38 @@ async def blob_of_image(client: RegistryClient, repository: str, digest: str) ->
     if isinstance(config, dict) and isinstance(config.get("digest"), str):
         return str(config["digest"])
     return None
+
+
+EvidenceFactory = Callable[[OciSettings, RegistryClient | None], dict[str, Any]]
+Probe = Callable[[CheckContext, RegistryClient, OciSettings, dict[str, Any]], Awaitable[Verdict]]
+
+
+async def run_probe(
+    ctx: CheckContext,
+    *,
+    evidence: EvidenceFactory,
+    probe: Probe,
+    doing: str,
+    operation: str | None = None,
+    on_error: Callable[[RegistryError, dict[str, Any]], None] | None = None,
+) -> CheckOutcome:
+    """The frame every registry probe runs in: the one place that decides what happens around it.
+
+    Not configured -> SKIP; otherwise the run's shared client, the check's request label (its
+    ``http_requests``/``token_fetches`` metrics), and a client error turned into a verdict naming
+    the fault (``doing`` reads "pulling from", "probing the referrers API of"; ``operation`` picks
+    the permission advice). ``on_error`` may adjust the evidence for such an error.
+    """
+    settings = settings_of(ctx)
+    if not settings.RegistryUrl:
+        return not_configured_skip(ctx, settings, evidence(settings, None))
+    client = await registry_client(ctx)
+    facts = evidence(settings, client)
+    with client.metrics.label(ctx.definition.check_id):
+        try:
+            verdict = await probe(ctx, client, settings, facts)
+        except RegistryError as exc:
+            verdict = error_verdict(ctx, client, exc, facts, doing=doing, operation=operation)
+            if on_error is not None:
+                on_error(exc, facts)
+        return finish(ctx, client, settings, verdict)

@@ -32,11 +32,9 @@ from doctor_oci.checks._common import (
     Verdict,
     blob_of_image,
     error_code,
-    error_verdict,
-    finish,
-    not_configured_skip,
     random_digest,
     resolve_test_image,
+    run_probe,
 )
 from doctor_oci.checks._uploads import mount_probe, upload_session
 from doctor_oci.client import (
@@ -49,7 +47,7 @@ from doctor_oci.client import (
 )
 from doctor_oci.referrers import probe_referrers_api
 from doctor_oci.registries import advice, recommendations
-from doctor_oci.runtime import ping_client, registry_client, registry_profile, settings_of
+from doctor_oci.runtime import ping_client, registry_profile
 from doctor_oci.settings import OciSettings
 
 Capability = bool | Literal["unknown"]
@@ -79,17 +77,8 @@ def _evidence(settings: OciSettings, client: RegistryClient | None) -> dict[str,
 
 async def run(ctx: CheckContext) -> CheckOutcome:
     """Probe the six capabilities (five of them concurrently) and score them."""
-    settings = settings_of(ctx)
-    if not settings.RegistryUrl:
-        return not_configured_skip(ctx, settings, _evidence(settings, None))
-    client = await registry_client(ctx)
-    evidence = _evidence(settings, client)
-    with client.metrics.label(ctx.definition.check_id):
-        try:
-            verdict = await _probe(ctx, client, settings, evidence)
-        except RegistryError as exc:
-            verdict = error_verdict(ctx, client, exc, evidence, doing="probing the capabilities of")
-        return finish(ctx, client, settings, verdict)
+    return await run_probe(ctx, evidence=_evidence, probe=_probe, doing="probing the capabilities of")
+
 
 
 def _refused(status: int) -> bool:

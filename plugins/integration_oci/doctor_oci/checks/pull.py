@@ -20,18 +20,16 @@ from doctor_core.types import CheckContext
 from doctor_oci.checks._common import (
     Verdict,
     error_code,
-    error_verdict,
     failure_status,
-    finish,
-    not_configured_skip,
     refused_for_permission,
     resolve_test_image,
+    run_probe,
     short_digest,
     status_text,
 )
-from doctor_oci.client import RegistryClient, RegistryError
+from doctor_oci.client import RegistryClient
 from doctor_oci.registries import advice, recommendations
-from doctor_oci.runtime import ping_client, registry_client, registry_profile, settings_of
+from doctor_oci.runtime import ping_client, registry_profile
 from doctor_oci.settings import OciSettings
 
 
@@ -48,17 +46,10 @@ def _evidence(settings: OciSettings, client: RegistryClient | None) -> dict[str,
 
 async def run(ctx: CheckContext) -> CheckOutcome:
     """HEAD the test image's manifest and judge pull authorization."""
-    settings = settings_of(ctx)
-    if not settings.RegistryUrl:
-        return not_configured_skip(ctx, settings, _evidence(settings, None))
-    client = await registry_client(ctx)
-    evidence = _evidence(settings, client)
-    with client.metrics.label(ctx.definition.check_id):
-        try:
-            verdict = await _probe(ctx, client, settings, evidence)
-        except RegistryError as exc:
-            verdict = error_verdict(ctx, client, exc, evidence, doing="pulling from", operation="pull")
-        return finish(ctx, client, settings, verdict)
+    return await run_probe(
+        ctx, evidence=_evidence, probe=_probe, doing="pulling from", operation="pull"
+    )
+
 
 
 async def _probe(

@@ -37,18 +37,16 @@ from doctor_oci.checks._common import (
     Verdict,
     blob_of_image,
     error_code,
-    error_verdict,
     failure_status,
-    finish,
-    not_configured_skip,
     refused_for_permission,
     resolve_test_image,
+    run_probe,
     status_text,
 )
 from doctor_oci.checks._uploads import UploadSession, mount_probe, upload_session
 from doctor_oci.client import PingResult, RegistryClient, RegistryError
 from doctor_oci.registries import advice, recommendations
-from doctor_oci.runtime import ping_client, registry_client, registry_profile, settings_of
+from doctor_oci.runtime import ping_client, registry_profile
 from doctor_oci.settings import OciSettings
 
 #: Registries where the mount probe is not used (reading the manifest costs rate-limit budget).
@@ -68,19 +66,21 @@ def _evidence(settings: OciSettings, client: RegistryClient | None) -> dict[str,
 
 async def run(ctx: CheckContext) -> CheckOutcome:
     """Prove push rights with the smallest-footprint probe, cancelling whatever it opened."""
-    settings = settings_of(ctx)
-    if not settings.RegistryUrl:
-        return not_configured_skip(ctx, settings, _evidence(settings, None))
-    client = await registry_client(ctx)
-    evidence = _evidence(settings, client)
-    with client.metrics.label(ctx.definition.check_id):
-        try:
-            verdict = await _probe(ctx, client, settings, evidence)
-        except RegistryError as exc:
-            verdict = error_verdict(ctx, client, exc, evidence, doing="pushing to", operation="push")
-            if evidence["credentials_valid"] is None:
-                evidence["credentials_valid"] = exc.status == 403
-        return finish(ctx, client, settings, verdict)
+    return await run_probe(
+        ctx,
+        evidence=_evidence,
+        probe=_probe,
+        doing="pushing to",
+        operation="push",
+        on_error=_credentials_valid_from_error,
+    )
+
+
+def _credentials_valid_from_error(exc: RegistryError, evidence: dict[str, Any]) -> None:
+    """A 403 means the registry accepted who we are and refused what we asked."""
+    if evidence["credentials_valid"] is None:
+        evidence["credentials_valid"] = exc.status == 403
+
 
 
 async def _mountable_blob(client: RegistryClient, settings: OciSettings) -> str | None:

@@ -26,18 +26,16 @@ from doctor_core.types import CheckContext
 from doctor_oci.checks._common import (
     PROBE_DIGEST,
     Verdict,
-    error_verdict,
     failure_status,
-    finish,
-    not_configured_skip,
     resolve_test_image,
+    run_probe,
     status_text,
 )
-from doctor_oci.client import NotFound, RegistryClient, RegistryError
+from doctor_oci.client import NotFound, RegistryClient
 from doctor_oci.client.reference import Reference
 from doctor_oci.referrers import discover_referrers, probe_referrers_api
 from doctor_oci.registries import advice, recommendations
-from doctor_oci.runtime import ping_client, registry_client, registry_profile, settings_of
+from doctor_oci.runtime import ping_client, registry_profile
 from doctor_oci.settings import OciSettings
 
 
@@ -53,17 +51,8 @@ def _evidence(settings: OciSettings, client: RegistryClient | None) -> dict[str,
 
 async def run(ctx: CheckContext) -> CheckOutcome:
     """Probe the referrers endpoint for the test image and count its referrers."""
-    settings = settings_of(ctx)
-    if not settings.RegistryUrl:
-        return not_configured_skip(ctx, settings, _evidence(settings, None))
-    client = await registry_client(ctx)
-    evidence = _evidence(settings, client)
-    with client.metrics.label(ctx.definition.check_id):
-        try:
-            verdict = await _probe(ctx, client, settings, evidence)
-        except RegistryError as exc:
-            verdict = error_verdict(ctx, client, exc, evidence, doing="probing the referrers API of")
-        return finish(ctx, client, settings, verdict)
+    return await run_probe(ctx, evidence=_evidence, probe=_probe, doing="probing the referrers API of")
+
 
 
 async def _probe(
