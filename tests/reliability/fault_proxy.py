@@ -86,6 +86,9 @@ class FaultKind(StrEnum):
     WRONG_CONTENT_TYPE = "wrong-content-type"
     REDIRECT_FOREIGN = "redirect-foreign"
     TLS_WRONG_NAME = "tls-wrong-name"
+    #: Hold the request ``delay_s`` before forwarding it; dropped (never forwarded) when the client
+    #: hangs up meanwhile. For interrupting a run while a request is in flight.
+    DELAY = "delay"
 
 
 #: Faults that live on the listener, not on a request.
@@ -99,6 +102,9 @@ class Fault:
     kind: FaultKind = FaultKind.NONE
     path: str | None = None
     methods: frozenset[str] | None = None
+    #: Apply to at most this many requests, then pass everything through.
+    limit: int | None = None
+    delay_s: float = 3.0
 
     def __post_init__(self) -> None:
         if self.path is not None:
@@ -505,6 +511,8 @@ class FaultProxy(_Server):
         self.fault = Fault()
         self.records: list[RequestRecord] = []
         self.hits = 0
+        #: Set when the current fault is applied for the first time (e.g. to send a signal then).
+        self.hit_event = threading.Event()
         self._lock = threading.Lock()
 
     # ------------------------------------------------------------------ public API
@@ -521,16 +529,26 @@ class FaultProxy(_Server):
         return self
 
     def set_fault(
-        self, kind: FaultKind | str, *, path: str | None = None, methods: Iterable[str] | None = None
+        self,
+        kind: FaultKind | str,
+        *,
+        path: str | None = None,
+        methods: Iterable[str] | None = None,
+        limit: int | None = None,
+        delay_s: float = 3.0,
     ) -> None:
-        """Inject ``kind`` from now on (into requests matching ``path``/``methods``); resets ``hits``."""
-        fault = Fault(
-            FaultKind(kind), path, frozenset(m.upper() for m in methods) if methods is not None else None
-        )
+        """Inject ``kind`` from now on (into requests matching ``path``/``methods``); resets ``hits``.
+
+        ``limit`` applies the fault to the first ``limit`` matching requests only; ``delay_s`` is
+        the hold time of :attr:`FaultKind.DELAY`. :attr:`hit_event` is set at the first hit.
+        """
+        methods_set = frozenset(m.upper() for m in methods) if methods is not None else None
+        fault = Fault(FaultKind(kind), path, methods_set, limit, delay_s)
         previous = self.fault
         with self._lock:
             self.fault = fault
             self.hits = 0
+            self.hit_event.clear()
         if previous.kind is fault.kind or not self.port:
             return
         if fault.kind is FaultKind.REFUSED:
@@ -589,6 +607,7 @@ class FaultProxy(_Server):
         with self._lock:
             if applied:
                 self.hits += 1
+                self.hit_event.set()
             self.records.append(
                 RequestRecord(request.method, request.target, fault.kind, applied, auth is not None, scheme)
             )
@@ -604,6 +623,9 @@ class FaultProxy(_Server):
             return
         fault = self.fault
         active = fault.matches(request.method, request.target)
+        if active and fault.limit is not None:
+            with self._lock:
+                active = self.hits < fault.limit
         kind = fault.kind if active else FaultKind.NONE
         handler = _HANDLERS.get(kind, FaultProxy._pass_through)
         await handler(self, request, reader, writer)
@@ -755,6 +777,16 @@ class FaultProxy(_Server):
             if writer.is_closing():
                 return
 
+    async def _delay(self, request: _Request, reader: Reader, writer: Writer) -> None:
+        self._note(request, self.fault, True)
+        try:
+            gone = await asyncio.wait_for(reader.read(1), self.fault.delay_s) == b""
+        except TimeoutError:
+            gone = False
+        if gone:
+            return
+        await self._pass_through(request, reader, writer)
+
     async def _redirect(self, request: _Request, _r: Reader, writer: Writer) -> None:
         self._note(request, self.fault, True)
         location = f"{self.foreign.url}{request.target}"
@@ -780,6 +812,7 @@ _HANDLERS: dict[FaultKind, _Handler] = {
     FaultKind.HUGE_BODY: FaultProxy._huge,
     FaultKind.WRONG_CONTENT_TYPE: FaultProxy._wrong_type,
     FaultKind.REDIRECT_FOREIGN: FaultProxy._redirect,
+    FaultKind.DELAY: FaultProxy._delay,
 }
 
 

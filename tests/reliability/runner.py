@@ -95,12 +95,13 @@ def run_doctor(
     *,
     timeout: float,
     cwd: Path | None = None,
-    signal_after: tuple[float | threading.Event, int] | None = None,
+    signal_after: tuple[threading.Event, float, int] | None = None,
 ) -> DoctorRun:
     """Run ``doctor ARGS``; kill it (``killed=True``) when it outlives ``timeout`` seconds.
 
-    ``signal_after=(when, signum)`` sends ``signum`` once ``when`` seconds passed or ``when`` (an
-    event) is set -- to interrupt a run in the middle of a check.
+    ``signal_after=(event, delay, signum)`` sends ``signum`` ``delay`` seconds after ``event`` is
+    set (for example when the proxy holds the request to interrupt) -- to interrupt a run in the
+    middle of a check.
     """
     started = time.monotonic()
     try:
@@ -134,12 +135,8 @@ def run_doctor(
             killed.set()
             os.kill(process.pid, signal.SIGKILL)
 
-    def signaller(when: float | threading.Event, signum: int) -> None:
-        if isinstance(when, threading.Event):
-            fired = when.wait(timeout)
-        else:
-            fired = not done.wait(when)
-        if fired and not done.is_set():
+    def signaller(event: threading.Event, delay: float, signum: int) -> None:
+        if event.wait(timeout) and not done.wait(delay):
             os.kill(process.pid, signum)
 
     threading.Thread(target=watchdog, daemon=True).start()
