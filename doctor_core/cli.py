@@ -554,6 +554,10 @@ def _cmd_plugins(doctor: Doctor, ns: argparse.Namespace, streams: _Streams) -> i
     import dataclasses
     import json
 
+    # Collect every contribution first: registration problems and duplicate ids only surface
+    # when the hooks are called, and this command exists to show all of them.
+    doctor.checks()
+    _ = doctor.reporters, doctor.commands
     infos = doctor.plugins()
     problems = doctor.plugin_problems
     if ns.format == "json":

@@ -50,7 +50,7 @@ def overall_line(summary: Summary) -> str:
 
 def problem_line(problem: PluginProblem) -> str:
     origin = f" (distribution {problem.distribution})" if problem.distribution else ""
-    return f"Warning: plugin {problem.plugin!r}{origin} failed at {problem.stage}: {problem.error}"
+    return f"plugin {problem.plugin!r}{origin} failed at {problem.stage}: {problem.error}"
 
 
 def _evidence_value(value: object) -> str:
@@ -82,5 +82,5 @@ def render(report: Report, options: RenderOptions) -> str:
     if report.recommendations:
         lines.append("Recommendations:")
         lines.extend(f"- {item}" for item in report.recommendations)
-    lines.extend(problem_line(problem) for problem in report.plugin_errors)
+    lines.extend(f"Warning: {problem_line(problem)}" for problem in report.plugin_errors)
     return "\n".join(lines) + "\n"

@@ -104,12 +104,6 @@ def test_strict_plugins_turns_problems_into_exit_2(plugin_site: Path, tmp_path: 
     assert any(dist in run.stderr for dist in LOAD_PROBLEMS), described
 
 
-@pytest.mark.xfail(
-    reason="product gap: 'doctor plugins' reports only load-stage problems; registration and duplicate-id "
-    "problems appear only once checks are collected (doctor_core/cli.py _cmd_plugins should collect "
-    "checks first)",
-    strict=False,
-)
 @pytest.mark.slow
 def test_plugins_command_lists_each_problem_once(plugin_site: Path, tmp_path: Path) -> None:
     run = run_doctor(["plugins", "--format", "json"], _env(plugin_site, tmp_path), timeout=40)

@@ -93,10 +93,6 @@ DEFAULT_SEVERITY = {"credentials": "fail", "pull": "fail", "push": "fail", "refe
 HEALTHY = {"credentials": {"pass"}, "pull": {"pass"}, "push": {"pass"}, "referrers": {"warn"},
            "capabilities": {"warn", "info"}}
 
-_STATUS_BUG = (
-    "product bug: the capabilities message does not name the HTTP error "
-    "('Partial capability support (0/6): not confirmed: ...'), see docs/reliability.md"
-)
 _REDIRECT_BUG = (
     "product bug: a redirect to another host is followed and its 401 reported as an auth problem "
     "of the registry; the message does not say the registry redirected elsewhere"
@@ -107,10 +103,6 @@ _TRICKLE_BUG = (
 )
 KNOWN_BUGS: dict[tuple[FaultKind, str], str] = {
     (FaultKind.TRICKLE, COMMAND): _TRICKLE_BUG,
-    **{(fault, "capabilities"): _STATUS_BUG for fault in (
-        FaultKind.HTTP_500, FaultKind.HTTP_502, FaultKind.HTTP_503,
-        FaultKind.RATE_LIMIT_RETRY_AFTER, FaultKind.RATE_LIMIT,
-    )},
     **{(FaultKind.REDIRECT_FOREIGN, target): _REDIRECT_BUG for target in TARGETS},
 }
 

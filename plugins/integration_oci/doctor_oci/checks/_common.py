@@ -196,20 +196,20 @@ def error_verdict(
         message = f"Cannot connect to {host} ({reason}): {exc}"
         steps = advice("network", profile, host=host, reason=reason)
     elif isinstance(exc, RateLimited):
-        message = f"Rate limited by {host} while {doing} ({code})"
+        message = f"Rate limited by {host} ({code}) while {doing} it"
         steps = advice("rate_limited", profile, host=host, retry_after=getattr(exc, "retry_after", None))
         recs = recommendations("rate_limited", profile)
     elif isinstance(exc, PermissionDenied):
         message = f"No {operation or 'access'} permission on {host} ({code})"
         steps = advice("no_permission", profile, host=host, operation=operation)
     elif isinstance(exc, AuthenticationError):
-        message = f"Invalid credentials ({code}) for {host}"
+        message = f"Invalid credentials ({code}) for {host}: {exc}"
         steps = advice("invalid_credentials", profile, host=host)
     elif isinstance(exc, InsecureTransportRefused):
         message = f"Refused to send credentials insecurely while {doing} {host}: {exc}"
         steps = advice("tls", profile, host=host)
     elif isinstance(exc, ProtocolError):
-        message = f"Unexpected response from {host} while {doing}: {exc}"
+        message = f"Unexpected response from {host} while {doing} it: {exc}"
         steps = advice("unexpected_response", profile, host=host, status=code)
     else:
         message = f"Registry error while {doing} {host} ({code}): {exc}"

@@ -232,9 +232,14 @@ async def _probe(
             "test_image_missing", profile, host=host, repository=repository, tag=settings.TestTag
         )
     status = Status.WARN if evidence["supports_referrers_api"] is False else Status.INFO
+    # When probes could not get an answer, say what the registry did instead (the first error):
+    # "not confirmed" alone would hide a 503 or a rate limit behind a capability verdict.
+    errors = [ping.error] if ping.status != 200 and ping.error is not None else []
+    errors += [outcome for outcome in outcomes if isinstance(outcome, RegistryError)]
+    cause = f"; {host} answered: {errors[0]}" if errors else ""
     return Verdict(
         status,
-        f"Partial capability support ({score}/6): not confirmed: {', '.join(missing)}",
+        f"Partial capability support ({score}/6): not confirmed: {', '.join(missing)}{cause}",
         evidence,
         tuple(remediation),
         tuple(recs),
