@@ -16,15 +16,12 @@ a private, empty docker config so nothing from the machine's own credentials lea
 
 from __future__ import annotations
 
-import contextlib
 import os
-import threading
-from collections.abc import Iterator, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import devtools.registry as devtools_registry
 from bench.latency_proxy import LatencyProxy
 from devtools.ports import LOOPBACK
 from devtools.registry import RunningRegistry, start_registry
@@ -39,7 +36,6 @@ _SCRUBBED = {
 }
 PASSWORD_VARIABLE = "BENCH_REGISTRY_PASSWORD"
 
-_patch_lock = threading.Lock()
 
 
 def clean_env(base: Mapping[str, str] | None = None, *, pycache: Path | None = None) -> dict[str, str]:
@@ -84,22 +80,6 @@ class _ProxiedTokenServer(TokenServer):
     def stop(self) -> None:
         super().stop()
         self.latency_proxy.stop()
-
-
-@contextlib.contextmanager
-def _token_server_class(cls: type[TokenServer]) -> Iterator[None]:
-    """Make ``start_registry`` build ``cls`` instead of :class:`TokenServer` for one call.
-
-    devtools has no realm override (see bench/README.md); the swap is scoped and locked so that no
-    other registry started meanwhile in this process is affected.
-    """
-    with _patch_lock:
-        original = devtools_registry.TokenServer
-        devtools_registry.TokenServer = cls  # type: ignore[misc]
-        try:
-            yield
-        finally:
-            devtools_registry.TokenServer = original  # type: ignore[misc]
 
 
 @dataclass
@@ -196,8 +176,9 @@ def start_bench_registry(workdir: Path, *, repository: str = "bench/app", tag: s
     :raises devtools.registry.RegistryStartError: it did not come up.
     :raises bench.latency_proxy.ProxyError: a proxy could not listen.
     """
-    with _token_server_class(_ProxiedTokenServer):
-        registry = start_registry("token", workdir=workdir, delete_enabled=True)
+    registry = start_registry(
+        "token", workdir=workdir, delete_enabled=True, token_server_factory=_ProxiedTokenServer
+    )
     try:
         proxy = LatencyProxy(LOOPBACK, registry.port, delay=0.0).start()
     except BaseException:

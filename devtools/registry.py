@@ -28,7 +28,7 @@ import subprocess
 import tempfile
 import time
 import weakref
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal, get_args
@@ -269,6 +269,7 @@ def start_registry(
     delete_enabled: bool = True,
     users: Mapping[str, str] | None = None,
     token_options: Mapping[str, Any] | None = None,
+    token_server_factory: Callable[..., TokenServer] | None = None,
     log_level: str = "warn",
     start_timeout: float = START_TIMEOUT,
 ) -> RunningRegistry:
@@ -278,6 +279,9 @@ def start_registry(
         passwords); must be empty for ``open``.
     :param token_options: extra keyword arguments for :class:`TokenServer` (``anonymous_actions``,
         ``permissions``, ``expires_in``, ``oauth_post``, ``use_x5c``) in ``token`` mode.
+    :param token_server_factory: builds the token server instead of :class:`TokenServer` (same
+        arguments); its ``realm`` is what the registry advertises -- the bench puts a latency proxy
+        in front of the token service this way.
     :raises RegistryBinaryMissing: ``docker-registry`` is not installed.
     :raises RegistryStartError: the process died or did not answer within ``start_timeout``.
     """
@@ -307,7 +311,7 @@ def start_registry(
         server_cert.private_key_pem.write_to_path(str(tls_files[1]))
         htpasswd_path = _htpasswd(chosen_users, root / "htpasswd")
     elif mode == "token":
-        token_server = TokenServer(chosen_users, **dict(token_options or {}))
+        token_server = (token_server_factory or TokenServer)(chosen_users, **dict(token_options or {}))
 
     try:
         for _attempt in range(_PORT_ATTEMPTS):
