@@ -37,6 +37,7 @@ import socket
 import ssl
 import struct
 import threading
+import time
 from collections.abc import Coroutine, Iterable
 from dataclasses import dataclass, field
 from enum import StrEnum
@@ -133,6 +134,9 @@ class RequestRecord:
     applied: bool
     had_authorization: bool
     authorization_scheme: str | None
+    #: Seconds from reading the request to having written the answer (pass-through requests):
+    #: an answer slower than the client's own timeout was abandoned by the client.
+    seconds: float = 0.0
 
 
 @dataclass
@@ -601,7 +605,7 @@ class FaultProxy(_Server):
         raise FaultProxyError(f"cannot listen again on port {self.port}")
 
     # ------------------------------------------------------------------ request handling
-    def _note(self, request: _Request, fault: Fault, applied: bool) -> None:
+    def _note(self, request: _Request, fault: Fault, applied: bool, seconds: float = 0.0) -> None:
         auth = request.header("Authorization")
         scheme = auth.split(" ", 1)[0] if auth else None
         with self._lock:
@@ -609,7 +613,9 @@ class FaultProxy(_Server):
                 self.hits += 1
                 self.hit_event.set()
             self.records.append(
-                RequestRecord(request.method, request.target, fault.kind, applied, auth is not None, scheme)
+                RequestRecord(
+                    request.method, request.target, fault.kind, applied, auth is not None, scheme, seconds
+                )
             )
 
     async def _handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
@@ -628,9 +634,10 @@ class FaultProxy(_Server):
                 active = self.hits < fault.limit
         kind = fault.kind if active else FaultKind.NONE
         handler = _HANDLERS.get(kind, FaultProxy._pass_through)
+        started = time.monotonic()
         await handler(self, request, reader, writer)
         if kind is FaultKind.NONE:
-            self._note(request, fault, False)
+            self._note(request, fault, False, time.monotonic() - started)
 
     async def _forward(self, request: _Request) -> _Response:
         """Send ``request`` upstream (one connection, ``Connection: close``) and read the whole response."""

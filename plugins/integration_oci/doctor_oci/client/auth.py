@@ -7,9 +7,12 @@ and then answers them:
   and password, sent to the registry's own origin only.
 * **Bearer** (Docker token protocol): ``GET <realm>?service=..&scope=..&scope=..`` with the
   credentials as Basic auth and ``account=<user>``, or anonymously; ``token`` / ``access_token``;
-  ``expires_in`` defaults to 60 and is never taken below 60. With an identity (refresh) token
-  the OAuth2 form POST is used (``grant_type=refresh_token``, ``client_id=doctor``,
-  ``access_type=offline``, space-joined ``scope``), falling back to GET on 404.
+  ``expires_in`` defaults to 60 and is never taken below 60; a non-finite, negative or absurd
+  (over a year) ``expires_in`` is ignored. A token that could not travel in an ``Authorization``
+  header (non-ASCII, control characters, whitespace) is refused as a :class:`ProtocolError`.
+  With an identity (refresh) token the OAuth2 form POST is used (``grant_type=refresh_token``,
+  ``client_id=doctor``, ``access_type=offline``, space-joined ``scope``), falling back to GET
+  on 404.
 * **Static token** (``OCI.Token``): sent as is, never exchanged.
 
 Tokens are cached per (registry, realm, service, credentials, scope set) until shortly before
@@ -24,6 +27,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import math
 import time
 from collections.abc import Awaitable, Callable, Hashable, Iterable
 from dataclasses import dataclass, field
@@ -52,6 +56,7 @@ from doctor_oci.client.urls import describe_url, origin
 
 __all__ = [
     "DEFAULT_TOKEN_LIFETIME_S",
+    "MAX_TOKEN_LIFETIME_S",
     "OAUTH_CLIENT_ID",
     "AccessToken",
     "AuthAnswer",
@@ -60,9 +65,13 @@ __all__ = [
     "BearerRealm",
     "TokenCache",
     "basic_header",
+    "token_lifetime",
+    "usable_token",
 ]
 
 DEFAULT_TOKEN_LIFETIME_S = 60
+#: An ``expires_in`` beyond this (one year) is nonsense: it is ignored like a missing one.
+MAX_TOKEN_LIFETIME_S = 366 * 24 * 3600
 OAUTH_CLIENT_ID = "doctor"
 #: Errors that are about the network, not about the credentials: raised, never cached.
 TRANSPORT_ERRORS = (ConnectError, TLSError, RegistryTimeout, InsecureTransportRefused)
@@ -72,6 +81,31 @@ def basic_header(username: str, password: str) -> str:
     raw = base64.b64encode(f"{username}:{password}".encode()).decode()
     register_secret(raw)
     return f"Basic {raw}"
+
+
+def usable_token(value: str) -> bool:
+    """True when ``value`` can be sent as ``Authorization: Bearer <value>``.
+
+    Header values are bytes: only printable ASCII without spaces (``!`` .. ``~``) is accepted, so
+    a hostile or broken token service cannot make header encoding fail (``UnicodeEncodeError``)
+    or smuggle a CR/LF into the request.
+    """
+    return bool(value) and all("!" <= char <= "~" for char in value)
+
+
+def token_lifetime(raw: object) -> int:
+    """Seconds a token may be used, from the token service's ``expires_in``.
+
+    A number is taken, but never below :data:`DEFAULT_TOKEN_LIFETIME_S`; anything else (missing,
+    a string, a bool, Infinity/NaN, negative, over :data:`MAX_TOKEN_LIFETIME_S`) gives the default.
+    """
+    if isinstance(raw, bool) or not isinstance(raw, int | float):
+        return DEFAULT_TOKEN_LIFETIME_S
+    if isinstance(raw, float) and not math.isfinite(raw):
+        return DEFAULT_TOKEN_LIFETIME_S
+    if raw < 0 or raw > MAX_TOKEN_LIFETIME_S:
+        return DEFAULT_TOKEN_LIFETIME_S
+    return max(DEFAULT_TOKEN_LIFETIME_S, int(raw))
 
 
 @dataclass(frozen=True, repr=False)
@@ -385,10 +419,14 @@ class Authenticator:
         refresh = data.get("refresh_token")
         if isinstance(refresh, str):
             register_secret(refresh)
-        lifetime = DEFAULT_TOKEN_LIFETIME_S
-        raw_lifetime = data.get("expires_in")
-        if isinstance(raw_lifetime, int | float) and not isinstance(raw_lifetime, bool):
-            lifetime = max(DEFAULT_TOKEN_LIFETIME_S, int(raw_lifetime))
+        if not usable_token(value):
+            raise ProtocolError(
+                "the token service's token contains characters an HTTP header cannot carry "
+                "(non-ASCII, control characters or whitespace)",
+                status=200,
+                request=request,
+            )
+        lifetime = token_lifetime(data.get("expires_in"))
         granted = data.get("scope") if isinstance(data.get("scope"), str) else None
         return AccessToken(
             value=value,

@@ -15,6 +15,7 @@ from typing import Any
 import httpx
 
 from doctor_core.redact import redact
+from doctor_oci.client.urls import describe_request, same_origin
 
 __all__ = [
     "AuthenticationError",
@@ -24,6 +25,7 @@ __all__ = [
     "PermissionDenied",
     "ProtocolError",
     "RateLimited",
+    "RedirectedToAnotherHost",
     "RegistryError",
     "RegistryTimeout",
     "ResponseTooLarge",
@@ -31,6 +33,7 @@ __all__ = [
     "Unsupported",
     "error_from_response",
     "parse_error_body",
+    "redirected_to_another_host",
 ]
 
 #: Longest registry message kept in ``detail`` (registries sometimes answer with whole HTML pages).
@@ -145,6 +148,19 @@ class ResponseTooLarge(ProtocolError):
         super().__init__(message, **kwargs)
 
 
+class RedirectedToAnotherHost(ProtocolError):
+    """The registry redirected a request to another host, which answered 401.
+
+    Credentials are never sent to another host, so such a 401 says nothing about the configured
+    credentials: the fault is the registry's redirect (a misconfigured storage backend or proxy).
+    ``host`` is the other host (``host[:port]``); ``status`` is that host's 401.
+    """
+
+    def __init__(self, message: str, *, host: str, **kwargs: Any) -> None:
+        self.host = host
+        super().__init__(message, **kwargs)
+
+
 class InsecureTransportRefused(RegistryError):
     """Credentials or tokens would travel over plain http (or to another host) without being configured so."""
 
@@ -178,6 +194,36 @@ def parse_error_body(content: bytes) -> tuple[tuple[str, ...], str | None]:
     return tuple(codes), message
 
 
+def redirected_to_another_host(response: httpx.Response) -> RedirectedToAnotherHost | None:
+    """The error for a 401 that came from another host the registry redirected to, else ``None``.
+
+    ``response`` is the last response of a redirect chain (its ``history`` holds the earlier hops,
+    as the transport records them). Only a 401 qualifies: the transport never sends credentials
+    to another host, so that host's 401 cannot be about the configured credentials. The message
+    names the original request by method and path (no query: it may carry signed values).
+    """
+    if response.status_code != 401 or not response.history:
+        return None
+    try:
+        first = response.history[0].request
+        last = response.request
+    except RuntimeError:
+        return None
+    if same_origin(first.url, last.url):
+        return None
+    host = last.url.host + (f":{last.url.port}" if last.url.port is not None else "")
+    codes, detail = parse_error_body(response.content) if response.content else ((), None)
+    return RedirectedToAnotherHost(
+        f"the registry redirected {first.method} {first.url.path} to another host ({host}), which "
+        f"answered {response.status_code}; credentials are never sent to another host",
+        host=host,
+        status=response.status_code,
+        codes=codes,
+        request=describe_request(last),
+        detail=detail,
+    )
+
+
 def _retry_after(response: httpx.Response) -> float | None:
     from doctor_oci.client.transport import parse_retry_after
 
@@ -193,12 +239,17 @@ def error_from_response(
 ) -> RegistryError:
     """The typed error a non-success ``response`` stands for.
 
-    ``credentials_sent`` says whether the request carried credentials (a 401 then means they were
-    rejected, not missing); ``credentials_valid`` overrides what a 403 says about them.
+    A 401 from another host the registry redirected to is :class:`RedirectedToAnotherHost`
+    (see :func:`redirected_to_another_host`). ``credentials_sent`` says whether the request
+    carried credentials (a 401 then means they were rejected, not missing); ``credentials_valid``
+    overrides what a 403 says about them.
     Authentication nuances that need the client's state (``insufficient_scope`` after a token
     was granted) are decided by ``RegistryClient.error_for``, which calls this for the rest.
     """
     status = response.status_code
+    elsewhere = redirected_to_another_host(response)
+    if elsewhere is not None:
+        return elsewhere
     codes, detail = parse_error_body(response.content) if response.content else ((), None)
     kwargs: dict[str, Any] = {"status": status, "codes": codes, "request": request, "detail": detail}
     said = (

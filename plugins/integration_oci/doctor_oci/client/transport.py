@@ -3,13 +3,19 @@
 :class:`Transport` wraps one ``httpx.AsyncClient`` (keep-alive; one per registry per run) and
 sends a request under these rules:
 
+* **Deadlines**: each attempt (connect, headers, the whole body and any redirects) must complete
+  within the request timeout, so a registry trickling bytes cannot hold a request open for
+  minutes by staying under httpx's per-read timeout (:class:`RegistryTimeout`); all attempts and
+  back-off sleeps of one request share a budget (``RetryPolicy.budget_s``).
 * **Retries** (:class:`RetryPolicy`): at most 3 attempts on 429/502/503/504 and on connection
   resets, with exponential back-off and full jitter, honouring ``Retry-After`` (seconds or an
   HTTP date). A ``Retry-After`` beyond the cap or the remaining time budget is not slept: the
   429 is returned (``error_for`` makes it :class:`RateLimited`). Requests that are not idempotent
   (POST, PATCH) are retried only when the connection failed before anything was sent.
 * **Redirects** are followed by hand (at most 5); ``Authorization`` is attached only to URLs of
-  the origin the credentials belong to, so it never follows a redirect to another host.
+  the origin the credentials belong to, so it never follows a redirect to another host. A 401
+  from another host the registry redirected to is :class:`RedirectedToAnotherHost` (raised):
+  it is the redirect's fault, never the credentials'.
 * **Body cap**: bodies are streamed and reading stops past the cap (:class:`ResponseTooLarge`).
 * **Errors**: httpx exceptions become :class:`ConnectError` / :class:`TLSError` /
   :class:`RegistryTimeout` / :class:`ProtocolError` with a redacted request description.
@@ -24,6 +30,7 @@ import asyncio
 import contextlib
 import contextvars
 import errno
+import math
 import random
 import socket
 import ssl
@@ -43,6 +50,7 @@ from doctor_oci.client.errors import (
     RegistryTimeout,
     ResponseTooLarge,
     TLSError,
+    redirected_to_another_host,
 )
 from doctor_oci.client.urls import Origin, describe_url, origin
 
@@ -140,23 +148,31 @@ def parse_rate_limit(headers: httpx.Headers | Mapping[str, str]) -> RateLimit | 
 
 
 def parse_retry_after(value: str | None, *, now: float | None = None) -> float | None:
-    """``Retry-After`` in seconds (delta-seconds or an HTTP date); ``None`` if absent or garbage."""
+    """``Retry-After`` in seconds (delta-seconds or an HTTP date); ``None`` if absent or garbage.
+
+    Garbage includes non-finite numbers (``inf``, ``nan``) and negative delta-seconds; an HTTP
+    date in the past means "now" (``0.0``).
+    """
     if value is None or not value.strip():
         return None
     text = value.strip()
     try:
         seconds = float(text)
     except ValueError:
-        try:
-            when = parsedate_to_datetime(text)
-        except (TypeError, ValueError, IndexError):
-            return None
-        if when is None or when.tzinfo is None:
-            return None
-        seconds = when.timestamp() - (time.time() if now is None else now)
-    if seconds != seconds:  # NaN
+        pass
+    else:
+        return seconds if math.isfinite(seconds) and seconds >= 0 else None
+    try:
+        when = parsedate_to_datetime(text)
+    except (TypeError, ValueError, IndexError, OverflowError):
         return None
-    return max(0.0, seconds)
+    if when is None or when.tzinfo is None:
+        return None
+    try:
+        seconds = when.timestamp() - (time.time() if now is None else now)
+    except (OverflowError, OSError, ValueError):
+        return None
+    return max(0.0, seconds) if math.isfinite(seconds) else None
 
 
 class RequestMetrics:
@@ -341,8 +357,16 @@ class Transport:
         attempt = 0
         while True:
             attempt += 1
-            outcome = await self._follow(
-                method, httpx.URL(str(url)), headers, content, authorization, auth_origin, cap, extensions
+            outcome = await self._attempt(
+                method,
+                httpx.URL(str(url)),
+                headers,
+                content,
+                authorization,
+                auth_origin,
+                cap,
+                extensions,
+                limit_s=max(0.001, min(self.timeout_s, deadline - time.monotonic())),
             )
             last_attempt = attempt >= policy.max_attempts
             if outcome.error is not None:
@@ -373,6 +397,40 @@ class Transport:
                 delay_s=round(delay, 3),
             )
             await policy.sleep(delay)
+
+    async def _attempt(
+        self,
+        method: str,
+        url: httpx.URL,
+        headers: Mapping[str, str] | None,
+        content: bytes | None,
+        authorization: str | None,
+        auth_origin: Origin | None,
+        cap: int,
+        extensions: Mapping[str, Any] | None,
+        *,
+        limit_s: float,
+    ) -> _Outcome:
+        """One attempt under an overall deadline of ``limit_s`` (connect + headers + body + redirects).
+
+        httpx's timeouts apply per network operation: a server sending one byte a second never
+        trips them. This deadline does, and becomes :class:`RegistryTimeout` (not retried).
+        """
+        started = time.monotonic()
+        try:
+            async with asyncio.timeout(limit_s):
+                return await self._follow(
+                    method, url, headers, content, authorization, auth_origin, cap, extensions
+                )
+        except TimeoutError:
+            description = f"{method} {describe_url(url)}"
+            error = RegistryTimeout(
+                f"timed out: the request did not complete within {limit_s:.3g} s "
+                "(the registry is too slow; raise OCI__TimeoutSeconds if that is expected)",
+                request=description,
+            )
+            self._log(method, url, None, started, error)
+            return _Outcome(error=error)
 
     async def _follow(
         self,
@@ -417,6 +475,9 @@ class Transport:
             if self.on_response is not None:
                 self.on_response(response)
             if response.status_code not in _REDIRECT_STATUSES or "location" not in response.headers:
+                elsewhere = redirected_to_another_host(response)
+                if elsewhere is not None:
+                    return _Outcome(error=elsewhere)
                 return _Outcome(response=response)
             if hop == MAX_REDIRECTS:
                 return _Outcome(
