@@ -108,6 +108,32 @@ def token_lifetime(raw: object) -> int:
     return max(DEFAULT_TOKEN_LIFETIME_S, int(raw))
 
 
+_ACTION_ORDER = {"pull": 0, "push": 1, "delete": 2}
+
+
+def canonical_scopes(scopes: frozenset[str]) -> frozenset[str]:
+    """One scope per resource with the union of its actions: the token cache's key.
+
+    ``repository:app:pull,push`` and ``repository:app:pull,push,delete`` together ask for exactly
+    what ``repository:app:pull,push,delete`` asks for; spelling them differently must not cost a
+    second token fetch. The resource name may itself contain ``:`` (``host:port``), so the type is
+    what precedes the first ``:`` and the actions what follows the last. A scope that does not
+    have that shape is kept as it is.
+    """
+    merged: dict[str, set[str]] = {}
+    kept: set[str] = set()
+    for scope in scopes:
+        resource, sep, actions = scope.rpartition(":")
+        if not sep or ":" not in resource or not actions:
+            kept.add(scope)
+            continue
+        merged.setdefault(resource, set()).update(a for a in actions.split(",") if a)
+    for resource, actions in merged.items():
+        ordered = sorted(actions, key=lambda action: (_ACTION_ORDER.get(action, 3), action))
+        kept.add(f"{resource}:{','.join(ordered)}")
+    return frozenset(kept)
+
+
 @dataclass(frozen=True, repr=False)
 class AccessToken:
     """A bearer token and when to stop using it (monotonic clock). ``repr`` hides the value."""
@@ -293,9 +319,11 @@ class Authenticator:
                 return AuthAnswer()
             attempt = self._basic()
             return AuthAnswer(attempt=attempt)
-        needed = frozenset(challenge.scopes) | scopes
+        needed = canonical_scopes(frozenset(challenge.scopes) | scopes)
         if previous is not None and previous.kind == "token":
-            if challenge.error == "insufficient_scope" and needed <= previous.scopes:
+            if challenge.error == "insufficient_scope" and canonical_scopes(needed | previous.scopes) == (
+                canonical_scopes(previous.scopes)
+            ):
                 return AuthAnswer(insufficient_scope=True)
             if challenge.error == "invalid_token" and previous.cache_key is not None:
                 self.cache.invalidate(previous.cache_key)
@@ -319,6 +347,7 @@ class Authenticator:
         if self.bearer is None:
             raise ProtocolError("no token service is known for this registry yet")
         realm = self.bearer
+        scopes = canonical_scopes(scopes)
         key = self._cache_key(realm, scopes)
         token = await self.cache.get(key, lambda: self.fetch_token(realm, scopes))
         return AuthAttempt(

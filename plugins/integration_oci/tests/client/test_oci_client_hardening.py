@@ -96,7 +96,10 @@ async def test_foreign_redirect_401_names_the_redirect_not_the_credentials(
         "401; credentials are never sent to another host"
     )
     assert (error.status, error.code, error.host, error.detail) == (
-        401, "UNAUTHORIZED", "storage.example.net", "foreign host"
+        401,
+        "UNAUTHORIZED",
+        "storage.example.net",
+        "foreign host",
     )
     assert "secret" not in str(error) and "static-token-foreign" not in repr(error)
     assert "authorization" not in foreign.calls.last.request.headers
@@ -340,3 +343,21 @@ async def test_infinite_retry_after_backs_off_instead(
     response = await make_client().request("GET", "/v2/")
     assert response.status_code == 429 and route.call_count == 3
     assert all(math.isfinite(delay) for delay in fake_sleep.delays) and len(fake_sleep.delays) == 2
+
+
+def test_scope_sets_that_ask_for_the_same_rights_share_one_cache_key() -> None:
+    from doctor_oci.client.auth import canonical_scopes
+
+    merged = canonical_scopes(frozenset({"repository:app:pull,push", "repository:app:pull,push,delete"}))
+    assert merged == frozenset({"repository:app:pull,push,delete"})
+    assert canonical_scopes(frozenset({"repository:app:delete,pull"})) == frozenset(
+        {"repository:app:pull,delete"}
+    )
+    # A host:port inside the name is part of the resource, not the actions.
+    assert canonical_scopes(
+        frozenset({"repository:localhost:5000/app:pull", "repository:localhost:5000/app:push"})
+    ) == (frozenset({"repository:localhost:5000/app:pull,push"}))
+    # Other resources stay apart; shapes we do not understand are kept as they are.
+    assert canonical_scopes(frozenset({"registry:catalog:*", "repository:a:pull", "odd"})) == frozenset(
+        {"registry:catalog:*", "repository:a:pull", "odd"}
+    )
