@@ -62,14 +62,6 @@ def test_registry_storage_holds_nothing_new(reliability_registry: ReliabilityReg
 
 
 @pytest.mark.slow
-@pytest.mark.xfail(
-    reason="open: under full-suite load the shared 'reliability/subject' repository intermittently "
-    "holds one more live upload session than the proxies' records explain (destroyed or late POST "
-    "answers); not reproduced with any subset of the suite. Under investigation, see "
-    "docs/reliability.md 'Open questions'. Per-scenario guarantees are strict in test_interrupts.py "
-    "and the checks' own tests.",
-    strict=False,
-)
 def test_live_upload_sessions_are_explained(reliability_registry: ReliabilityRegistry) -> None:
     storage = reliability_registry.storage
     live = sorted(set(live_uploads(storage)) - reliability_registry.uploads_before)

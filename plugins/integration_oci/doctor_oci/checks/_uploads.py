@@ -99,7 +99,13 @@ async def cancel_upload(client: RegistryClient, session: UploadSession, scopes: 
         session.cancel_error = str(exc) if exc is not None else f"no answer within {CANCEL_TIMEOUT_S:g}s"
     else:
         session.cancel_status = response.status_code
-        session.cancelled = response.is_success or response.status_code == 404
+        # 404 means "already gone" only with BLOB_UPLOAD_UNKNOWN: distribution answers 404
+        # BLOB_UPLOAD_INVALID to a DELETE whose _state is stale, and the session then stays live.
+        gone = response.status_code == 404 and client.error_for(response).code in (
+            None,
+            "BLOB_UPLOAD_UNKNOWN",
+        )
+        session.cancelled = response.is_success or gone
         if not session.cancelled:
             session.cancel_error = str(client.error_for(response))
     if cancelled:
@@ -172,6 +178,43 @@ async def mount_probe(
         return session
 
     return await client.memo(("mount-probe", repository, blob, tuple(scopes)), probe)
+
+
+async def request_in_session(
+    client: RegistryClient,
+    session: UploadSession,
+    method: str,
+    *,
+    scopes: Sequence[str],
+    headers: Mapping[str, str] | None = None,
+    content: bytes | None = None,
+) -> httpx.Response:
+    """Send a request that advances the session (a PATCH) so that the cancel stays possible.
+
+    The registry may apply the request and answer with a new Location carrying new state
+    (distribution's ``_state`` holds the offset). If the check is cancelled while it is in
+    flight, we still wait (bounded) for the answer and move to its Location before the context's
+    DELETE runs: a DELETE with the previous state is refused (404 BLOB_UPLOAD_INVALID) and would
+    leave the session live.
+    """
+    if session.location is None:
+        raise RuntimeError("request_in_session needs an open upload session")
+    base = session.location
+    sent: asyncio.Future[httpx.Response] = asyncio.ensure_future(
+        client.request(
+            method, session.location, scopes=scopes, headers=headers, content=content, idempotent=False
+        )
+    )
+    try:
+        response = await asyncio.shield(sent)
+    except asyncio.CancelledError:
+        late, _ = await _finish_despite_cancellation(sent, CANCEL_TIMEOUT_S)
+        if late is not None and late.status_code == 202:
+            session.move_to(late.headers.get("location"), base)
+        raise
+    if response.status_code == 202:
+        session.move_to(response.headers.get("location"), base)
+    return response
 
 
 async def _cancel_quietly(client: RegistryClient, session: UploadSession, scopes: Sequence[str]) -> None:

@@ -36,7 +36,7 @@ from doctor_oci.checks._common import (
     resolve_test_image,
     run_probe,
 )
-from doctor_oci.checks._uploads import mount_probe, upload_session
+from doctor_oci.checks._uploads import mount_probe, request_in_session, upload_session
 from doctor_oci.client import (
     AuthenticationError,
     NotFound,
@@ -99,16 +99,14 @@ async def _chunked(client: RegistryClient, repository: str, scopes: tuple[str, .
         if session.response.status_code != 202 or session.location is None:
             return UNKNOWN if _refused(session.response.status_code) else False
         end = len(CHUNK) - 1
-        patch = await client.request(
+        patch = await request_in_session(
+            client,
+            session,
             "PATCH",
-            session.location,
             scopes=scopes,
             headers={"Content-Range": f"0-{end}", "Content-Type": "application/octet-stream"},
             content=CHUNK,
-            idempotent=False,
         )
-        if patch.status_code == 202:
-            session.move_to(patch.headers.get("location"), session.location)
         if _refused(patch.status_code):
             return UNKNOWN
         return patch.status_code == 202 and patch.headers.get("range") == f"0-{end}"
