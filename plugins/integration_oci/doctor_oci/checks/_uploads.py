@@ -38,7 +38,8 @@ class UploadSession:
     """One probe upload. ``location`` is the newest Location (absolute, query kept exactly).
 
     After the context exits: ``cancelled`` is None when no session was opened, True when the
-    DELETE was accepted (2xx) or the session was already gone (404), False otherwise;
+    DELETE was accepted (2xx) or the session was already gone (404 ``BLOB_UPLOAD_UNKNOWN``), False
+    otherwise;
     ``cancel_status`` is the DELETE's HTTP status and ``cancel_error`` a (redacted) reason.
     """
 
