@@ -38,6 +38,7 @@ from doctor_oci.client.mediatypes import MANIFEST_ACCEPT, base_media_type
 from doctor_oci.client.reference import RegistryEndpoint, digest_algorithm, is_digest
 from doctor_oci.client.transport import (
     DEFAULT_MAX_BODY_BYTES,
+    TAG_LIST_MAX_BODY_BYTES,
     RateLimit,
     RequestMetrics,
     RetryPolicy,
@@ -506,7 +507,9 @@ class RegistryClient:
                 raise ProtocolError(f"the tag list has more than {max_pages} pages", request=f"GET {url}")
             seen.add(url)
             pages += 1
-            response = self.raise_for_status(await self.request("GET", url, scopes=scopes))
+            response = self.raise_for_status(
+                await self.request("GET", url, scopes=scopes, max_body_bytes=TAG_LIST_MAX_BODY_BYTES)
+            )
             try:
                 body = response.json()
             except ValueError:

@@ -58,6 +58,7 @@ __all__ = [
     "DEFAULT_MAX_BODY_BYTES",
     "MAX_REDIRECTS",
     "RETRY_STATUSES",
+    "TAG_LIST_MAX_BODY_BYTES",
     "TOKEN_FETCH_EXTENSION",
     "RateLimit",
     "RequestMetrics",
@@ -69,6 +70,10 @@ __all__ = [
 ]
 
 DEFAULT_MAX_BODY_BYTES = 4 * 1024 * 1024
+#: Cap for one page of a tag list. Registries that ignore ``n`` (distribution 2.8) send every tag
+#: in one answer: ~100,000 tags already pass 4 MiB. Still bounded, so a hostile registry cannot
+#: exhaust memory.
+TAG_LIST_MAX_BODY_BYTES = 32 * 1024 * 1024
 MAX_REDIRECTS = 5
 RETRY_STATUSES = frozenset({429, 502, 503, 504})
 IDEMPOTENT_METHODS = frozenset({"GET", "HEAD", "OPTIONS", "DELETE", "PUT"})

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import math
 import time
 from collections.abc import AsyncIterator, Callable, Iterator
@@ -361,3 +362,23 @@ def test_scope_sets_that_ask_for_the_same_rights_share_one_cache_key() -> None:
     assert canonical_scopes(frozenset({"registry:catalog:*", "repository:a:pull", "odd"})) == frozenset(
         {"registry:catalog:*", "repository:a:pull", "odd"}
     )
+
+
+@respx.mock
+async def test_a_registry_that_sends_every_tag_at_once_is_read_past_the_default_cap() -> None:
+    """distribution 2.8 ignores ``n``: ~120,000 tags come as one ~5 MiB answer."""
+    from doctor_oci.client import RegistryClient, ResponseTooLarge
+    from doctor_oci.client.transport import DEFAULT_MAX_BODY_BYTES, TAG_LIST_MAX_BODY_BYTES
+    from doctor_oci.settings import OciSettings
+
+    tags = [f"build-{index:06d}-{'x' * 30}" for index in range(120_000)]
+    body = json.dumps({"name": "app", "tags": tags}).encode()
+    assert DEFAULT_MAX_BODY_BYTES < len(body) < TAG_LIST_MAX_BODY_BYTES
+    route = respx.get(url__startswith="https://big.example.com/v2/app/tags/list")
+    route.mock(return_value=httpx.Response(200, content=body, headers={"Content-Type": "application/json"}))
+    async with RegistryClient(OciSettings(RegistryUrl="https://big.example.com")) as client:
+        assert await client.list_tags("app") == tags
+        # Still bounded: past the tag-list cap the answer is refused, not held in memory.
+        route.mock(return_value=httpx.Response(200, content=b"[" + b" " * TAG_LIST_MAX_BODY_BYTES + b"]"))
+        with pytest.raises(ResponseTooLarge):
+            await client.list_tags("app")
