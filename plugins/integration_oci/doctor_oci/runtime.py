@@ -53,11 +53,6 @@ async def registry_client(ctx: CheckContext) -> RegistryClient:
     return await ctx.shared.get(CLIENT_KEY, create)
 
 
-async def ping(ctx: CheckContext) -> PingResult:
-    """The client's single-flight ``GET /v2/`` (one request per run, whichever check asks first)."""
-    return await ping_client(await registry_client(ctx))
-
-
 async def ping_client(client: RegistryClient) -> PingResult:
     """``client.ping()``, remembering the challenge for :func:`registry_profile`."""
     result = await client.ping()

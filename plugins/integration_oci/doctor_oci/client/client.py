@@ -376,7 +376,6 @@ class RegistryClient:
         response = first
         if first.status_code == 401:
             challenge_raw = redact(", ".join(first.headers.get_list("www-authenticate"))) or None
-            self._auth.learn(self._challenges(first))
             if self._auth.scheme is not None or self.credentials.token is not None:
                 response = await self.request("GET", "/v2/")
                 self._record_server(response)
