@@ -8,21 +8,14 @@ ends (it has ``aclose()``).
 
 from __future__ import annotations
 
-import weakref
 from typing import Any
 
 from doctor_core.types import CheckContext
-from doctor_oci.client import PingResult, RegistryClient
+from doctor_oci.client import RegistryClient
 from doctor_oci.registries import RegistryProfile, identify
 from doctor_oci.settings import OciSettings
 
 CLIENT_KEY = "doctor_oci.client"
-
-#: The raw ``WWW-Authenticate`` of each client's unauthenticated ``/v2/`` answer. The client keeps
-#: only the final (authenticated) ``/v2/`` headers, but the challenge's realm and service are what
-#: identify Harbor, GitLab or Quay.
-_CHALLENGES: weakref.WeakKeyDictionary[RegistryClient, str] = weakref.WeakKeyDictionary()
-
 
 class RegistryNotConfigured(LookupError):
     """``OCI.RegistryUrl`` is not set: there is no registry to check."""
@@ -53,18 +46,10 @@ async def registry_client(ctx: CheckContext) -> RegistryClient:
     return await ctx.shared.get(CLIENT_KEY, create)
 
 
-async def ping_client(client: RegistryClient) -> PingResult:
-    """``client.ping()``, remembering the challenge for :func:`registry_profile`."""
-    result = await client.ping()
-    if result.challenge:
-        _CHALLENGES[client] = result.challenge
-    return result
-
-
 def registry_profile(client: RegistryClient) -> RegistryProfile:
     """The identified product, from the host, the ``/v2/`` headers and the ``/v2/`` challenge."""
     headers = dict(client.server_headers.items())
-    challenge = _CHALLENGES.get(client)
+    challenge = client.challenge
     if challenge and not any(key.lower() == "www-authenticate" for key in headers):
         headers["www-authenticate"] = challenge
     return identify(client.host, headers)

@@ -47,7 +47,7 @@ from doctor_oci.client import (
 )
 from doctor_oci.referrers import probe_referrers_api
 from doctor_oci.registries import advice, recommendations
-from doctor_oci.runtime import ping_client, registry_profile
+from doctor_oci.runtime import registry_profile
 from doctor_oci.settings import OciSettings
 
 Capability = bool | Literal["unknown"]
@@ -181,7 +181,7 @@ async def _probe(
     # session's cleanup has run before the check ends.
     try:
         async with asyncio.TaskGroup() as group:
-            ping_task = group.create_task(ping_client(client))
+            ping_task = group.create_task(client.ping())
             image_task = group.create_task(_image_probes(client, repository, settings.TestTag, scopes))
             chunked_task = group.create_task(_settle(_chunked(client, repository, scopes)))
             manifest_delete_task = group.create_task(_settle(_delete(client, repository, "manifests")))

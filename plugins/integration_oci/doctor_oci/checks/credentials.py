@@ -18,7 +18,7 @@ from doctor_core.types import CheckContext
 from doctor_oci.checks._common import NOT_CONFIGURED, Verdict, error_verdict, finish, status_text
 from doctor_oci.client import RegistryClient, RegistryError
 from doctor_oci.registries import UNKNOWN, advice, recommendations
-from doctor_oci.runtime import ping_client, registry_client, registry_profile, settings_of
+from doctor_oci.runtime import registry_client, registry_profile, settings_of
 from doctor_oci.settings import OciSettings
 
 
@@ -98,7 +98,7 @@ async def run(ctx: CheckContext) -> CheckOutcome:
 
 
 async def _authenticate(client: RegistryClient, evidence: dict[str, Any]) -> Verdict:
-    ping = await ping_client(client)
+    ping = await client.ping()
     profile = registry_profile(client)
     host = client.host
     evidence["auth_challenge"] = ping.challenge

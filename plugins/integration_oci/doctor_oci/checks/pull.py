@@ -29,7 +29,7 @@ from doctor_oci.checks._common import (
 )
 from doctor_oci.client import RegistryClient
 from doctor_oci.registries import advice, recommendations
-from doctor_oci.runtime import ping_client, registry_profile
+from doctor_oci.runtime import registry_profile
 from doctor_oci.settings import OciSettings
 
 
@@ -57,7 +57,7 @@ async def _probe(
 ) -> Verdict:
     # The ping (who am I?) and the HEAD (may I pull?) are independent: one round trip, not two.
     ping, image = await asyncio.gather(
-        ping_client(client), resolve_test_image(client, settings.TestRepository, settings.TestTag)
+        client.ping(), resolve_test_image(client, settings.TestRepository, settings.TestTag)
     )
     response = image.response
     evidence["http_status"] = image.status

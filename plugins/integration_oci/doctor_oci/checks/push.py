@@ -46,7 +46,7 @@ from doctor_oci.checks._common import (
 from doctor_oci.checks._uploads import UploadSession, mount_probe, upload_session
 from doctor_oci.client import PingResult, RegistryClient, RegistryError
 from doctor_oci.registries import advice, recommendations
-from doctor_oci.runtime import ping_client, registry_profile
+from doctor_oci.runtime import registry_profile
 from doctor_oci.settings import OciSettings
 
 #: Registries where the mount probe is not used (reading the manifest costs rate-limit budget).
@@ -96,7 +96,7 @@ async def _mountable_blob(client: RegistryClient, settings: OciSettings) -> str 
 async def _probe(
     ctx: CheckContext, client: RegistryClient, settings: OciSettings, evidence: dict[str, Any]
 ) -> Verdict:
-    ping, blob = await asyncio.gather(ping_client(client), _mountable_blob(client, settings))
+    ping, blob = await asyncio.gather(client.ping(), _mountable_blob(client, settings))
     evidence["credentials_valid"] = ping.status == 200
     repository = settings.TestRepository
     scopes = (client.scope(repository, "pull", "push", "delete"),)

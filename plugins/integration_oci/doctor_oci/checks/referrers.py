@@ -35,7 +35,7 @@ from doctor_oci.client import NotFound, RegistryClient
 from doctor_oci.client.reference import Reference
 from doctor_oci.referrers import discover_referrers, probe_referrers_api
 from doctor_oci.registries import advice, recommendations
-from doctor_oci.runtime import ping_client, registry_profile
+from doctor_oci.runtime import registry_profile
 from doctor_oci.settings import OciSettings
 
 
@@ -60,7 +60,7 @@ async def _probe(
 ) -> Verdict:
     repository = settings.TestRepository
     ping, image = await asyncio.gather(
-        ping_client(client), resolve_test_image(client, repository, settings.TestTag)
+        client.ping(), resolve_test_image(client, repository, settings.TestTag)
     )
     evidence["oci_version"] = client.api_version or ping.api_version
     host = client.host

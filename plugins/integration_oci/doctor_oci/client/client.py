@@ -139,6 +139,9 @@ class RegistryClient:
         self.rate_limit: RateLimit | None = None
         self.server_headers = httpx.Headers()
         self.api_version: str | None = None
+        #: The raw (redacted) ``WWW-Authenticate`` of the unauthenticated ``/v2/`` answer, once
+        #: known: its realm and service identify Harbor, GitLab or Quay.
+        self.challenge: str | None = None
         self._http = httpx.AsyncClient(
             transport=transport,
             verify=_verify(settings),
@@ -366,16 +369,16 @@ class RegistryClient:
             self._record_server(response)
             if response.status_code == 401:
                 self._auth.learn(self._challenges(response))
+                self.challenge = redact(", ".join(response.headers.get_list("www-authenticate"))) or None
             return response
 
         return await self.memo("v2-discovery", probe)
 
     async def _do_ping(self) -> PingResult:
         first = await self._discover()
-        challenge_raw: str | None = None
+        challenge_raw = self.challenge if first.status_code == 401 else None
         response = first
         if first.status_code == 401:
-            challenge_raw = redact(", ".join(first.headers.get_list("www-authenticate"))) or None
             if self._auth.scheme is not None or self.credentials.token is not None:
                 response = await self.request("GET", "/v2/")
                 self._record_server(response)
