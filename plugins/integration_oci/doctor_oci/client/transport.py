@@ -30,6 +30,8 @@ import asyncio
 import contextlib
 import contextvars
 import errno
+import importlib
+import logging
 import math
 import random
 import socket
@@ -53,6 +55,24 @@ from doctor_oci.client.errors import (
     redirected_to_another_host,
 )
 from doctor_oci.client.urls import Origin, describe_url, origin
+
+
+def _preload_async_backend() -> None:
+    """Import the asyncio back-end httpx's connection pool locks through, now rather than mid-run.
+
+    httpcore creates its pool locks with anyio, and anyio imports its asyncio back-end (~20-40 ms
+    of CPU) on first use: inside the first request of a run, on the event loop, where it holds
+    back every other request already started. Importing it with the transport moves that cost to
+    start-up, before any request is in flight. Best effort: a different httpcore/anyio layout
+    only brings the original, lazy behaviour back.
+    """
+    with contextlib.suppress(ImportError):
+        importlib.import_module("anyio._backends._asyncio")
+    with contextlib.suppress(ImportError):
+        importlib.import_module("sniffio")
+
+
+_preload_async_backend()
 
 __all__ = [
     "DEFAULT_MAX_BODY_BYTES",
@@ -457,21 +477,20 @@ class Transport:
             request = self.client.build_request(
                 method, url, headers=request_headers, content=content, extensions=dict(extensions or {})
             )
-            description = f"{method} {describe_url(url)}"
             started = time.monotonic()
             sent = False
             try:
                 response = await self.client.send(request, stream=True)
                 sent = True
                 try:
-                    await self._read_capped(response, cap, description)
+                    await self._read_capped(response, cap, method, url)
                 finally:
                     await response.aclose()
             except RegistryError as error:
                 self._log(method, url, None, started, error)
                 return _Outcome(error=error)
             except httpx.HTTPError as exc:
-                error = map_transport_error(exc, description)
+                error = map_transport_error(exc, f"{method} {describe_url(url)}")
                 self._log(method, url, None, started, error)
                 before = not sent and isinstance(exc, httpx.ConnectError | httpx.ConnectTimeout)
                 return _Outcome(error=error, before_send=before)
@@ -484,6 +503,7 @@ class Transport:
                 if elsewhere is not None:
                     return _Outcome(error=elsewhere)
                 return _Outcome(response=response)
+            description = f"{method} {describe_url(url)}"
             if hop == MAX_REDIRECTS:
                 return _Outcome(
                     error=ProtocolError(f"more than {MAX_REDIRECTS} redirects", request=description)
@@ -507,7 +527,7 @@ class Transport:
         return _Outcome(error=ProtocolError("redirect loop", request=f"{method} {describe_url(url)}"))
 
     @staticmethod
-    async def _read_capped(response: httpx.Response, cap: int, description: str) -> None:
+    async def _read_capped(response: httpx.Response, cap: int, method: str, url: httpx.URL) -> None:
         """Read the body, refusing more than ``cap`` decoded bytes; the content is kept on the response."""
         declared = response.headers.get("content-length")
         if (
@@ -520,7 +540,7 @@ class Transport:
                 f"the response body ({declared} bytes) exceeds the {cap}-byte limit",
                 limit=cap,
                 status=response.status_code,
-                request=description,
+                request=f"{method} {describe_url(url)}",
             )
         chunks: list[bytes] = []
         total = 0
@@ -531,7 +551,7 @@ class Transport:
                     f"the response body exceeds the {cap}-byte limit; reading stopped",
                     limit=cap,
                     status=response.status_code,
-                    request=description,
+                    request=f"{method} {describe_url(url)}",
                 )
             chunks.append(chunk)
         # httpx keeps a read body in ``_content``; setting it makes ``.content``/``.json()`` work
@@ -542,6 +562,11 @@ class Transport:
     def _log(
         method: str, url: httpx.URL, status: int | None, started: float, error: RegistryError | None
     ) -> None:
+        logger = _logger()
+        # Every request passes here: build the (redacted) event only when someone will see it.
+        is_enabled_for = getattr(logger, "is_enabled_for", None)
+        if is_enabled_for is not None and not is_enabled_for(logging.DEBUG):
+            return
         fields: dict[str, Any] = {
             "method": method,
             "url": describe_url(url),
@@ -550,7 +575,7 @@ class Transport:
         }
         if error is not None:
             fields["error"] = type(error).__name__
-        _logger().debug("oci.http.request", **fields)
+        logger.debug("oci.http.request", **fields)
 
 
 def _origin_or_none(url: httpx.URL) -> Origin | None:

@@ -122,3 +122,40 @@ async def test_token_registry_wrong_password(token_registry: RunningRegistry) ->
         ping = await client.ping()
         assert ping.status == 401
         assert isinstance(ping.error, AuthenticationError) and "token service" in str(ping.error)
+
+
+class _ImportRecorder:
+    """A ``sys.meta_path`` finder that records every module lookup reaching the import system."""
+
+    def __init__(self) -> None:
+        self.names: list[str] = []
+
+    def find_spec(self, name: str, path: Any = None, target: Any = None) -> None:
+        self.names.append(name)
+        return None
+
+
+async def test_requests_do_not_go_through_the_import_system(
+    open_registry: RunningRegistry, test_image: PushedImage
+) -> None:
+    """Once a client has sent a request, further requests import nothing.
+
+    A lookup that reaches ``sys.meta_path`` is a module that is not in ``sys.modules``: imported
+    for the first time (CPU on the event loop, in the middle of a run) or, worse, missing and
+    searched for on every request -- as httpcore does for ``sniffio`` when it is not installed.
+    """
+    import sys
+
+    recorder = _ImportRecorder()
+    async with client_for(open_registry, TestRepository=test_image.repository) as client:
+        await client.ping()
+        await client.head_manifest(test_image.repository, "latest")
+        sys.meta_path.insert(0, recorder)
+        try:
+            await asyncio.gather(
+                *(client.head_manifest(test_image.repository, "latest") for _ in range(4)),
+                client.get_manifest(test_image.repository, test_image.digest),
+            )
+        finally:
+            sys.meta_path.remove(recorder)
+    assert recorder.names == []
