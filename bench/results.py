@@ -62,8 +62,56 @@ class S1Run:
 
 
 @dataclass(frozen=True)
+class RequestSpan:
+    """One HTTP request of a run, from doctor's own ``oci.http.request`` debug event."""
+
+    start_ms: float
+    end_ms: float
+    method: str
+    #: Path of the redacted URL, with the token server's path marked as such (no query string).
+    target: str
+    status: int | None
+
+
+@dataclass(frozen=True)
+class Timeline:
+    """The requests of one ``--verbose`` run, and the longest chain of them sent one after another.
+
+    The chain is the longest sequence of requests in which each starts only after the previous
+    one ended: an upper bound on the run's dependency depth in round trips (two requests that do
+    not overlap in time need not depend on each other), and the floor the network time cannot go
+    under while the run is shaped this way.
+    """
+
+    rtt_s: float
+    spans: tuple[RequestSpan, ...]
+    chain: tuple[RequestSpan, ...]
+
+    @classmethod
+    def of(cls, rtt_s: float, spans: Sequence[RequestSpan]) -> Timeline:
+        ordered = sorted(spans, key=lambda span: (span.start_ms, span.end_ms))
+        best: list[int] = []
+        previous: list[int | None] = []
+        for i, span in enumerate(ordered):
+            length, before = 1, None
+            for j in range(i):
+                if ordered[j].end_ms <= span.start_ms and best[j] + 1 > length:
+                    length, before = best[j] + 1, j
+            best.append(length)
+            previous.append(before)
+        chain: list[RequestSpan] = []
+        at = max(range(len(ordered)), key=lambda k: (best[k], -ordered[k].end_ms), default=None)
+        while at is not None:
+            chain.append(ordered[at])
+            at = previous[at]
+        return cls(rtt_s=rtt_s, spans=tuple(ordered), chain=tuple(reversed(chain)))
+
+
+@dataclass(frozen=True)
 class S1Result:
     runs: tuple[S1Run, ...]
+    #: One extra ``--verbose`` run at the slow RTT (not part of the statistics), when it was taken.
+    timeline: Timeline | None = None
 
     def at(self, rtt_s: float) -> S1Run | None:
         for run in self.runs:
@@ -209,6 +257,11 @@ def _explain_s1(s1: S1Result, trips: float) -> str:
     parts = [f"{over:.1f} round trips over the budget ({trips / S1_MAX_ROUND_TRIPS:.1f}x)."]
     if slow is None:
         return " ".join(parts)
+    if s1.timeline is not None and s1.timeline.chain:
+        parts.append(
+            f"The longest chain of requests sent one after another was {len(s1.timeline.chain)} long "
+            f"({_chain_text(s1.timeline)}); the rest is time between and inside those steps."
+        )
     longest = max(slow.checks, key=lambda row: row.duration.median, default=None)
     if longest is not None:
         parts.append(
@@ -444,6 +497,38 @@ def _render_s1(results: Results) -> list[str]:
                 f"{slow_row.duration.fmt(unit=' ms') if slow_row else 'n/a'} | "
                 f"{_num(slow_row.duration.median / slow_ms, 1) if slow_row and slow_ms else 'n/a'} |"
             )
+    if s1.timeline is not None:
+        lines += _render_timeline(s1.timeline)
+    return lines
+
+
+def _chain_text(timeline: Timeline) -> str:
+    return " -> ".join(
+        f"{span.method} {span.target} {span.status if span.status is not None else 'error'}"
+        for span in timeline.chain
+    )
+
+
+def _render_timeline(timeline: Timeline) -> list[str]:
+    rtt_ms = timeline.rtt_s * 1000
+    on_chain = {id(span) for span in timeline.chain}
+    lines = [
+        "",
+        f"### Request timeline (one extra `--verbose --log-format json` run at {rtt_ms:.0f} ms RTT)",
+        "",
+        "From doctor's own `oci.http.request` debug events (start = event time - `duration_ms`). "
+        f"Longest chain of requests sent one after another: **{len(timeline.chain)}** "
+        "(marked *), an upper bound on the run's depth in round trips. With token auth and a chunked "
+        "upload probe it cannot be under 5: challenge -> token -> POST -> PATCH -> DELETE.",
+        "",
+        "| start | end | request | status | chain |",
+        "|---|---|---|---|---|",
+    ]
+    for span in timeline.spans:
+        lines.append(
+            f"| {span.start_ms:.0f} ms | {span.end_ms:.0f} ms | {span.method} {span.target} | "
+            f"{span.status if span.status is not None else 'error'} | {'*' if id(span) in on_chain else ''} |"
+        )
     return lines
 
 

@@ -22,8 +22,10 @@ import sys
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
 from typing import Any
+from urllib.parse import parse_qs, urlsplit
 
 from bench.environment import BenchRegistry
 from bench.measure import (
@@ -34,7 +36,7 @@ from bench.measure import (
     import_profile,
     run_measured,
 )
-from bench.results import CheckRow, S1Result, S1Run, S2Result, S3Result
+from bench.results import CheckRow, RequestSpan, S1Result, S1Run, S2Result, S3Result, Timeline
 from devtools.images import (
     ATTESTATION_ARTIFACT,
     SBOM_ARTIFACT,
@@ -160,6 +162,62 @@ def _s1_run(rtt_s: float, samples: Sequence[_S1Sample]) -> S1Run:
     )
 
 
+def request_spans(stderr: str) -> list[RequestSpan]:
+    """The ``oci.http.request`` events of a ``--log-format json --verbose`` run, as time spans.
+
+    Times are milliseconds from the first request's start. An event is logged when its request
+    ended; it carries ``duration_ms``, so the start is the event time minus the duration.
+    """
+    raw: list[tuple[float, float, str, str, int | None]] = []
+    for line in stderr.splitlines():
+        if not line.startswith("{"):
+            continue
+        try:
+            event = json.loads(line)
+        except ValueError:
+            continue
+        if not isinstance(event, dict) or event.get("event") != "oci.http.request":
+            continue
+        try:
+            end = datetime.fromisoformat(str(event["timestamp"]).replace("Z", "+00:00")).timestamp() * 1000
+            duration = float(event["duration_ms"])
+        except (KeyError, TypeError, ValueError):
+            continue
+        parts = urlsplit(str(event.get("url", "")))
+        target = parts.path or "/"
+        scope = parse_qs(parts.query).get("scope")
+        if "service" in parse_qs(parts.query):
+            target = f"token ({', '.join(scope) if scope else 'no scope'})"
+        status = event.get("status")
+        raw.append((end - duration, end, str(event.get("method", "?")), target,
+                    status if isinstance(status, int) else None))
+    if not raw:
+        return []
+    origin = min(start for start, *_ in raw)
+    return [
+        RequestSpan(start_ms=start - origin, end_ms=end - origin, method=method, target=target, status=status)
+        for start, end, method, target, status in raw
+    ]
+
+
+def s1_timeline(bench: BenchRegistry, rtt_s: float) -> Timeline:
+    """One ``--verbose --log-format json`` run at ``rtt_s``: which requests ran when (not timed)."""
+    argv = [*doctor_executable(), "--tag", "registry", "--format", "json"]
+    argv += ["--verbose", "--log-format", "json"]
+    bench.set_rtt(rtt_s)
+    try:
+        measurement = run_measured(argv, env=bench.doctor_env(), rss=False, timeout=120, cwd=bench.workdir)
+    finally:
+        bench.set_rtt(0.0)
+    _parse_report(measurement)
+    spans = request_spans(measurement.stderr)
+    if not spans:
+        raise BenchError(
+            f"the --verbose run logged no oci.http.request events; stderr: {_tail(measurement.stderr)}"
+        )
+    return Timeline.of(rtt_s, spans)
+
+
 def run_s1(
     bench: BenchRegistry,
     *,
@@ -167,12 +225,15 @@ def run_s1(
     repeat: int = 5,
     rss: bool = True,
     warmup: bool = True,
+    timeline: bool = True,
     progress: Progress = _quiet,
 ) -> S1Result:
     """``doctor --tag registry --format json`` ``repeat`` times at each RTT (the registry must be seeded).
 
     The RTTs are interleaved (one run at each RTT per round), so a change in machine load during
-    the scenario hits every RTT alike instead of biasing the difference between them.
+    the scenario hits every RTT alike instead of biasing the difference between them. With
+    ``timeline``, one more run at the largest RTT logs every request (:func:`s1_timeline`); it is
+    not part of the statistics (debug logging costs time).
     """
     if repeat < 1:
         raise BenchError(f"repeat must be >= 1, got {repeat}")
@@ -196,7 +257,12 @@ def run_s1(
                 samples[rtt].append(sample)
     finally:
         bench.set_rtt(0.0)
-    return S1Result(runs=tuple(_s1_run(rtt, samples[rtt]) for rtt in rtts))
+    runs = tuple(_s1_run(rtt, samples[rtt]) for rtt in rtts)
+    spans = None
+    if timeline and max(rtts) > 0:
+        progress(f"S1 request timeline at {max(rtts) * 1000:.0f} ms RTT (one --verbose run)")
+        spans = s1_timeline(bench, max(rtts))
+    return S1Result(runs=runs, timeline=spans)
 
 
 # -- S2 ------------------------------------------------------------------------------------------

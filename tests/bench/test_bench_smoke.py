@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import socket
 import time
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -17,8 +18,8 @@ import pytest
 from bench.environment import start_bench_registry
 from bench.latency_proxy import AsyncLatencyProxy, HttpRequestCounter, LatencyProxy, ProxyError
 from bench.measure import GNU_TIME, Machine
-from bench.results import Results, render_markdown
-from bench.scenarios import run_s1, seed_s1
+from bench.results import RequestSpan, Results, Timeline, render_markdown
+from bench.scenarios import request_spans, run_s1, s1_timeline, seed_s1
 
 OCI_CHECKS = {
     "check.integration.oci.credentials",
@@ -118,6 +119,7 @@ def test_s1_once_at_0ms_produces_a_row(registry_binary: Path, tmp_path: Path) ->
     with start_bench_registry(tmp_path / "bench") as bench:
         seed_s1(bench)
         result = run_s1(bench, rtts=(0.0,), repeat=1, rss=GNU_TIME.is_file(), warmup=False)
+        timeline = s1_timeline(bench, 0.0)
     run = result.at(0.0)
     assert run is not None
     assert 0 < run.wall.median < 30
@@ -130,6 +132,59 @@ def test_s1_once_at_0ms_produces_a_row(registry_binary: Path, tmp_path: Path) ->
     assert run.wire_requests.median >= 5
     if GNU_TIME.is_file():
         assert run.rss_kb is not None and run.rss_kb.median > 1024
-    markdown = render_markdown(Results(machine=Machine.detect(), repeat=1, s1=result))
+    # The chain starts with a challenge and goes through the token server before the probes.
+    assert len(timeline.chain) >= 3
+    assert timeline.chain[0].status == 401
+    assert any(span.target.startswith("token") for span in timeline.chain)
+    markdown = render_markdown(
+        Results(machine=Machine.detect(), repeat=1, s1=replace(result, timeline=timeline))
+    )
     assert "| 0 ms |" in markdown
+    assert f"Longest chain of requests sent one after another: **{len(timeline.chain)}**" in markdown
     assert "check.integration.oci.pull" in markdown
+
+
+def _span(start: float, end: float, target: str) -> RequestSpan:
+    return RequestSpan(start_ms=start, end_ms=end, method="GET", target=target, status=200)
+
+
+def test_timeline_chain_is_the_longest_run_of_requests_one_after_another() -> None:
+    spans = [
+        _span(0, 50, "/v2/"),
+        _span(1, 52, "/v2/a/manifests/t"),
+        _span(55, 100, "token (repository:a:pull)"),
+        _span(101, 150, "/v2/a/manifests/t"),
+        _span(102, 149, "/v2/a/tags/list"),
+        _span(151, 200, "/v2/a/blobs/x"),
+        _span(60, 70, "/v2/b"),  # overlaps the token fetch: on no longer chain
+    ]
+    timeline = Timeline.of(0.05, spans)
+    assert [span.target for span in timeline.chain] == [
+        "/v2/",
+        "token (repository:a:pull)",
+        "/v2/a/manifests/t",
+        "/v2/a/blobs/x",
+    ]
+    assert len(timeline.spans) == len(spans)
+    assert Timeline.of(0.05, []).chain == ()
+
+
+def test_request_spans_reads_the_products_debug_events() -> None:
+    stderr = "\n".join(
+        [
+            "not json",
+            '{"event": "other", "timestamp": "2026-01-01T00:00:00.100000Z"}',
+            '{"event": "oci.http.request", "method": "GET", "status": 401, "duration_ms": 50.0, '
+            '"url": "http://127.0.0.1:1/v2/", "timestamp": "2026-01-01T00:00:00.050000Z"}',
+            '{"event": "oci.http.request", "method": "GET", "status": 200, "duration_ms": 40.0, '
+            '"url": "http://127.0.0.1:2/token?service=s&scope=repository:a:pull", '
+            '"timestamp": "2026-01-01T00:00:00.100000Z"}',
+            '{"event": "oci.http.request", "method": "POST", "status": null, "duration_ms": "x", '
+            '"url": "http://127.0.0.1:1/v2/a/blobs/uploads/", "timestamp": "2026-01-01T00:00:00.2Z"}',
+        ]
+    )
+    spans = request_spans(stderr)
+    assert [(round(s.start_ms), round(s.end_ms), s.target, s.status) for s in spans] == [
+        (0, 50, "/v2/", 401),
+        (60, 100, "token (repository:a:pull)", 200),
+    ]
