@@ -7,7 +7,8 @@ suite's real registry) with ``OCI__TimeoutSeconds=2`` and ``--timeout 6``, and a
 * **calm**: no ``Traceback`` on stderr; stdout is exactly one JSON report (for the command: exit 1
   with one error line on stderr);
 * **honest**: a fault that breaks every request makes the check report ``fail``/``warn``/``error``
-  (or its default severity, e.g. ``info`` for capabilities) with a message naming the fault; a
+  (or its default severity, e.g. ``info`` for capabilities) with a message naming the fault --
+  ``fail`` for every check when the registry cannot be reached at all (``NO_ANSWER_FAULTS``); a
   fault that only corrupts a body may leave the verdict unchanged (the check did not need that
   body), but any other verdict must name the fault;
 * **right exit code**: 1 exactly when the report has a ``fail`` or ``error``;
@@ -64,6 +65,11 @@ FAULTS: tuple[FaultKind, ...] = (
     FaultKind.WRONG_CONTENT_TYPE,
     FaultKind.REDIRECT_FOREIGN,
     FaultKind.TLS_WRONG_NAME,
+)
+#: Faults after which the registry answers nothing at all: every check must report ``fail``,
+#: whatever its default severity (that grades the registry's answers, and none came).
+NO_ANSWER_FAULTS = frozenset(
+    {FaultKind.REFUSED, FaultKind.STALL, FaultKind.TRICKLE, FaultKind.TLS_WRONG_NAME}
 )
 #: Faults that corrupt only some bodies or headers: a check that did not need them may pass.
 BODY_FAULTS = frozenset({FaultKind.TRUNCATED_JSON, FaultKind.WRONG_CONTENT_TYPE})
@@ -224,6 +230,8 @@ def _check_cell(cell_run: CellRun, baseline_rss: int) -> None:
     assert status != "pass", f"check passed although every request failed{_describe(cell_run)}"
     floor = _RANK[DEFAULT_SEVERITY[cell.target]]
     assert _RANK[status] >= floor, f"status below the check's severity{_describe(cell_run)}"
+    if cell.fault in NO_ANSWER_FAULTS:
+        assert status == "fail", f"an unreachable registry must fail every check{_describe(cell_run)}"
     assert _names_fault(cell.fault, message), (
         f"message {message!r} does not name the fault ({FAULT_WORDS[cell.fault]}){_describe(cell_run)}"
     )

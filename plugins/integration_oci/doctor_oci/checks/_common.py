@@ -169,6 +169,20 @@ def not_configured_skip(
     )
 
 
+#: Errors after which the registry gave no answer about what the check asks: it could not be
+#: reached (TLS, DNS, refused, timeout), it rejected the credentials, or we refused to send them.
+#: A Warn or Info default severity grades the registry's *answers* (a fallback needed, a capability
+#: missing); none came, so every check reports these as FAIL -- ``doctor --check
+#: check.integration.oci.capabilities`` against a registry that is down must not exit 0.
+_NO_ANSWER: tuple[type[RegistryError], ...] = (
+    TLSError,
+    RegistryTimeout,
+    ConnectError,
+    AuthenticationError,
+    InsecureTransportRefused,
+)
+
+
 def error_verdict(
     ctx: CheckContext,
     client: RegistryClient,
@@ -181,7 +195,7 @@ def error_verdict(
     """Turn a client error into a verdict naming the fault. ``doing`` reads "pulling", "probing" ..."""
     profile: RegistryProfile = registry_profile(client)
     host = client.host
-    status = failure_status(ctx)
+    status = Status.FAIL if isinstance(exc, _NO_ANSWER) else failure_status(ctx)
     code = status_text(exc.status, exc.code)
     recs: tuple[str, ...] = ()
     if isinstance(exc, TLSError):
