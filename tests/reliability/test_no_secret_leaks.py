@@ -21,9 +21,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 
 from devtools.registry import RunningRegistry
+from devtools.token_server import TokenServer
 from tests.reliability.fault_proxy import FaultKind, ForeignHost, ProxyPool
 from tests.reliability.runner import DoctorRun, base_environment, run_doctor
 
@@ -216,3 +218,80 @@ def test_fault_cells_with_credentials_leak_nothing(canary_registry: RunningRegis
             assert not insecure
         assert foreign.records, "the redirect fault never reached the foreign host"
         assert foreign.authorizations == [], "credentials were sent to another host"
+
+
+class _RecordingTokenServer(TokenServer):
+    """The test token server, remembering every access and refresh token it hands out."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        self.issued: list[str] = []
+        super().__init__(*args, **kwargs)
+
+    def issue(self, *args: Any, **kwargs: Any) -> tuple[str, int]:
+        token, lifetime = super().issue(*args, **kwargs)
+        self.issued.append(token)
+        return token, lifetime
+
+    def _new_refresh_token(self, user: str) -> str:
+        token = super()._new_refresh_token(user)
+        self.issued.append(token)
+        return token
+
+
+@pytest.mark.slow
+def test_token_auth_leaks_no_token(registry_factory: Callable[..., RunningRegistry], tmp_path: Path) -> None:
+    """Token auth end to end: the password, a docker identity token and every token issued stay hidden.
+
+    The identity token is a real one (``offline_token=true`` from the registry's token server), so
+    doctor exchanges it with the OAuth2 refresh-token grant; the runs must authenticate, or the test
+    would prove nothing about tokens in play.
+    """
+    registry = registry_factory("token", users={USER: PASSWORD}, token_server_factory=_RecordingTokenServer)
+    server = registry.token_server
+    assert isinstance(server, _RecordingTokenServer)
+    answer = httpx.get(
+        server.realm,
+        params={"service": server.service, "offline_token": "true", "client_id": "test"},
+        auth=(USER, PASSWORD),
+        timeout=10,
+    )
+    answer.raise_for_status()
+    identity = answer.json()["refresh_token"]
+    host = registry.url.split("://", 1)[1]
+    common = {"OCI__RegistryUrl": registry.url, "OCI__TestRepository": "canary/repo",
+              "OCI__TimeoutSeconds": "5"}
+    password_env = base_environment(
+        tmp_path / "pw", {**common, "OCI__Username": USER, "OCI__Password": PASSWORD}
+    )
+    idt_home = tmp_path / "identity"
+    _docker_config(idt_home, host, {"identitytoken": identity})
+    identity_env = base_environment(idt_home, common)
+    out = tmp_path / "report.md"
+    json_logs = ("--tag", "registry", "--format", "json", "--verbose", "--log-format", "json", *TIMEOUT_ARGS)
+    scenarios = [
+        Scenario("token-password-logjson", password_env, json_logs),
+        Scenario("token-password-output", password_env,
+                 ("--tag", "registry", "--format", "markdown", "--output", str(out), *TIMEOUT_ARGS), out),
+        Scenario("token-identity-logjson", identity_env, json_logs),
+        Scenario("token-identity-referrers", identity_env,
+                 ("oci", "referrers", "canary/repo:latest", "--verbose")),
+    ]
+    with ThreadPoolExecutor(4) as executor:
+        runs = list(executor.map(lambda s: run_doctor(s.args, s.env, timeout=40), scenarios))
+    issued = list(server.issued)
+    assert len(issued) >= 4, "the runs did not go through the token exchange"
+    secrets = {identity, *issued}
+    for scenario, run in zip(scenarios, runs, strict=True):
+        _assert_no_leak(scenario.name, run, scenario.output_file)
+        texts = [run.stdout, run.stderr]
+        if scenario.output_file is not None:
+            texts.append(scenario.output_file.read_text(errors="replace"))
+        for text in texts:
+            found = [f"{secret[:6]}..." for secret in secrets if secret in text]
+            assert not found, f"{scenario.name}: issued token(s) {found} in the output"
+    by_name = {s.name: r for s, r in zip(scenarios, runs, strict=True)}
+    for name in ("token-password-logjson", "token-identity-logjson"):
+        report = json.loads(by_name[name].stdout)
+        credentials = next(r for r in report["results"] if r["check_id"].endswith(".credentials"))
+        assert credentials["status"] == "pass", (name, credentials)
+    assert any(request.method == "POST" for request in server.requests), "identity token not exchanged"
