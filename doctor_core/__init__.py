@@ -6,6 +6,9 @@ The public API, for plugin authors and for applications embedding the engine::
 
 Names are resolved lazily (PEP 562) so that ``import doctor_core`` -- and therefore
 ``doctor --version`` -- stays cheap; the first access to a name imports the module holding it.
+The names a plugin needs to register (``Check``, ``CheckDefinition``, ``Severity``, ``Status``,
+``ConfigSection``, ``Reporter``, ``Command``, ``hookimpl``) do not import pydantic; the report
+models (``CheckOutcome``, ``CheckResult``, ``Report`` ...) and ``SecretRef`` do.
 """
 
 from __future__ import annotations
@@ -16,18 +19,10 @@ from doctor_core._version import __version__
 
 if TYPE_CHECKING:
     from doctor_core.api import Doctor
+    from doctor_core.definitions import CheckDefinition, Severity, Status
     from doctor_core.errors import ConfigError, DoctorError, PluginError, UsageError
     from doctor_core.hookspecs import hookimpl
-    from doctor_core.models import (
-        CheckDefinition,
-        CheckOutcome,
-        CheckResult,
-        PluginProblem,
-        Report,
-        Severity,
-        Status,
-        Summary,
-    )
+    from doctor_core.models import CheckOutcome, CheckResult, PluginProblem, Report, Summary
     from doctor_core.secrets import SecretRef
     from doctor_core.types import (
         Check,
@@ -47,13 +42,13 @@ _EXPORTS = {
     "PluginError": "doctor_core.errors",
     "UsageError": "doctor_core.errors",
     "hookimpl": "doctor_core.hookspecs",
-    "CheckDefinition": "doctor_core.models",
+    "CheckDefinition": "doctor_core.definitions",
     "CheckOutcome": "doctor_core.models",
     "CheckResult": "doctor_core.models",
     "PluginProblem": "doctor_core.models",
     "Report": "doctor_core.models",
-    "Severity": "doctor_core.models",
-    "Status": "doctor_core.models",
+    "Severity": "doctor_core.definitions",
+    "Status": "doctor_core.definitions",
     "Summary": "doctor_core.models",
     "SecretRef": "doctor_core.secrets",
     "Check": "doctor_core.types",

@@ -15,20 +15,24 @@ checks starts: an invalid section raises :class:`~doctor_core.errors.ConfigError
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import sys
 from collections.abc import Iterable, Mapping
 from pathlib import Path
-from typing import IO, Any
+from typing import IO, TYPE_CHECKING, Any
 
 from doctor_core.config import Configuration
 from doctor_core.defaults import DEFAULT_CONCURRENCY, DEFAULT_DEADLINE_S
+from doctor_core.definitions import CheckDefinition
 from doctor_core.errors import UsageError
-from doctor_core.models import CheckDefinition, PluginProblem, Report
 from doctor_core.plugins import OwnedCommand, PluginInfo, PluginManager, env_flag, split_names
 from doctor_core.redact import redact, register_secret
 from doctor_core.selection import select
 from doctor_core.types import Check, ConfigFlag, RenderOptions, Reporter
+
+if TYPE_CHECKING:
+    from doctor_core.models import PluginProblem, Report
 
 DISABLE_ENV = "DOCTOR_DISABLE_PLUGINS"
 STRICT_ENV = "DOCTOR_STRICT_PLUGINS"
@@ -42,6 +46,10 @@ def title_for(tags: Iterable[str]) -> str:
         words = distinct[0].replace("-", " ").replace("_", " ").replace(".", " ").split()
         return " ".join(word.capitalize() for word in words) + " Checks Summary"
     return DEFAULT_TITLE
+
+
+def _section_of(dotted_key: str) -> str:
+    return dotted_key.partition(".")[0].lower()
 
 
 class Doctor:
@@ -93,15 +101,29 @@ class Doctor:
 
     @property
     def config(self) -> Configuration:
-        """The merged configuration (read on first access; may raise ``ConfigError``)."""
+        """The merged configuration (read on first access; may raise ``ConfigError``).
+
+        This is where the sections' models are imported (a model may be given as an import
+        string). A section whose model cannot be used is a plugin problem (``PluginError`` under
+        strict plugins); the configuration then goes on without that section.
+        """
         if self._configuration is None:
-            sections = {name: owned.section for name, owned in self._plugins.config_sections().items()}
+            declared = self._plugins.config_sections()
+            models = self._plugins.section_models()
+            sections = {
+                name: dataclasses.replace(owned.section, model=models[name])
+                for name, owned in declared.items()
+                if name in models
+            }
+            # Flags of a section left out (its problem is recorded) are dropped with it.
+            broken = {name.lower() for name in declared if name not in models}
+            flags = {key: value for key, value in self._flags.items() if _section_of(key) not in broken}
             self._configuration = Configuration(
                 sections,
                 data=self._config_data,
                 config_file=self._config_file,
                 environ=self._environ,
-                flags=self._flags,
+                flags=flags,
             )
         return self._configuration
 
@@ -155,7 +177,9 @@ class Doctor:
         by_plugin: dict[str, dict[str, Any]] = {}
         wanted = {check.definition.plugin for check in checks}
         for name, owned in self._plugins.config_sections().items():
-            if owned.plugin in wanted:
+            # A section whose model could not be imported is a recorded plugin problem, not in
+            # the configuration: its plugin's checks get no configuration.
+            if owned.plugin in wanted and name in self.config.section_names:
                 by_plugin.setdefault(owned.plugin, {})[name] = self.config.section(name)
         return {
             plugin: next(iter(models.values())) if len(models) == 1 else models

@@ -13,7 +13,8 @@ Exit codes: 0 nothing failed; 1 a check failed or errored (or warned, with ``--f
 printing the checks that finished.
 
 Import cost matters here: ``doctor --version`` imports only :mod:`doctor_core._version`, and
-``doctor --help`` neither structlog nor httpx nor any check module. Everything heavy is imported
+``doctor --help`` and ``doctor list`` neither pydantic nor structlog nor httpx nor any check module
+(plugins give their checks and settings models as import strings). Everything heavy is imported
 inside the functions that need it.
 """
 
@@ -535,7 +536,7 @@ def _cmd_list(doctor: Doctor, ns: argparse.Namespace, streams: _Streams) -> int:
     for problem in doctor.plugin_problems:
         streams.err.write(f"doctor: warning: {problem_line(problem)}\n")
     if ns.format == "json":
-        payload = [definition.model_dump(mode="json") for definition in definitions]
+        payload = [definition.to_dict() for definition in definitions]
         streams.out.write(json.dumps(payload, indent=2) + "\n")
         return EXIT_OK
     if not definitions:
@@ -558,6 +559,7 @@ def _cmd_plugins(doctor: Doctor, ns: argparse.Namespace, streams: _Streams) -> i
     # when the hooks are called, and this command exists to show all of them.
     doctor.checks()
     _ = doctor.reporters, doctor.commands
+    doctor.plugin_manager.section_models()  # imports the sections' models: a broken one is a problem
     infos = doctor.plugins()
     problems = doctor.plugin_problems
     if ns.format == "json":

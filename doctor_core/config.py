@@ -11,7 +11,8 @@ Sources, later ones win key by key:
 Sections and keys match the declared :class:`~doctor_core.types.ConfigSection` names and the model's
 field names or aliases case-insensitively. Unknown sections and keys are *warnings* (with
 close-match suggestions), collected in :attr:`Configuration.warnings`; they are dropped before
-validation. Each section is validated lazily by its plugin's pydantic model; a validation error
+validation. Each section is validated lazily by its plugin's pydantic model (imported on first use
+when the section names it as a ``"module:ClassName"`` string); a validation error
 becomes a :class:`~doctor_core.errors.ConfigError` naming the dotted key, the reason and the source
 of the value -- never the value itself.
 """
@@ -25,8 +26,8 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from doctor_core.errors import ConfigError
-from doctor_core.redact import redact, register_secret
+from doctor_core.errors import ConfigError, PluginError
+from doctor_core.redact import describe_exception, redact, register_secret
 from doctor_core.types import ConfigSection
 
 if TYPE_CHECKING:
@@ -85,7 +86,10 @@ def _is_secret_field(model: type[BaseModel], field: str) -> bool:
 class Configuration:
     """The merged configuration of one doctor run.
 
-    :param sections: the declared sections by name (from the plugins).
+    :param sections: the declared sections by name (from the plugins). A model given as an import
+        string is imported when the section is first needed; one that cannot be used raises
+        :class:`~doctor_core.errors.PluginError` (:class:`~doctor_core.api.Doctor` resolves the
+        models beforehand and reports such a section as a plugin problem instead).
     :param data: a mapping from an embedder (layer 2).
     :param config_file: explicit file (``--config``); otherwise ``$DOCTOR_CONFIG`` / ``./doctor.yaml``.
     :param environ: environment variables (layer 3 and ``DOCTOR_CONFIG``).
@@ -109,6 +113,7 @@ class Configuration:
         self._values: dict[str, dict[str, Any]] = {name: {} for name in self._sections}
         self._sources: dict[str, dict[Path_, str]] = {name: {} for name in self._sections}
         self._validated: dict[str, Any] = {}
+        self._models: dict[str, type[BaseModel]] = {}
 
         self.file = self._locate_file(config_file, data is not None, Path(cwd) if cwd else Path.cwd())
         if self.file is not None:
@@ -122,6 +127,16 @@ class Configuration:
         self._merge_environment()
         for dotted, value in (flags or {}).items():
             self._merge_flag(dotted, value)
+
+    def _model(self, name: str) -> type[BaseModel]:
+        """The model of section ``name``, imported on first use when it was given as a string."""
+        model = self._models.get(name)
+        if model is None:
+            try:
+                model = self._models[name] = self._sections[name].resolve_model()
+            except (ImportError, TypeError, ValueError) as exc:
+                raise PluginError(describe_exception(exc)) from None
+        return model
 
     # ------------------------------------------------------------------ sources
     def _locate_file(self, explicit: str | Path | None, have_mapping: bool, cwd: Path) -> Path | None:
@@ -192,7 +207,7 @@ class Configuration:
                 raise ConfigError(
                     f"must be a mapping of keys, not a {type(value).__name__}", key=name, source=source
                 )
-            self._merge_into(name, self._sections[name].model, (), value, source)
+            self._merge_into(name, self._model(name), (), value, source)
 
     def _merge_into(
         self,
@@ -251,7 +266,7 @@ class Configuration:
             nested: Any = value
             for part in reversed(rest):
                 nested = {part: nested}
-            self._merge_into(name, self._sections[name].model, (), nested, f"environment variable {variable}")
+            self._merge_into(name, self._model(name), (), nested, f"environment variable {variable}")
 
     def _merge_flag(self, dotted: str, value: Any) -> None:
         head, _, rest = dotted.partition(".")
@@ -261,7 +276,7 @@ class Configuration:
         nested: Any = value
         for part in reversed(rest.split(".")):
             nested = {part: nested}
-        self._merge_into(name, self._sections[name].model, (), nested, f"the command line ({dotted})")
+        self._merge_into(name, self._model(name), (), nested, f"the command line ({dotted})")
 
     # --------------------------------------------------------------- validation
     @property
@@ -287,7 +302,7 @@ class Configuration:
         name = self._require(name)
         if name in self._validated:
             return self._validated[name]
-        model = self._sections[name].model
+        model = self._model(name)
         try:
             validated = model.model_validate(self._values[name])
         except ValidationError as exc:

@@ -27,7 +27,8 @@ from typing import TYPE_CHECKING
 import pluggy
 
 if TYPE_CHECKING:
-    from doctor_core.models import CheckDefinition, CheckResult, Report
+    from doctor_core.definitions import CheckDefinition
+    from doctor_core.models import CheckResult, Report
     from doctor_core.types import Check, Command, ConfigSection, Reporter
 
 #: The project name used by pluggy markers. Part of the plugin contract.
@@ -95,6 +96,16 @@ class DoctorSpecs:
         The core reads the YAML file and the environment (``SECTION__Key``), and validates the
         section with the plugin's pydantic model when a check or command first needs it. Errors
         name the key and the reason and end the run with exit code 2.
+
+        Called when plugins are loaded, also for ``doctor list``: give the model as an import
+        string so that its module (and pydantic) is imported only when the configuration is read.
+        A string that cannot be imported or does not name a pydantic model is a plugin problem.
+
+        **Example**::
+
+            @hookimpl
+            def doctor_add_config_sections():
+                yield ConfigSection(name="NET", model="example_plugin.settings:NetSettings")
 
         :returns: an iterable of :class:`doctor_core.ConfigSection`.
         """

@@ -8,61 +8,37 @@ removed without bumping :data:`SCHEMA_VERSION`'s major part.
 A check never prints: it returns a :class:`CheckOutcome`. The engine combines the outcome with the
 check's :class:`CheckDefinition` into a :class:`CheckResult` (adding identity, timing and
 redaction), and a run's results become one :class:`Report`.
+
+:class:`CheckDefinition`, :class:`Severity` and :class:`Status` are defined in
+:mod:`doctor_core.definitions` (standard library only, so that plugins can build definitions
+without importing pydantic) and re-exported here unchanged.
 """
 
 from __future__ import annotations
 
-import re
 from datetime import datetime
-from enum import StrEnum
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field
+
+from doctor_core.definitions import CheckDefinition, Severity, Status
+
+__all__ = [
+    "SCHEMA_VERSION",
+    "CheckDefinition",
+    "CheckOutcome",
+    "CheckResult",
+    "EvidenceValue",
+    "PluginProblem",
+    "Report",
+    "Severity",
+    "Status",
+    "Summary",
+    "report_json_schema",
+]
 
 #: Version of the JSON report layout. Major bumps break parsers; minor bumps only add fields.
 SCHEMA_VERSION = "1.0"
-
-_CHECK_ID = re.compile(r"^[a-z0-9][a-z0-9_-]*(\.[a-z0-9][a-z0-9_-]*)+$")
-_TAG = re.compile(r"^[a-z0-9][a-z0-9._-]*$")
-
-
-class Severity(StrEnum):
-    """How bad it is when a check does not pass: the seed's "Default Severity"."""
-
-    FAIL = "fail"
-    WARN = "warn"
-    INFO = "info"
-
-
-class Status(StrEnum):
-    """The outcome of one check, serialized lower-case.
-
-    ``pass`` / ``info`` / ``warn`` / ``fail`` are verdicts about the system under test.
-    ``error`` means the check itself could not run to a verdict (it raised, timed out or returned
-    garbage). ``skip`` means it was not run (deselected by a precondition, cancelled before start).
-    """
-
-    PASS = "pass"
-    INFO = "info"
-    WARN = "warn"
-    FAIL = "fail"
-    ERROR = "error"
-    SKIP = "skip"
-
-    @property
-    def rank(self) -> int:
-        """Order used for the overall status: higher is worse."""
-        return _RANK[self]
-
-
-_RANK = {
-    Status.SKIP: 0,
-    Status.PASS: 1,
-    Status.INFO: 2,
-    Status.WARN: 3,
-    Status.FAIL: 4,
-    Status.ERROR: 5,
-}
 
 #: A JSON-compatible evidence value. Booleans stay booleans, numbers stay numbers.
 EvidenceValue = str | int | float | bool | None | list[Any] | dict[str, Any]
@@ -70,41 +46,6 @@ EvidenceValue = str | int | float | bool | None | list[Any] | dict[str, Any]
 
 class _Model(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid", use_enum_values=False, defer_build=True)
-
-
-class CheckDefinition(_Model):
-    """What a check is, known without running it (``doctor list`` shows these).
-
-    ``plugin`` is filled in by the engine with the name of the plugin that contributed the check;
-    plugin authors leave it empty.
-    """
-
-    check_id: str = Field(
-        description="Globally unique, dotted, lower-case id, e.g. check.integration.oci.pull"
-    )
-    name: str = Field(description="Human-readable title")
-    description: str = ""
-    default_severity: Severity = Severity.FAIL
-    tags: tuple[str, ...] = ()
-    estimated_duration_s: float = Field(default=5.0, gt=0, description="Typical duration; scales the timeout")
-    plugin: str = ""
-
-    @field_validator("check_id")
-    @classmethod
-    def _valid_id(cls, value: str) -> str:
-        if not _CHECK_ID.match(value):
-            raise ValueError(
-                f"check id {value!r} must be dotted lower-case words (e.g. 'check.example.dns')"
-            )
-        return value
-
-    @field_validator("tags")
-    @classmethod
-    def _valid_tags(cls, value: tuple[str, ...]) -> tuple[str, ...]:
-        for tag in value:
-            if not _TAG.match(tag):
-                raise ValueError(f"tag {tag!r} must be lower-case letters, digits, '.', '_' or '-'")
-        return value
 
 
 class CheckOutcome(_Model):

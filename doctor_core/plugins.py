@@ -14,6 +14,11 @@ Loading policy (stevedore) and call contract (pluggy) are kept apart:
 Nothing here raises on a plugin's behalf except in strict mode, where any recorded
 :class:`~doctor_core.models.PluginProblem` becomes a :class:`~doctor_core.errors.PluginError`.
 
+Import cost: ``doctor list`` and ``doctor --help`` go through this module, so it does not import
+pydantic. :class:`~doctor_core.models.PluginProblem` (a pydantic model) is imported only when a
+problem is recorded, and configuration models given as import strings are imported only by
+:meth:`PluginManager.section_models`, when the configuration is actually read.
+
 Caching note: stevedore keeps an in-process cache of entry points per group
 (``ExtensionManager.ENTRY_POINT_CACHE``) and a disk cache under ``$XDG_CACHE_HOME/python-entrypoints``
 keyed by ``sys.path`` and the mtimes of ``entry_points.txt`` files. Entry points it returns from
@@ -33,13 +38,17 @@ from typing import TYPE_CHECKING, Any
 import pluggy
 
 from doctor_core import hookspecs
+from doctor_core.definitions import CheckDefinition
 from doctor_core.errors import PluginError
-from doctor_core.models import PluginProblem
 from doctor_core.redact import describe_exception, redact
-from doctor_core.types import Check, Command, ConfigSection, Reporter
+from doctor_core.types import Check, Command, ConfigSection, Reporter, is_import_string, is_model_class
 
 if TYPE_CHECKING:
     from importlib.metadata import Distribution, EntryPoint
+
+    from pydantic import BaseModel
+
+    from doctor_core.models import PluginProblem
 
 #: The entry point group installed plugins register under.
 ENTRYPOINT_GROUP = "doctor.plugins"
@@ -227,6 +236,8 @@ class PluginManager:
         *,
         entry_point: EntryPoint | None = None,
     ) -> PluginProblem:
+        from doctor_core.models import PluginProblem
+
         text = describe_exception(error) if isinstance(error, BaseException) else redact(error)
         if entry_point is None and plugin in self._registered:
             entry_point = self._registered[plugin].entry_point
@@ -348,6 +359,14 @@ class PluginManager:
     def _build_checks(self) -> dict[str, Check]:
         found: dict[str, Check] = {}
         for plugin, check in self._contributions("doctor_add_checks", Check, "doctor_core.Check"):
+            if not isinstance(check.definition, CheckDefinition):
+                self._problem(
+                    plugin,
+                    "invalid-contribution",
+                    f"a check's definition is a {type(check.definition).__name__}, "
+                    "expected doctor_core.CheckDefinition",
+                )
+                continue
             check_id = check.definition.check_id
             if not isinstance(check.run, str) and not callable(check.run):
                 self._problem(
@@ -366,7 +385,7 @@ class PluginManager:
                     "is ignored",
                 )
                 continue
-            definition = check.definition.model_copy(update={"plugin": plugin})
+            definition = dataclasses.replace(check.definition, plugin=plugin)
             found[check_id] = dataclasses.replace(check, definition=definition)
         return found
 
@@ -406,17 +425,18 @@ class PluginManager:
         return dict(self._cached("sections", self._build_sections))
 
     def _build_sections(self) -> dict[str, OwnedSection]:
-        from pydantic import BaseModel
-
         found: dict[str, OwnedSection] = {}
         for plugin, section in self._contributions(
             "doctor_add_config_sections", ConfigSection, "doctor_core.ConfigSection"
         ):
-            if not isinstance(section.model, type) or not issubclass(section.model, BaseModel):
+            # Only the shape is checked here: an import string is imported by section_models(),
+            # when the configuration is read, never by ``doctor list`` or ``doctor --help``.
+            if not (is_import_string(section.model) or is_model_class(section.model)):
                 self._problem(
                     plugin,
                     "invalid-contribution",
-                    f"config section {section.name!r}: model must be a pydantic BaseModel subclass",
+                    f"config section {section.name!r}: model must be a pydantic BaseModel subclass "
+                    "or a 'module:ClassName' import string",
                 )
                 continue
             clash = next((n for n in found if n.lower() == section.name.lower()), None)
@@ -430,6 +450,24 @@ class PluginManager:
                 continue
             found[section.name] = OwnedSection(plugin, section)
         return found
+
+    def section_models(self) -> dict[str, type[BaseModel]]:
+        """The model class of every declared section, by section name, imported on first call.
+
+        A model that cannot be imported, or is not a pydantic model, is recorded as an
+        ``invalid-contribution`` problem of the plugin that declared the section (raised as a
+        :class:`PluginError` in strict mode) and its section is left out.
+        """
+        return dict(self._cached("section_models", self._resolve_section_models))
+
+    def _resolve_section_models(self) -> dict[str, type[BaseModel]]:
+        models: dict[str, type[BaseModel]] = {}
+        for name, owned in self.config_sections().items():
+            try:
+                models[name] = owned.section.resolve_model()
+            except (Exception, SystemExit) as exc:
+                self._problem(owned.plugin, "invalid-contribution", exc)
+        return models
 
     def commands(self) -> dict[str, OwnedCommand]:
         """CLI command groups by name, with their owning plugin."""

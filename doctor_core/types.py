@@ -4,21 +4,26 @@ They are plain dataclasses: the core validates them when it collects them and re
 whose contribution is malformed, so a plugin author gets a clear message naming the problem.
 
 Keeping these small and import-cheap matters: every plugin module imports this file at start-up,
-including for ``doctor list``.
+including for ``doctor list``. Nothing here imports pydantic: the report models are only named in
+annotations, and a plugin's settings model can be given as an import string
+(:attr:`ConfigSection.model`) that the core resolves only when the configuration is validated.
 """
 
 from __future__ import annotations
 
 import argparse
 import importlib
+import sys
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from typing import IO, TYPE_CHECKING, Any, Protocol, TypeVar
 
-from doctor_core.models import CheckDefinition, CheckOutcome, Report
+from doctor_core.definitions import CheckDefinition
 
 if TYPE_CHECKING:
     from pydantic import BaseModel
+
+    from doctor_core.models import CheckOutcome, Report
 
 T = TypeVar("T")
 
@@ -43,12 +48,9 @@ class Check:
         """The callable behind :attr:`run`, importing it if it was given as a string."""
         if not isinstance(self.run, str):
             return self.run
-        module_name, _, attr = self.run.partition(":")
-        if not module_name or not attr:
+        if not is_import_string(self.run):
             raise ValueError(f"check {self.definition.check_id}: run={self.run!r} is not 'module:function'")
-        target: Any = importlib.import_module(module_name)
-        for part in attr.split("."):
-            target = getattr(target, part)
+        target = import_object(self.run)
         if not callable(target):
             raise TypeError(f"check {self.definition.check_id}: {self.run!r} is not callable")
         return target  # type: ignore[no-any-return]
@@ -87,6 +89,8 @@ class CheckContext:
 
     def outcome(self, status: Any, message: str, **kwargs: Any) -> CheckOutcome:
         """Shorthand for building this check's :class:`CheckOutcome`."""
+        from doctor_core.models import CheckOutcome
+
         return CheckOutcome(status=status, message=message, **kwargs)
 
 
@@ -135,14 +139,76 @@ class ConfigSection:
     """A plugin's top-level configuration section.
 
     ``name`` is the YAML key and the environment prefix (``OCI`` -> ``OCI__RegistryUrl``).
-    ``model`` is a pydantic model validating the section; its field names (or aliases) are the
+    ``model`` is the pydantic model validating the section; its field names (or aliases) are the
     keys users write, matched case-insensitively. Unknown keys produce a warning, not an error.
+
+    ``model`` may be the class itself or an import string ``"package.module:ClassName"``. Prefer
+    the string: the plugin module then does not import its settings module (and pydantic) when it
+    is loaded, so ``doctor list`` and ``doctor --help`` stay fast. The core imports the model only
+    when the configuration is read (a run, a plugin command, an embedder asking for a section); a
+    string that cannot be imported or does not name a pydantic model is reported as a problem of
+    the plugin that declared the section.
     """
 
     name: str
-    model: type[BaseModel]
+    model: type[BaseModel] | str
     description: str = ""
     flags: tuple[ConfigFlag, ...] = ()
+
+    def resolve_model(self) -> type[BaseModel]:
+        """The model class behind :attr:`model`, importing it if it was given as a string.
+
+        :raises ValueError: the string is not ``"module:ClassName"``.
+        :raises ImportError: the module cannot be imported or has no such attribute (the cause
+            is chained and named in the message).
+        :raises TypeError: the object is not a pydantic ``BaseModel`` subclass.
+        """
+        target: Any = self.model
+        if isinstance(target, str):
+            if not is_import_string(target):
+                raise ValueError(
+                    f"config section {self.name!r}: model={target!r} is not 'module:ClassName'"
+                )
+            try:
+                target = import_object(target)
+            except Exception as exc:
+                raise ImportError(
+                    f"config section {self.name!r}: cannot import model {self.model!r}: "
+                    f"{type(exc).__name__}: {exc}"
+                ) from exc
+        if not is_model_class(target):
+            raise TypeError(
+                f"config section {self.name!r}: model {self.model!r} is not a pydantic BaseModel subclass"
+            )
+        return target  # type: ignore[no-any-return]
+
+
+def is_import_string(value: object) -> bool:
+    """Whether ``value`` has the shape ``"package.module:attribute"`` (nothing is imported)."""
+    if not isinstance(value, str):
+        return False
+    module, _, attr = value.partition(":")
+    return bool(module.strip() and attr.strip())
+
+
+def import_object(spec: str) -> Any:
+    """The object an import string ``"package.module:attr.sub"`` names: the one way plugins defer
+    imports (check functions, settings models). Raises what importing or the lookup raises."""
+    module_name, _, attr = spec.partition(":")
+    target: Any = importlib.import_module(module_name.strip())
+    for part in attr.strip().split("."):
+        target = getattr(target, part)
+    return target
+
+
+def is_model_class(obj: object) -> bool:
+    """Whether ``obj`` is a pydantic ``BaseModel`` subclass, without importing pydantic.
+
+    A class can only derive from ``BaseModel`` once pydantic has been imported, so when pydantic
+    is not in ``sys.modules`` the answer is no, and finding that out costs nothing.
+    """
+    pydantic = sys.modules.get("pydantic")
+    return pydantic is not None and isinstance(obj, type) and issubclass(obj, pydantic.BaseModel)
 
 
 class CommandApp(Protocol):

@@ -1,17 +1,22 @@
 """The built-in output formats, registered as the internal plugin ``doctor_core.reporters``.
 
 They go through :func:`~doctor_core.hookspecs.DoctorSpecs.doctor_add_reporters` exactly like a
-plugin's formats. Each format lives in its own module, imported only when it renders.
+plugin's formats. Each format lives in its own module, imported only when it renders; this module
+imports neither them nor the report models (pydantic), because every invocation loads it.
 """
 
 from __future__ import annotations
 
 import importlib
 from collections.abc import Callable
+from typing import TYPE_CHECKING
 
 from doctor_core.hookspecs import hookimpl
-from doctor_core.models import Report
-from doctor_core.types import RenderOptions, Reporter
+from doctor_core.types import Reporter
+
+if TYPE_CHECKING:
+    from doctor_core.models import Report
+    from doctor_core.types import RenderOptions
 
 
 def _lazy(module: str) -> Callable[[Report, RenderOptions], str]:

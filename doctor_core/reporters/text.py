@@ -17,9 +17,13 @@ non-zero. ``verbose`` adds each check's evidence (JSON values as JSON) and numbe
 from __future__ import annotations
 
 import json
+from typing import TYPE_CHECKING
 
-from doctor_core.models import PluginProblem, Report, Status, Summary
-from doctor_core.types import RenderOptions
+from doctor_core.definitions import Status
+
+if TYPE_CHECKING:
+    from doctor_core.models import PluginProblem, Report, Summary
+    from doctor_core.types import RenderOptions
 
 _COLORS = {
     Status.PASS: "32",

@@ -241,6 +241,51 @@ def test_version_and_help_stay_cheap(tmp_path):
     assert not [m for m in modules if ".checks" in m or m.endswith("_checks")], modules
 
 
+@pytest.mark.parametrize("args", [["list"], ["list", "--format", "json"], ["--help"]], ids=" ".join)
+def test_list_and_help_do_not_import_pydantic(tmp_path, args):
+    """With the real plugins installed (OCI, both examples), listing and help stay pydantic-free:
+    definitions are dataclasses, settings models and check bodies are import strings."""
+    env = subprocess_env(tmp_path)
+    out, modules = _import_log(args, env)
+    expected = "--format NAME" if args == ["--help"] else "check.integration.oci.pull"
+    assert expected in out, out
+    assert "check.example.dns.resolve" in out or "prometheus" in out, out  # the examples are loaded
+    heavy = {"pydantic", "pydantic_core", "httpx", "structlog", "yaml"}
+    assert not modules & heavy, sorted(modules & heavy)
+    assert not {"doctor_oci.settings", "doctor_example_net.settings", "doctor_core.models"} & modules
+    assert not [m for m in modules if ".checks" in m or m.endswith("_checks")], modules
+
+
+def test_bad_config_model_string_is_a_plugin_problem_on_the_command_line(doctor_cli, plugin_site):
+    plugin_site.add_distribution("dtp-good", {"dtp_good": "dtp_good"}, ["dtp_good", "dtp_good_checks"])
+    plugin_site.add_distribution("dtp-badmodel", {"dtp_badmodel": "dtp_bad_model"}, ["dtp_bad_model"])
+    env = {"DOCTOR_DISABLE_PLUGINS": ",".join(plugin_site.foreign_plugins())}
+
+    result = doctor_cli("list", environ=env)
+    assert result.exit_code == 0 and result.stderr == ""  # listing does not import the models
+    assert "check.dtp.badmodel.run" in result.stdout
+
+    # A run reads the configuration: the problems are reported (naming the distribution), and a
+    # flag of a section left out is ignored rather than being a configuration error.
+    result = doctor_cli("--tag", "dtp", "--missing-flag", environ=env)
+    assert result.exit_code == 0, result.stderr
+    assert "Traceback" not in result.stdout + result.stderr
+    assert "plugin 'dtp_badmodel' (distribution dtp-badmodel) failed at invalid-contribution" in result.stdout
+    assert "dtp_no_such_module:Settings" in result.stdout and "NotAModel" in result.stdout
+
+    result = doctor_cli("--tag", "dtp", "--strict-plugins", environ=env)
+    assert result.exit_code == 2
+    assert result.stdout == ""
+    assert result.stderr.startswith("doctor: error: plugin problems with --strict-plugins: ")
+    assert "dtp_badmodel (dtp-badmodel) at invalid-contribution" in result.stderr
+    assert "Traceback" not in result.stderr
+
+    result = doctor_cli("plugins", "--format", "json", environ=env)
+    assert result.exit_code == 0
+    problems = json.loads(result.stdout)["problems"]
+    assert [p["distribution"] for p in problems] == ["dtp-badmodel", "dtp-badmodel"]
+
+
 def _core_only(tmp_path: Path, *args: str) -> subprocess.CompletedProcess[str]:
     site = isolated_site(tmp_path)
     env = subprocess_env(tmp_path, PYTHONPATH=f"{site}:{REPO}")

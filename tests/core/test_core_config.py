@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 from pydantic import BaseModel, Field, SecretStr
 
-from doctor_core import ConfigError, ConfigSection, SecretRef
+from doctor_core import ConfigError, ConfigSection, PluginError, SecretRef
 from doctor_core.config import Configuration
 from doctor_core.redact import redact
 
@@ -127,3 +127,14 @@ def test_unknown_keys_and_sections_warn_with_suggestions(tmp_path):
     assert "unknown configuration key 'OCI.RegistryUrll'" in joined and "'RegistryUrl'" in joined
     assert "unknown configuration section 'OCX'" in joined and "'OCI'" in joined
     assert "environment variable OCI__Tagg" in joined
+
+
+def test_model_given_as_an_import_string_is_imported_on_first_use(tmp_path):
+    lazy = {"OCI": ConfigSection("OCI", "tests.core.test_core_config:Settings")}
+    config = Configuration(lazy, environ={"OCI__TestRepository": "from/env"}, cwd=tmp_path)
+    settings = config.section("OCI")
+    # (pytest may import this file under another module name: compare by name, not identity)
+    assert type(settings).__name__ == "Settings" and settings.TestRepository == "from/env"
+    broken = {"OCI": ConfigSection("OCI", "tests.core.no_such_module:Settings")}
+    with pytest.raises(PluginError, match=r"config section 'OCI': cannot import model"):
+        Configuration(broken, data={"OCI": {"RegistryUrl": "x"}}, environ={})

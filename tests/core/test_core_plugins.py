@@ -6,7 +6,7 @@ import sys
 
 import pytest
 
-from doctor_core import Check, CheckDefinition, Command, PluginError, Reporter, hookimpl
+from doctor_core import Check, CheckDefinition, Command, ConfigSection, PluginError, Reporter, hookimpl
 from doctor_core.api import Doctor
 from doctor_core.plugins import PluginManager
 
@@ -168,3 +168,61 @@ def test_unknown_hook_name_is_a_register_problem():
     manager = PluginManager(plugins=[Typo()], load_entrypoints=False)
     [problem] = manager.problems
     assert problem.stage == "register" and "doctor_add_check" in problem.error
+
+
+def test_config_model_import_strings_are_resolved_only_when_the_configuration_is_read(plugin_site):
+    plugin_site.add_distribution("dtp-good", {"dtp_good": "dtp_good"}, ["dtp_good", "dtp_good_checks"])
+    plugin_site.add_distribution("dtp-badmodel", {"dtp_badmodel": "dtp_bad_model"}, ["dtp_bad_model"])
+    doctor = _doctor(plugin_site)
+
+    # Listing (and the flags for --help) never imports a model: no problem yet.
+    assert "check.dtp.badmodel.run" in [d.check_id for d in doctor.checks(tags=["dtp"])]
+    assert ("MISSING", "--missing-flag") in [(s, f.flag) for s, f in doctor.config_flags()]
+    assert _problems(doctor, "dtp_badmodel") == []
+
+    config = doctor.config
+    problems = _problems(doctor, "dtp_badmodel")
+    assert [p.stage for p in problems] == ["invalid-contribution", "invalid-contribution"]
+    assert {p.distribution for p in problems} == {"dtp-badmodel"}
+    missing, not_model = (p.error for p in problems)
+    assert "'dtp_no_such_module:Settings'" in missing and "ModuleNotFoundError" in missing
+    assert "'dtp_bad_model:NotAModel' is not a pydantic BaseModel subclass" in not_model
+    # The broken sections are left out; the healthy plugin's section works.
+    assert set(config.section_names) == {"GOOD"}
+    assert doctor.section("GOOD").Greeting == "hello"
+    # Resolved once: reading the configuration again records nothing new.
+    assert len(doctor.plugin_manager.section_models()) == 1
+    assert len(_problems(doctor, "dtp_badmodel")) == 2
+
+    report = doctor.run(tags=["dtp"])
+    assert report.result("check.dtp.good.hello").status == "pass"
+    assert report.result("check.dtp.badmodel.run").status == "pass"  # ran with config None
+    assert sum(p.plugin == "dtp_badmodel" for p in report.plugin_errors) == 2
+
+
+def test_config_model_problems_are_errors_in_strict_mode(plugin_site):
+    plugin_site.add_distribution("dtp-badmodel", {"dtp_badmodel": "dtp_bad_model"}, ["dtp_bad_model"])
+    doctor = _doctor(plugin_site, strict_plugins=True)
+    assert len(doctor.checks()) == 1  # loading and listing are fine
+    with pytest.raises(PluginError, match=r"dtp_badmodel \(dtp-badmodel\) at invalid-contribution") as caught:
+        _ = doctor.config
+    assert caught.value.exit_code == 2
+
+
+def test_config_section_shapes_are_checked_at_collection_without_importing():
+    class Shapes:
+        @hookimpl
+        def doctor_add_config_sections(self):
+            return [
+                ConfigSection("NOCOLON", "just_a_module"),
+                ConfigSection("NUMBER", 42),  # type: ignore[arg-type]
+                ConfigSection("LAZY", "tests.core.test_core_config:Settings"),
+            ]
+
+    manager = PluginManager(plugins=[Shapes()], load_entrypoints=False)
+    assert list(manager.config_sections()) == ["LAZY"]
+    errors = [p.error for p in manager.problems]
+    assert len(errors) == 2 and all("'module:ClassName' import string" in e for e in errors)
+    from tests.core.test_core_config import Settings
+
+    assert manager.section_models() == {"LAZY": Settings}

@@ -1,8 +1,10 @@
 """The ``integration_oci`` plugin: the five registry checks, the ``OCI`` section and ``doctor oci``.
 
 This module is the entry point (group ``doctor.plugins``). ``doctor list`` imports it, so it must
-stay import-cheap: no httpx, no check module, no client. Checks are given as import strings and
-loaded by the engine only when selected; the command module is imported inside its hook.
+stay import-cheap: no httpx, no pydantic, no check module, no client, no settings module. Checks
+and the ``OCI`` settings model are given as import strings: the engine imports a check when it is
+selected to run, and the model when the configuration is read. The command module is imported
+inside its hook.
 
 Ids, names, severities, tags and estimated durations are the seed's (registry diagnostics
 document), verbatim.
@@ -12,12 +14,13 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
+from doctor_core.definitions import CheckDefinition, Severity
 from doctor_core.hookspecs import hookimpl
-from doctor_core.models import CheckDefinition, Severity
 from doctor_core.types import Check, Command, ConfigFlag, ConfigSection
-from doctor_oci.settings import OciSettings
 
 _CHECKS = "doctor_oci.checks"
+#: The ``OCI`` section's pydantic model, imported by the core only when the configuration is read.
+SETTINGS_MODEL = "doctor_oci.settings:OciSettings"
 
 #: The five definitions, in the seed's order (also the order ``doctor list`` shows them).
 DEFINITIONS: tuple[CheckDefinition, ...] = (
@@ -85,7 +88,7 @@ def doctor_add_config_sections() -> Iterator[ConfigSection]:
     """The ``OCI`` section (seed keys) and the ``--insecure`` flag."""
     yield ConfigSection(
         name="OCI",
-        model=OciSettings,
+        model=SETTINGS_MODEL,
         description="The OCI registry to check and how to authenticate to it.",
         flags=(ConfigFlag("--insecure", "Insecure", help="skip TLS verification (not for production)"),),
     )

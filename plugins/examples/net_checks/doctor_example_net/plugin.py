@@ -3,7 +3,10 @@
 This module is imported for every ``doctor`` invocation, including ``doctor list`` and
 ``doctor --help``, so it only *describes* what the plugin contributes:
 
-* :func:`doctor_add_config_sections` declares the ``NET`` section and the model validating it;
+* :func:`doctor_add_config_sections` declares the ``NET`` section and the model validating it,
+  also as an import string (``"doctor_example_net.settings:NetSettings"``): the core imports
+  :mod:`doctor_example_net.settings` (and pydantic) only when the configuration is read, so
+  ``doctor list`` and ``doctor --help`` stay fast;
 * :func:`doctor_add_checks` declares the two checks, pointing at their code with import strings
   (``"doctor_example_net.checks:check_tls_expiry"``) so that :mod:`doctor_example_net.checks`
   and what it imports (``ssl``, ``socket``) are loaded only when one of them is selected to run.
@@ -16,8 +19,9 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 from doctor_core import Check, CheckDefinition, ConfigSection, Severity, hookimpl
-from doctor_example_net.settings import SECTION, NetSettings
 
+#: The section name users write (``NET:`` in YAML, ``NET__Hosts`` in the environment).
+SECTION = "NET"
 DNS_CHECK_ID = "check.example.dns.resolve"
 TLS_CHECK_ID = "check.example.tls.expiry"
 
@@ -27,7 +31,7 @@ def doctor_add_config_sections() -> Iterator[ConfigSection]:
     """The ``NET`` section: which hosts to resolve and which TLS endpoints to inspect."""
     yield ConfigSection(
         name=SECTION,
-        model=NetSettings,
+        model="doctor_example_net.settings:NetSettings",
         description="Example network checks: DNS resolution and TLS certificate expiry",
     )
 

@@ -23,9 +23,6 @@ from pathlib import Path
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-#: The name users write in YAML and as the environment prefix (``NET__Hosts``).
-SECTION = "NET"
-
 
 @dataclass(frozen=True)
 class Endpoint:

@@ -24,8 +24,14 @@ from __future__ import annotations
 
 import math
 from collections.abc import Iterable, Sequence
+from typing import TYPE_CHECKING
 
-from doctor_core import RenderOptions, Report, Status
+from doctor_core import Status
+
+if TYPE_CHECKING:
+    # Annotations only: the plugin module imports this one at load time (``doctor list``), and
+    # the report models would import pydantic.
+    from doctor_core import RenderOptions, Report
 
 #: The format's version, also the ``Content-Type`` version a server would announce.
 CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
