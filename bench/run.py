@@ -61,7 +61,7 @@ def build_parser() -> argparse.ArgumentParser:
         description="doctor benchmarks: S1 full run, S2 start-up, S3 referrers at scale, S4 memory.",
     )
     add = parser.add_argument
-    add("--repeat", type=_positive, default=5, help="measured runs per measurement (default 5)")
+    add("--repeat", type=_positive, default=7, help="measured runs per measurement (default 7)")
     add("--scenarios", type=_scenarios, default=SCENARIOS, help="e.g. S1,S2 (default: all)")
     add("--output", type=Path, default=DEFAULT_OUTPUT, help="Markdown file to write")
     add("--no-write", action="store_true", help="print the table only, do not write --output")
