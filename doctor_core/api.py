@@ -22,7 +22,7 @@ from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any
 
-from doctor_core.config import Configuration
+from doctor_core.config import ENV_FILE_VARIABLE, Configuration, locate_file, read_file
 from doctor_core.defaults import DEFAULT_CONCURRENCY, DEFAULT_DEADLINE_S
 from doctor_core.definitions import CheckDefinition
 from doctor_core.errors import UsageError
@@ -98,6 +98,26 @@ class Doctor:
         if self._configuration is not None:
             raise RuntimeError("apply_flags() must be called before the configuration is read")
         self._flags.update(flags)
+
+    @property
+    def config_file_named(self) -> bool:
+        """Whether the user named a configuration file (``config_file`` or ``$DOCTOR_CONFIG``),
+        rather than relying on ``./doctor.yaml`` being found."""
+        return self._config_file is not None or bool(self._environ.get(ENV_FILE_VARIABLE))
+
+    def check_config_file(self) -> Path | None:
+        """Find and parse the configuration file without validating any section.
+
+        For commands that do not need the configuration (``doctor list``) but should still tell
+        the user their file is broken. No plugin model is imported. Returns the file, if any.
+
+        :raises ConfigError: the file named by ``config_file`` / ``$DOCTOR_CONFIG`` is missing, or
+            the file found is unreadable, not YAML, or not a mapping.
+        """
+        path = locate_file(self._config_file, self._environ, have_mapping=self._config_data is not None)
+        if path is not None:
+            read_file(path)
+        return path
 
     @property
     def config(self) -> Configuration:

@@ -526,12 +526,32 @@ def _table(rows: list[list[str]]) -> list[str]:
     ]
 
 
+def _check_config_for_list(doctor: Doctor, streams: _Streams) -> None:
+    """``doctor list`` needs no configuration, but a broken file must not go unnoticed.
+
+    A file the user named (``--config``, ``$DOCTOR_CONFIG``) that is missing or malformed is an
+    error (exit 2), as for a run. A malformed ``./doctor.yaml`` found by default is a warning:
+    listing still works in a directory whose configuration is broken.
+    """
+    from doctor_core.errors import ConfigError
+
+    try:
+        doctor.check_config_file()
+    except ConfigError as exc:
+        if doctor.config_file_named:
+            raise
+        streams.err.write(
+            f"doctor: warning: {exc} ('doctor list' does not need it; a run would stop here, exit 2)\n"
+        )
+
+
 def _cmd_list(doctor: Doctor, ns: argparse.Namespace, streams: _Streams) -> int:
     import json
 
     from doctor_core.reporters.text import problem_line
     from doctor_core.selection import NO_CHECKS_HINT
 
+    _check_config_for_list(doctor, streams)
     definitions = doctor.checks(tags=ns.tag) if ns.tag else doctor.checks()
     for problem in doctor.plugin_problems:
         streams.err.write(f"doctor: warning: {problem_line(problem)}\n")

@@ -115,9 +115,9 @@ class Configuration:
         self._validated: dict[str, Any] = {}
         self._models: dict[str, type[BaseModel]] = {}
 
-        self.file = self._locate_file(config_file, data is not None, Path(cwd) if cwd else Path.cwd())
+        self.file = locate_file(config_file, self._environ, have_mapping=data is not None, cwd=cwd)
         if self.file is not None:
-            self._merge_layer(self._read_file(self.file), f"file {self.file}")
+            self._merge_layer(read_file(self.file), f"file {self.file}")
         if data is not None:
             if not isinstance(data, Mapping):
                 raise ConfigError(
@@ -139,52 +139,6 @@ class Configuration:
         return model
 
     # ------------------------------------------------------------------ sources
-    def _locate_file(self, explicit: str | Path | None, have_mapping: bool, cwd: Path) -> Path | None:
-        if explicit is not None:
-            path = Path(explicit).expanduser()
-            if not path.is_file():
-                raise ConfigError(f"configuration file {str(path)!r} does not exist or is not a file")
-            return path
-        if have_mapping:
-            return None
-        from_env = self._environ.get(ENV_FILE_VARIABLE)
-        if from_env:
-            path = Path(from_env).expanduser()
-            if not path.is_file():
-                raise ConfigError(
-                    f"configuration file {str(path)!r} named by {ENV_FILE_VARIABLE} does not exist "
-                    "or is not a file"
-                )
-            return path
-        default = cwd / DEFAULT_FILE
-        return default if default.is_file() else None
-
-    @staticmethod
-    def _read_file(path: Path) -> Mapping[str, Any]:
-        import yaml
-
-        try:
-            text = path.read_text(encoding="utf-8")
-        except (OSError, UnicodeDecodeError) as exc:
-            raise ConfigError(f"cannot read configuration file {str(path)!r}: {type(exc).__name__}") from None
-        try:
-            loaded = yaml.safe_load(text)
-        except yaml.YAMLError as exc:
-            mark = getattr(exc, "problem_mark", None)
-            where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark is not None else ""
-            problem = getattr(exc, "problem", None) or type(exc).__name__
-            raise ConfigError(
-                redact(f"configuration file {str(path)!r} is not valid YAML{where}: {problem}")
-            ) from None
-        if loaded is None:
-            return {}
-        if not isinstance(loaded, Mapping):
-            raise ConfigError(
-                f"configuration file {str(path)!r} must contain a mapping of sections at the top level, "
-                f"not a {type(loaded).__name__}"
-            )
-        return loaded
-
     def _section_name(self, key: str, source: str, *, warn: bool = True) -> str | None:
         for name in self._sections:
             if name.lower() == str(key).lower():
@@ -346,3 +300,65 @@ def _walk(value: Any) -> list[Any]:
     if isinstance(value, list | tuple | set):
         return [leaf for item in value for leaf in _walk(item)]
     return [value]
+
+
+def locate_file(
+    explicit: str | Path | None,
+    environ: Mapping[str, str],
+    *,
+    have_mapping: bool = False,
+    cwd: str | Path | None = None,
+) -> Path | None:
+    """The configuration file to read: ``explicit`` (``--config``), else ``$DOCTOR_CONFIG``, else
+    ``./doctor.yaml`` when it exists; none when an embedder passed a mapping and no file.
+
+    :raises ConfigError: an explicitly named file (flag or variable) does not exist.
+    """
+    if explicit is not None:
+        path = Path(explicit).expanduser()
+        if not path.is_file():
+            raise ConfigError(f"configuration file {str(path)!r} does not exist or is not a file")
+        return path
+    if have_mapping:
+        return None
+    from_env = environ.get(ENV_FILE_VARIABLE)
+    if from_env:
+        path = Path(from_env).expanduser()
+        if not path.is_file():
+            raise ConfigError(
+                f"configuration file {str(path)!r} named by {ENV_FILE_VARIABLE} does not exist "
+                "or is not a file"
+            )
+        return path
+    default = (Path(cwd) if cwd else Path.cwd()) / DEFAULT_FILE
+    return default if default.is_file() else None
+
+
+def read_file(path: Path) -> Mapping[str, Any]:
+    """The top-level mapping of a YAML configuration file (no section is validated here).
+
+    :raises ConfigError: unreadable, not YAML (with line and column), or not a mapping.
+    """
+    import yaml
+
+    try:
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"cannot read configuration file {str(path)!r}: {type(exc).__name__}") from None
+    try:
+        loaded = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark is not None else ""
+        problem = getattr(exc, "problem", None) or type(exc).__name__
+        raise ConfigError(
+            redact(f"configuration file {str(path)!r} is not valid YAML{where}: {problem}")
+        ) from None
+    if loaded is None:
+        return {}
+    if not isinstance(loaded, Mapping):
+        raise ConfigError(
+            f"configuration file {str(path)!r} must contain a mapping of sections at the top level, "
+            f"not a {type(loaded).__name__}"
+        )
+    return loaded

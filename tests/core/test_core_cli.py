@@ -179,6 +179,30 @@ def test_list_plugins_schema(doctor_cli, seed_plugin):
     assert json.loads(result.stdout)["title"] == "doctor report"
 
 
+def test_list_reports_a_broken_configuration_file(doctor_cli, seed_plugin, tmp_path):
+    broken = tmp_path / "broken.yaml"
+    broken.write_text("OCI:\n  RegistryUrl: [unclosed\n")
+    options = {"plugins": [seed_plugin], "load_entrypoints": False}
+    # A file the user named: an error, as for a run.
+    result = doctor_cli("list", "--config", str(broken), **options)
+    assert result.exit_code == 2 and result.stdout == ""
+    assert "not valid YAML at line 3" in result.stderr and "broken.yaml" in result.stderr
+    result = doctor_cli("list", "--config", str(tmp_path / "missing.yaml"), **options)
+    assert result.exit_code == 2 and "does not exist" in result.stderr
+    result = doctor_cli("list", environ={"DOCTOR_CONFIG": str(broken)}, **options)
+    assert result.exit_code == 2 and "not valid YAML" in result.stderr
+    # ./doctor.yaml found by default: a warning, and the listing still works.
+    (tmp_path / "doctor.yaml").write_text(broken.read_text())
+    result = doctor_cli("list", cwd=tmp_path, **options)
+    assert result.exit_code == 0
+    assert "check.integration.oci.credentials" in result.stdout
+    assert result.stderr.startswith("doctor: warning: configuration file") and "doctor.yaml" in result.stderr
+    # A valid file: silent.
+    (tmp_path / "doctor.yaml").write_text("OCI:\n  RegistryUrl: https://r.example\n")
+    result = doctor_cli("list", cwd=tmp_path, **options)
+    assert (result.exit_code, result.stderr) == (0, "")
+
+
 def test_plugin_command_gets_config_flags(doctor_cli, plugin_site):
     plugin_site.add_distribution("dtp-good", {"dtp_good": "dtp_good"}, ["dtp_good", "dtp_good_checks"])
     disable = ",".join(plugin_site.foreign_plugins())
