@@ -63,6 +63,7 @@ OCI_KEYS = frozenset(
         "CaBundle",
         "Insecure",
         "DockerConfig",
+        "CosignRepository",
     }
 )
 

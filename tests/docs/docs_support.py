@@ -8,6 +8,8 @@ from pathlib import Path
 from devtools.registry import RunningRegistry
 
 REPOSITORY = "stellaops/test"
+#: Holds cosign-style tags for the test image's digest (docs/referrer-discovery.md, COSIGN_REPOSITORY).
+COSIGN_REPOSITORY = "stellaops/signatures"
 TAG = "latest"
 SIGNATURE_TYPE = "application/vnd.dev.sigstore.bundle.v0.3+json"
 SBOM_TYPE = "application/spdx+json"

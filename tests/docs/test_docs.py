@@ -33,7 +33,8 @@ the start), each in a fresh process:
 **Environment.** The reader of the docs has done the Quick Start exports, so every block starts
 with them, pointing at a real local registry (:func:`conftest.docs_registry`: Debian's
 docker-registry, htpasswd over TLS, user ``service-account``, ``stellaops/test:latest`` with a
-signature, an SBOM and a cosign ``.sig`` tag)::
+signature, an SBOM and a cosign ``.sig`` tag; ``stellaops/signatures`` with cosign ``.sig`` and
+``.att`` tags for the same image)::
 
     OCI__RegistryUrl=https://localhost:PORT   OCI__Username=service-account
     OCI__PasswordSecretRef=env:REGISTRY_PASSWORD   REGISTRY_PASSWORD=<the user's password>

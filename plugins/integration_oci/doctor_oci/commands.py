@@ -7,7 +7,8 @@ command runs. The command is a thin shell around :func:`doctor_oci.referrers.dis
 
 Exit codes: 0 the lookup worked (also with zero referrers), 1 it could not (authentication,
 image or repository not found, network, a registry without the API under ``--method api``),
-2 usage errors (a malformed IMAGE or option). Errors are one redacted line on stderr.
+2 usage errors (a malformed IMAGE or option, a malformed cosign repository from the option,
+``OCI.CosignRepository`` or ``COSIGN_REPOSITORY``). Errors are one redacted line on stderr.
 """
 
 from __future__ import annotations
@@ -43,6 +44,13 @@ Methods:
   api       the referrers API only (exit 1 when the registry does not support it)
   fallback  the referrers tag schema (tag sha256-<hex>) and cosign tags (.sig/.att/.sbom)
 
+Cosign tags in another repository (cosign's COSIGN_REPOSITORY):
+  The fallback reads the cosign tags from --cosign-repository, else OCI.CosignRepository,
+  else $COSIGN_REPOSITORY, instead of IMAGE's repository (the sha256-<hex> index stays on
+  IMAGE's). An empty value ('') means IMAGE's repository and ignores the later sources. Without
+  a registry part it names a repository on OCI.RegistryUrl when configured, else on Docker Hub.
+  On another registry, OCI credentials are not sent there either.
+
 Exit status: 0 lookup done (even with no referrers), 1 lookup failed, 2 usage error.
 """
 
@@ -70,15 +78,11 @@ def configure(parser: argparse.ArgumentParser) -> None:
         "--method", dest="referrers_method", choices=("auto", "api", "fallback"), default="auto",
         help="discovery method (default: auto)",
     )
-
-
-def has_explicit_registry(image: str) -> bool:
-    """Whether ``image`` starts with a registry host (docker's rule: ``localhost``, a '.' or ':',
-    or upper case in the first of several '/'-separated parts)."""
-    first, separator, _ = image.strip().partition("/")
-    if not separator:
-        return False
-    return first == "localhost" or "." in first or ":" in first or first != first.lower()
+    referrers.add_argument(
+        "--cosign-repository", dest="cosign_repository", metavar="[REGISTRY/]REPO", default=None,
+        help="read cosign tags (.sig/.att/.sbom) from this repository instead of IMAGE's "
+        "(default: OCI.CosignRepository, else $COSIGN_REPOSITORY; '' for IMAGE's own)",
+    )
 
 
 def image_reference(image: str, settings: OciSettings) -> Reference:
@@ -87,7 +91,12 @@ def image_reference(image: str, settings: OciSettings) -> Reference:
     Raises ``InvalidReference`` for a malformed IMAGE and ``ConfigError`` for an unusable
     ``OCI.RegistryUrl``.
     """
-    from doctor_oci.client.reference import InvalidRegistryUrl, Reference, RegistryEndpoint
+    from doctor_oci.client.reference import (
+        InvalidRegistryUrl,
+        Reference,
+        RegistryEndpoint,
+        has_explicit_registry,
+    )
 
     if settings.RegistryUrl and not has_explicit_registry(image):
         try:
@@ -118,6 +127,7 @@ def render_text(result: ReferrersResult) -> str:
         f"Subject:        {_printable(result.subject.reference)}",
         f"Digest:         {_printable(result.subject.digest)}",
         f"Method:         {result.method}",
+        *([f"Cosign tags:    {_printable(result.cosign_repository)}"] if result.cosign_repository else []),
         f"Referrers API:  {supported[result.referrers_api_supported]}",
         f"Referrers:      {len(result.referrers)}",
     ]
@@ -153,6 +163,7 @@ async def run_referrers(args: argparse.Namespace, app: CommandApp) -> int:
     from doctor_oci.client.errors import RegistryError
     from doctor_oci.client.reference import InvalidReference
     from doctor_oci.referrers import discover_referrers
+    from doctor_oci.referrers.cosign import InvalidCosignRepository, cosign_repository_in_effect
 
     stdout, stderr = _streams(app)
 
@@ -166,8 +177,16 @@ async def run_referrers(args: argparse.Namespace, app: CommandApp) -> int:
     except InvalidReference as exc:
         return fail(f"invalid IMAGE {args.image!r}: {exc}", 2)
     try:
+        cosign = cosign_repository_in_effect(settings, args.cosign_repository)
+    except InvalidCosignRepository as exc:
+        return fail(str(exc), 2)
+    try:
         result = await discover_referrers(
-            reference, args.artifact_type, method=args.referrers_method, settings=settings
+            reference,
+            args.artifact_type,
+            method=args.referrers_method,
+            settings=settings,
+            cosign_repository=cosign.reference if cosign is not None else None,
         )
     except RegistryError as exc:
         return fail(str(exc), 1)

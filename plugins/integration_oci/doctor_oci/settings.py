@@ -55,6 +55,12 @@ class OciSettings(BaseModel):
         description="Docker config.json to read credentials from when none are configured "
         "(default: $DOCKER_CONFIG/config.json, else ~/.docker/config.json)",
     )
+    CosignRepository: str | None = Field(
+        default=None,
+        description="[registry/]repository holding the test image's cosign .sig/.att/.sbom tags, as "
+        "cosign's COSIGN_REPOSITORY (which is used when this is unset; an empty value ignores it). "
+        "Without a registry part: a repository on RegistryUrl",
+    )
 
     @field_validator("RegistryUrl")
     @classmethod
@@ -76,6 +82,20 @@ class OciSettings(BaseModel):
         value = value.strip("/")
         if not value:
             raise ValueError("must name a repository, e.g. 'library/alpine'")
+        return value
+
+    @field_validator("CosignRepository")
+    @classmethod
+    def _cosign_repository(cls, value: str | None) -> str | None:
+        if not value:
+            return value  # None: unset (COSIGN_REPOSITORY applies); "": explicitly none
+        # Imported here, like RegistryUrl's parser: `doctor list` must not import httpx.
+        from doctor_oci.referrers.cosign import InvalidCosignRepository, parse_cosign_repository
+
+        try:
+            parse_cosign_repository(value)
+        except InvalidCosignRepository as exc:
+            raise ValueError(f"not a usable [registry/]repository: {exc.reason}") from None
         return value
 
     @field_validator("CaBundle")

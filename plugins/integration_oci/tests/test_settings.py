@@ -51,3 +51,31 @@ def test_credentials_in_the_registry_url_are_refused_without_echoing_them(doctor
     assert result.exit_code == 2
     assert "must not contain credentials" in result.stderr
     assert "s3cr3tpw" not in result.stderr + result.stdout
+
+
+@pytest.mark.parametrize(
+    ("value", "kept"),
+    [
+        ("team/signatures", "team/signatures"),
+        (" registry.example.com:5000/team/signatures ", "registry.example.com:5000/team/signatures"),
+        ("", ""),  # explicitly none: COSIGN_REPOSITORY is then ignored
+        (None, None),  # unset: COSIGN_REPOSITORY applies
+    ],
+)
+def test_cosign_repository_forms_that_work(value, kept):
+    assert OciSettings(CosignRepository=value).CosignRepository == kept
+
+
+@pytest.mark.parametrize(
+    ("value", "reason"),
+    [
+        ("team/signatures:v1", "cannot have a tag"),
+        ("team/signatures@sha256:" + "a" * 64, "cannot have a digest"),
+        ("Team/Signatures", "must be lowercase"),
+        ("registry.example.com:0/team/signatures", "out of range"),
+    ],
+)
+def test_cosign_repository_forms_that_cannot_work(value, reason):
+    with pytest.raises(ValidationError) as info:
+        OciSettings(CosignRepository=value)
+    assert reason in str(info.value)

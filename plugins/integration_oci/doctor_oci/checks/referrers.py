@@ -13,7 +13,12 @@ referrers with :func:`doctor_oci.referrers.discover_referrers` (never a second i
 
 Evidence: ``registry_url``, ``referrers_supported``, ``fallback_required``, ``oci_version`` (the
 ``Docker-Distribution-API-Version`` header value as sent, or null -- no spec defines an
-``OCI-Distribution-API-Version`` header), ``referrers_count``.
+``OCI-Distribution-API-Version`` header), ``referrers_count``; and ``cosign_repository``
+(``registry/repository``) only when one is in effect: ``OCI.CosignRepository``, else cosign's
+``COSIGN_REPOSITORY`` (see :func:`doctor_oci.referrers.cosign.cosign_repository_in_effect`), where
+the count reads the cosign-style tags. The probe itself -- shared with the capabilities check --
+does not depend on it. A malformed ``COSIGN_REPOSITORY`` (``OCI.CosignRepository`` is validated
+with the configuration) is reported at the check's severity, without probing.
 """
 
 from __future__ import annotations
@@ -34,6 +39,12 @@ from doctor_oci.checks._common import (
 from doctor_oci.client import NotFound, RegistryClient
 from doctor_oci.client.reference import Reference
 from doctor_oci.referrers import discover_referrers, probe_referrers_api
+from doctor_oci.referrers.cosign import (
+    COSIGN_REPOSITORY_ENV,
+    CosignRepository,
+    InvalidCosignRepository,
+    cosign_repository_in_effect,
+)
 from doctor_oci.registries import advice, recommendations
 from doctor_oci.runtime import registry_profile
 from doctor_oci.settings import OciSettings
@@ -58,6 +69,20 @@ async def run(ctx: CheckContext) -> CheckOutcome:
 async def _probe(
     ctx: CheckContext, client: RegistryClient, settings: OciSettings, evidence: dict[str, Any]
 ) -> Verdict:
+    try:
+        cosign = cosign_repository_in_effect(settings)
+    except InvalidCosignRepository as exc:
+        return Verdict(
+            failure_status(ctx),
+            f"Could not count referrers: {exc}",
+            evidence,
+            (
+                f"Fix or unset {COSIGN_REPOSITORY_ENV} ([registry/]repository, as cosign takes it), "
+                "or set OCI__CosignRepository (an empty value ignores it)",
+            ),
+        )
+    if cosign is not None:
+        evidence["cosign_repository"] = str(cosign)
     repository = settings.TestRepository
     ping, image = await asyncio.gather(
         client.ping(), resolve_test_image(client, repository, settings.TestTag)
@@ -109,10 +134,10 @@ async def _probe(
     evidence["fallback_required"] = not probe.supported
     if probe.supported:
         if not synthetic:
-            evidence["referrers_count"] = await _count(client, repository, digest, "api")
+            evidence["referrers_count"] = await _count(client, settings, repository, digest, "api", cosign)
         return Verdict(Status.PASS, f"Referrers API supported (OCI 1.1){note}", evidence)
     if not synthetic:
-        evidence["referrers_count"] = await _count(client, repository, digest, "fallback")
+        evidence["referrers_count"] = await _count(client, settings, repository, digest, "fallback", cosign)
     return Verdict(
         Status.WARN,
         f"Referrers API not supported (using fallback){note}",
@@ -128,9 +153,21 @@ async def _probe(
 
 
 async def _count(
-    client: RegistryClient, repository: str, digest: str, method: Literal["api", "fallback"]
+    client: RegistryClient,
+    settings: OciSettings,
+    repository: str,
+    digest: str,
+    method: Literal["api", "fallback"],
+    cosign: CosignRepository | None,
 ) -> int:
-    """How many referrers the shared discovery module finds for the subject."""
+    """How many referrers the shared discovery module finds for the subject (the cosign-style
+    tags read from ``cosign`` when one is in effect)."""
     reference = Reference.parse(f"{client.host}/{repository}@{digest}")
-    result = await discover_referrers(reference, method=method, client=client)
+    result = await discover_referrers(
+        reference,
+        method=method,
+        client=client,
+        settings=settings,
+        cosign_repository=cosign.reference if cosign is not None else None,
+    )
     return len(result.referrers)

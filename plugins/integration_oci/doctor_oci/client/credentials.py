@@ -442,6 +442,15 @@ def _from_settings(settings: OciSettings) -> Credentials | None:
     return None
 
 
+def _is_configured_registry(settings: OciSettings, registry_host: str) -> bool:
+    from doctor_oci.client.reference import RegistryEndpoint
+
+    try:
+        return RegistryEndpoint.from_settings(settings).host == RegistryEndpoint.parse(registry_host).host
+    except ValueError:
+        return False
+
+
 def resolve_credentials(
     settings: OciSettings,
     registry_host: str,
@@ -451,10 +460,16 @@ def resolve_credentials(
 ) -> Credentials:
     """Credentials for ``registry_host`` (``host[:port]`` as in image references), in the order above.
 
+    The ``OCI`` section's own credentials (``Username``/``Password``/``PasswordSecretRef``/
+    ``Token``) belong to the registry it configures (``RegistryUrl``'s host; Docker Hub when it is
+    unset) and are never returned for another host: a client for another registry (an image or a
+    cosign repository elsewhere) gets that host's docker config, helper or auth.json entry, or
+    nothing. This is the one place that rule lives; every client resolves credentials here.
+
     ``repository`` lets namespace keys of containers ``auth.json`` (``quay.io/org``) match.
     Never raises for bad files or helpers: the result's ``problem`` says what is wrong.
     """
-    configured = _from_settings(settings)
+    configured = _from_settings(settings) if _is_configured_registry(settings, registry_host) else None
     if configured is not None:
         return configured
     docker_path = default_docker_config_path(settings)

@@ -30,6 +30,7 @@ __all__ = [
     "Reference",
     "RegistryEndpoint",
     "digest_algorithm",
+    "has_explicit_registry",
     "is_digest",
 ]
 
@@ -266,3 +267,12 @@ class RegistryEndpoint:
         if settings.RegistryUrl:
             return cls.parse(settings.RegistryUrl)
         return cls(scheme="https", host=DOCKER_HUB, api_host=DOCKER_HUB_API)
+
+
+def has_explicit_registry(image: str) -> bool:
+    """Whether ``image`` starts with a registry host (docker's rule: ``localhost``, a '.' or ':',
+    or upper case in the first of several '/'-separated parts)."""
+    first, separator, _ = image.strip().partition("/")
+    if not separator:
+        return False
+    return first == "localhost" or "." in first or ":" in first or first != first.lower()

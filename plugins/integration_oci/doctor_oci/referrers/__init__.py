@@ -10,12 +10,18 @@ and library users::
 
 The OCI 1.1 referrers API is used where the registry supports it (:mod:`.api`), the referrers tag
 schema and cosign-style tags where it does not (:mod:`.fallback`); :mod:`.models` holds the
-result, a public JSON contract.
+result, a public JSON contract. ``cosign_repository=`` reads the cosign-style tags from another
+repository, as cosign's ``COSIGN_REPOSITORY`` does (:mod:`.cosign`).
 """
 
 from __future__ import annotations
 
 from doctor_oci.referrers.api import MAX_PAGES, list_api_referrers, probe_referrers_api
+from doctor_oci.referrers.cosign import (
+    COSIGN_REPOSITORY_ENV,
+    InvalidCosignRepository,
+    parse_cosign_repository,
+)
 from doctor_oci.referrers.descriptors import cosign_tags, is_valid_digest, referrers_tag
 from doctor_oci.referrers.discovery import (
     ReferrersApiUnsupported,
@@ -27,8 +33,10 @@ from doctor_oci.referrers.fallback import cosign_referrers, tag_schema_referrers
 from doctor_oci.referrers.models import ApiProbe, Method, Referrer, ReferrersResult, Subject
 
 __all__ = [
+    "COSIGN_REPOSITORY_ENV",
     "MAX_PAGES",
     "ApiProbe",
+    "InvalidCosignRepository",
     "Method",
     "Referrer",
     "ReferrersApiUnsupported",
@@ -40,6 +48,7 @@ __all__ = [
     "discover_referrers_sync",
     "is_valid_digest",
     "list_api_referrers",
+    "parse_cosign_repository",
     "probe_referrers_api",
     "referrers_tag",
     "resolve_subject_digest",

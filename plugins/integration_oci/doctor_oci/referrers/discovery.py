@@ -8,6 +8,16 @@ Flow: resolve the subject's digest (HEAD, GET when HEAD does not tell), then
 * ``method="api"``: the API only; unsupported -> :class:`ReferrersApiUnsupported`;
 * ``method="fallback"``: the referrers tag schema and cosign-style tags, merged and de-duplicated
   by digest (first source wins, in the order tag-schema, cosign-tags), without probing the API.
+
+``cosign_repository`` (cosign's ``COSIGN_REPOSITORY``) moves only the cosign-style tags: they are
+read there *instead of* the subject's repository; the API and the ``<alg>-<hex>`` index stay on the
+subject's repository. On the subject's registry the same client reads them; on another registry a
+second client is opened for the lookup and closed after it.
+
+Credentials stay with their host: a client opened here for a registry other than the configured
+one (``OCI.RegistryUrl``, Docker Hub when unset) never gets ``Username``/``Password``/``Token``;
+it resolves that host's own credentials (docker config, credential helper, containers auth.json)
+or none (the rule lives in :func:`~doctor_oci.client.resolve_credentials`, for every client).
 """
 
 from __future__ import annotations
@@ -17,10 +27,13 @@ from typing import Any, get_args
 
 import httpx
 
+from doctor_core.logs import get_logger
+from doctor_core.redact import redact
 from doctor_oci.client import RegistryClient
-from doctor_oci.client.errors import Unsupported
+from doctor_oci.client.errors import NotFound, RegistryError, Unsupported
 from doctor_oci.client.reference import Reference, RegistryEndpoint
 from doctor_oci.referrers.api import list_api_referrers, probe_referrers_api
+from doctor_oci.referrers.cosign import parse_cosign_repository
 from doctor_oci.referrers.descriptors import is_valid_digest
 from doctor_oci.referrers.fallback import cosign_referrers, tag_schema_referrers
 from doctor_oci.referrers.models import (
@@ -98,7 +111,13 @@ def _merge(*sources: list[Referrer]) -> list[Referrer]:
 
 
 async def _discover(
-    client: RegistryClient, reference: Reference, artifact_type: str | None, method: Method, concurrency: int
+    client: RegistryClient,
+    reference: Reference,
+    artifact_type: str | None,
+    method: Method,
+    concurrency: int,
+    cosign: Reference | None = None,
+    settings: OciSettings | None = None,
 ) -> ReferrersResult:
     digest = await resolve_subject_digest(client, reference)
     subject = Subject(reference=str(reference), digest=digest)
@@ -115,16 +134,64 @@ async def _discover(
             request = f"GET {httpx.URL(probe.url)}" if probe.url else None
             raise ReferrersApiUnsupported(probe.reason, status=probe.status, request=request)
     limit = asyncio.Semaphore(concurrency)
+    moved = cosign if cosign is not None and not _same_repository(client, reference, cosign) else None
     from_tag, from_cosign = await asyncio.gather(
         tag_schema_referrers(client, repository, digest, artifact_type=artifact_type, limit=limit),
-        cosign_referrers(client, repository, digest, artifact_type=artifact_type, limit=limit),
+        cosign_referrers(client, repository, digest, artifact_type=artifact_type, limit=limit)
+        if moved is None
+        else _moved_cosign_referrers(client, moved, settings, digest, artifact_type, limit),
     )
     return ReferrersResult(
         subject=subject,
         method=f"{SOURCE_TAG_SCHEMA}+{SOURCE_COSIGN}",
         referrers_api_supported=supported,
         referrers=_merge(from_tag, from_cosign),
+        cosign_repository=str(moved) if moved is not None else None,
     )
+
+
+def _same_registry(client: RegistryClient, registry: str) -> bool:
+    return RegistryEndpoint.parse(registry).host == client.host
+
+
+def _same_repository(client: RegistryClient, subject: Reference, cosign: Reference) -> bool:
+    return cosign.repository == subject.repository and _same_registry(client, cosign.registry)
+
+
+async def _moved_cosign_referrers(
+    client: RegistryClient,
+    cosign: Reference,
+    settings: OciSettings | None,
+    digest: str,
+    artifact_type: str | None,
+    limit: asyncio.Semaphore,
+) -> list[Referrer]:
+    """cosign-style tags read from ``cosign`` instead of the subject's repository.
+
+    With ``client`` when ``cosign`` is on its registry; else with a client opened for that
+    registry like any other (:func:`open_client`: no configured credentials unless it is the
+    configured registry) from ``settings`` (else ``client``'s), closed afterwards. A missing
+    repository holds no tags (nothing was signed there yet). Any other error is the client's typed
+    error, its message saying which repository was being read.
+    """
+    try:
+        if _same_registry(client, cosign.registry):
+            return await cosign_referrers(
+                client, cosign.repository, digest, artifact_type=artifact_type, limit=limit
+            )
+        async with await open_client(settings or client.settings, cosign) as other:
+            return await cosign_referrers(
+                other, cosign.repository, digest, artifact_type=artifact_type, limit=limit
+            )
+    except NotFound as exc:
+        get_logger(component="referrers").info(
+            "cosign repository not found; no cosign-style tags from it", repository=str(cosign),
+            error=str(exc),
+        )
+        return []
+    except RegistryError as exc:
+        exc.message = redact(f"reading cosign-style tags from {cosign}: {exc.message}")
+        raise
 
 
 async def discover_referrers(
@@ -135,6 +202,7 @@ async def discover_referrers(
     settings: OciSettings | None = None,
     client: RegistryClient | None = None,
     concurrency: int = 8,
+    cosign_repository: str | Reference | None = None,
 ) -> ReferrersResult:
     """The artifacts (signatures, SBOMs, attestations, ...) whose ``subject`` is ``reference``.
 
@@ -148,26 +216,48 @@ async def discover_referrers(
     from ``settings`` (default: an empty ``OciSettings``) for the reference's registry and closed
     afterwards. ``concurrency`` bounds the fallback's parallel requests.
 
+    ``cosign_repository``: ``[registry/]repository`` as cosign's ``COSIGN_REPOSITORY`` takes it
+    (no registry part means Docker Hub; see :func:`~doctor_oci.referrers.cosign.parse_cosign_repository`);
+    the fallback then reads the cosign-style tags there instead of in the subject's repository
+    (a missing repository means none) and the result's ``cosign_repository`` names it. On another
+    registry it is read with a second client that gets no configured credentials unless that
+    registry is the configured one (see the module docstring); ``settings`` (else the client's)
+    decide its TLS and timeouts.
+
     Raises the client's typed errors (:class:`NotFound` for a missing image or repository,
     :class:`AuthenticationError`, :class:`PermissionDenied`, :class:`ConnectError`, ...),
     :class:`ProtocolError` for hostile pagination, :class:`ReferrersApiUnsupported` for
-    ``method="api"`` on a registry without the API, ``ValueError`` for bad arguments.
+    ``method="api"`` on a registry without the API, ``ValueError`` for bad arguments (an
+    ``InvalidReference``, also a ``ValueError``, for a malformed ``cosign_repository``).
     """
     _check_arguments(artifact_type, method, concurrency)
     ref = _as_reference(reference)
+    cosign = parse_cosign_repository(cosign_repository) if cosign_repository is not None else None
     if client is not None:
-        return await _discover(client, ref, artifact_type, method, concurrency)
+        return await _discover(client, ref, artifact_type, method, concurrency, cosign, settings)
     settings = settings or OciSettings()
-    async with await RegistryClient.open(settings, registry=_registry_override(settings, ref)) as own:
-        return await _discover(own, ref, artifact_type, method, concurrency)
+    async with await open_client(settings, ref) as own:
+        return await _discover(own, ref, artifact_type, method, concurrency, cosign, settings)
 
 
-def _registry_override(settings: OciSettings, reference: Reference) -> str | None:
-    """``None`` when the reference names the configured registry (keeping ``RegistryUrl``'s scheme),
-    else the reference's registry."""
-    if settings.RegistryUrl and RegistryEndpoint.parse(settings.RegistryUrl).host == reference.registry:
+def _registry_override(settings: OciSettings, registry: str) -> str | None:
+    """``None`` when ``registry`` is the configured one (keeping ``RegistryUrl``'s scheme), else
+    ``registry``."""
+    if settings.RegistryUrl and (
+        RegistryEndpoint.parse(settings.RegistryUrl).host == RegistryEndpoint.parse(registry).host
+    ):
         return None
-    return reference.registry
+    return registry
+
+
+async def open_client(settings: OciSettings, reference: Reference) -> RegistryClient:
+    """An open :class:`RegistryClient` for ``reference``'s registry; the caller closes it. It gets
+    that registry's credentials only (the rule is :func:`~doctor_oci.client.resolve_credentials`'s)."""
+    return await RegistryClient.open(
+        settings,
+        registry=_registry_override(settings, reference.registry),
+        repository=reference.repository,
+    )
 
 
 def discover_referrers_sync(*args: Any, **kwargs: Any) -> ReferrersResult:

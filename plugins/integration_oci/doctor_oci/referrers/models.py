@@ -12,6 +12,10 @@ the fixed order ``referrers-api``, ``tag-schema``, ``cosign-tags``, joined by ``
 
 Each referrer's ``source`` says where it was found first (a digest reachable from both fallback
 styles is listed once, with the first source in that order).
+
+``cosign_repository`` (``registry/repository``) is present only when the cosign-style tags were
+read from a repository other than the subject's (cosign's ``COSIGN_REPOSITORY``); it is left out of
+the JSON otherwise, so results without it keep the original shape.
 """
 
 from __future__ import annotations
@@ -19,7 +23,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, SerializerFunctionWrapHandler, model_serializer
 
 #: How discovery may proceed: the API when supported else fallback, the API only, fallback only.
 Method = Literal["auto", "api", "fallback"]
@@ -66,6 +70,18 @@ class ReferrersResult(BaseModel):
         description="Whether the registry's referrers API is usable (None: not probed, method=fallback)"
     )
     referrers: list[Referrer]
+    cosign_repository: str | None = Field(
+        default=None,
+        description="Where the cosign-style tags were read (registry/repository) when that is not the "
+        "subject's repository (COSIGN_REPOSITORY); left out of the output otherwise",
+    )
+
+    @model_serializer(mode="wrap")
+    def _leave_out_unset_cosign_repository(self, handler: SerializerFunctionWrapHandler) -> dict[str, Any]:
+        data: dict[str, Any] = handler(self)
+        if data.get("cosign_repository", "") is None:
+            del data["cosign_repository"]
+        return data
 
 
 @dataclass(frozen=True)

@@ -42,23 +42,50 @@ def helper_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Callable[[str
     return make
 
 
+REG = "https://r.example.com"
+
+
 # -- configuration --------------------------------------------------------------------------------
 def test_configured_username_password(settings: Settings) -> None:
-    creds = resolve_credentials(settings(Username="bob", Password="s3cret-pw"), "r.example.com")
+    configured = settings(RegistryUrl=REG, Username="bob", Password="s3cret-pw")
+    creds = resolve_credentials(configured, "r.example.com")
     assert (creds.method, creds.username, creds.source, creds.problem) == ("basic", "bob", "config", None)
     assert creds.usable_basic == ("bob", "s3cret-pw")
 
 
 def test_configured_secret_ref(settings: Settings, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("REG_PW", "from-env-pw")
-    creds = resolve_credentials(settings(Username="bob", PasswordSecretRef="env:REG_PW"), "r.example.com")
+    configured = settings(RegistryUrl=REG, Username="bob", PasswordSecretRef="env:REG_PW")
+    creds = resolve_credentials(configured, "r.example.com")
     assert creds.source == "config:PasswordSecretRef" and creds.usable_basic == ("bob", "from-env-pw")
 
 
 def test_configured_token(settings: Settings) -> None:
-    creds = resolve_credentials(settings(Token="static-token-value"), "r.example.com")
+    creds = resolve_credentials(settings(RegistryUrl=REG, Token="static-token-value"), "r.example.com")
     assert (creds.method, creds.source) == ("bearer", "config:Token")
     assert creds.token is not None and creds.token.get_secret_value() == "static-token-value"
+
+
+def test_configured_credentials_belong_to_the_configured_registry_only(
+    settings: Settings, isolated_credentials: Path
+) -> None:
+    write_json(
+        isolated_credentials / ".docker/config.json",
+        {"auths": {"other.example.com": {"auth": b64("carol:pw-carol")}}},
+    )
+    configured = settings(RegistryUrl=REG, Username="bob", Password="s3cret-pw", Token=None)
+    assert resolve_credentials(configured, "r.example.com").usable_basic == ("bob", "s3cret-pw")
+    # Another host: its own docker config entry, never bob's password...
+    other = resolve_credentials(configured, "other.example.com")
+    assert (other.username, other.source) == ("carol", "docker-config")
+    # ...or nothing at all.
+    assert resolve_credentials(configured, "third.example.com").method == "anonymous"
+    token = settings(RegistryUrl=REG, Token="static-token-value")
+    assert resolve_credentials(token, "third.example.com").token is None
+    # Without RegistryUrl the configured registry is Docker Hub, under any of its names.
+    hub = settings(Username="bob", Password="s3cret-pw")
+    assert resolve_credentials(hub, "docker.io").username == "bob"
+    assert resolve_credentials(hub, "r.example.com").method == "anonymous"
 
 
 def test_username_without_password_is_a_problem_not_a_crash(
@@ -67,7 +94,7 @@ def test_username_without_password_is_a_problem_not_a_crash(
     write_json(
         isolated_credentials / ".docker/config.json", {"auths": {"r.example.com": {"auth": b64("x:y")}}}
     )
-    creds = resolve_credentials(settings(Username="bob"), "r.example.com")
+    creds = resolve_credentials(settings(RegistryUrl=REG, Username="bob"), "r.example.com")
     assert (creds.method, creds.username, creds.source) == ("basic", "bob", "config")
     assert creds.problem is not None and "has no password" in creds.problem
     assert creds.usable_basic is None

@@ -7,8 +7,8 @@ from collections.abc import Callable
 from typing import Any
 
 import pytest
-from doctor_oci.client.reference import InvalidReference
-from doctor_oci.commands import has_explicit_registry, image_reference, oci_command, render_text, short_digest
+from doctor_oci.client.reference import InvalidReference, has_explicit_registry
+from doctor_oci.commands import image_reference, oci_command, render_text, short_digest
 from doctor_oci.referrers import Referrer, ReferrersResult, Subject
 from doctor_oci.settings import OciSettings
 
