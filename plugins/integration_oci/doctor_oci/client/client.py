@@ -118,12 +118,15 @@ class RegistryClient:
         token_cache: TokenCache | None = None,
         max_body_bytes: int = DEFAULT_MAX_BODY_BYTES,
         repository: str | None = None,
+        metrics: RequestMetrics | None = None,
     ) -> None:
         """``registry`` overrides ``settings.RegistryUrl`` (host[:port], e.g. ``Reference.registry``).
 
         ``credentials`` skips resolution (embedders that resolved them already); ``repository``
-        lets containers ``auth.json`` namespace keys match during resolution; ``retry_policy`` and
-        ``transport`` are for tests and the bench.
+        lets containers ``auth.json`` namespace keys match during resolution; ``metrics`` shares
+        another client's counters, so a client opened on its behalf (a cosign repository on
+        another registry) counts under the same labels (a check's ``http_requests``);
+        ``retry_policy`` and ``transport`` are for tests and the bench.
         """
         self.settings = settings
         self.endpoint = RegistryEndpoint.from_settings(settings, registry)
@@ -135,7 +138,7 @@ class RegistryClient:
             if credentials is not None
             else resolve_credentials(settings, self.host, repository=repository or settings.TestRepository)
         )
-        self.metrics = RequestMetrics()
+        self.metrics = metrics if metrics is not None else RequestMetrics()
         self.rate_limit: RateLimit | None = None
         self.server_headers = httpx.Headers()
         self.api_version: str | None = None

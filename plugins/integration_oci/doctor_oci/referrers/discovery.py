@@ -32,6 +32,7 @@ from doctor_core.redact import redact
 from doctor_oci.client import RegistryClient
 from doctor_oci.client.errors import NotFound, RegistryError, Unsupported
 from doctor_oci.client.reference import Reference, RegistryEndpoint
+from doctor_oci.client.transport import RequestMetrics
 from doctor_oci.referrers.api import list_api_referrers, probe_referrers_api
 from doctor_oci.referrers.cosign import parse_cosign_repository
 from doctor_oci.referrers.descriptors import is_valid_digest
@@ -179,7 +180,7 @@ async def _moved_cosign_referrers(
             return await cosign_referrers(
                 client, cosign.repository, digest, artifact_type=artifact_type, limit=limit
             )
-        async with await open_client(settings or client.settings, cosign) as other:
+        async with await open_client(settings or client.settings, cosign, metrics=client.metrics) as other:
             return await cosign_referrers(
                 other, cosign.repository, digest, artifact_type=artifact_type, limit=limit
             )
@@ -250,11 +251,15 @@ def _registry_override(settings: OciSettings, registry: str) -> str | None:
     return registry
 
 
-async def open_client(settings: OciSettings, reference: Reference) -> RegistryClient:
+async def open_client(
+    settings: OciSettings, reference: Reference, *, metrics: RequestMetrics | None = None
+) -> RegistryClient:
     """An open :class:`RegistryClient` for ``reference``'s registry; the caller closes it. It gets
-    that registry's credentials only (the rule is :func:`~doctor_oci.client.resolve_credentials`'s)."""
+    that registry's credentials only (the rule is :func:`~doctor_oci.client.resolve_credentials`'s);
+    with ``metrics`` its requests count in another client's counters."""
     return await RegistryClient.open(
         settings,
+        metrics=metrics,
         registry=_registry_override(settings, reference.registry),
         repository=reference.repository,
     )

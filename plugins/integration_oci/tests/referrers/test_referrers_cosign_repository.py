@@ -127,8 +127,8 @@ def record_opened_clients(monkeypatch: pytest.MonkeyPatch) -> list[RegistryClien
     opened: list[RegistryClient] = []
     original = discovery.open_client
 
-    async def recording(settings: OciSettings, reference: Reference) -> RegistryClient:
-        client = await original(settings, reference)
+    async def recording(settings: OciSettings, reference: Reference, **options: Any) -> RegistryClient:
+        client = await original(settings, reference, **options)
         opened.append(client)
         return client
 
@@ -322,6 +322,9 @@ async def test_on_a_second_registry_configured_credentials_are_never_sent_there(
     # the second client had no configured credentials, and both clients were closed
     assert [c.credentials.source for c in opened] == ["config:Token", "none"]
     assert all(c._http.is_closed for c in opened)
+    # the second client counts in the first one's metrics (a check's http_requests covers both)
+    assert opened[1].metrics is opened[0].metrics
+    assert opened[0].metrics.requests == len(first_records) + len(second_records)
 
 
 async def test_on_a_second_registry_its_own_docker_config_credentials_are_used(
