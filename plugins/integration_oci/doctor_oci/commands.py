@@ -91,20 +91,13 @@ def image_reference(image: str, settings: OciSettings) -> Reference:
     Raises ``InvalidReference`` for a malformed IMAGE and ``ConfigError`` for an unusable
     ``OCI.RegistryUrl``.
     """
-    from doctor_oci.client.reference import (
-        InvalidRegistryUrl,
-        Reference,
-        RegistryEndpoint,
-        has_explicit_registry,
-    )
+    from doctor_oci.client.reference import InvalidRegistryUrl, Reference, on_configured_registry
 
-    if settings.RegistryUrl and not has_explicit_registry(image):
-        try:
-            host = RegistryEndpoint.parse(settings.RegistryUrl).host
-        except InvalidRegistryUrl as exc:
-            raise ConfigError(str(exc), key="OCI.RegistryUrl") from exc
-        return Reference.parse(f"{host}/{image.strip()}")
-    return Reference.parse(image)
+    try:
+        qualified = on_configured_registry(image, settings.RegistryUrl)
+    except InvalidRegistryUrl as exc:
+        raise ConfigError(str(exc), key="OCI.RegistryUrl") from exc
+    return Reference.parse(qualified)
 
 
 def _printable(text: str | None) -> str:

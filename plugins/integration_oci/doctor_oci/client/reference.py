@@ -32,6 +32,7 @@ __all__ = [
     "digest_algorithm",
     "has_explicit_registry",
     "is_digest",
+    "on_configured_registry",
 ]
 
 DOCKER_HUB = "docker.io"
@@ -276,3 +277,16 @@ def has_explicit_registry(image: str) -> bool:
     if not separator:
         return False
     return first == "localhost" or "." in first or ":" in first or first != first.lower()
+
+
+def on_configured_registry(name: str, registry_url: str | None) -> str:
+    """``name`` (an image or repository as a user writes it) with ``registry_url``'s host in front
+    when it names no registry itself: a short name means the configured registry, Docker Hub only
+    when none is configured. The one rule for ``doctor oci referrers IMAGE`` and cosign repositories.
+
+    :raises InvalidRegistryUrl: ``registry_url`` is set but unusable.
+    """
+    text = name.strip()
+    if not registry_url or has_explicit_registry(text):
+        return text
+    return f"{RegistryEndpoint.parse(registry_url).host}/{text}"

@@ -24,7 +24,7 @@ from doctor_oci.client.reference import (
     InvalidRegistryUrl,
     Reference,
     RegistryEndpoint,
-    has_explicit_registry,
+    on_configured_registry,
 )
 from doctor_oci.settings import OciSettings
 
@@ -138,15 +138,14 @@ def cosign_repository_in_effect(
         text = raw.strip()
         if not text:
             return None
-        if settings.RegistryUrl and not has_explicit_registry(text):
-            host = RegistryEndpoint.parse(settings.RegistryUrl).host
-            try:
-                reference = parse_cosign_repository(f"{host}/{text}", what=source)
-            except InvalidCosignRepository:
-                # Report the value as written, not with the registry prepended.
-                parse_cosign_repository(text, what=source)
+        qualified = on_configured_registry(text, settings.RegistryUrl)
+        try:
+            reference = parse_cosign_repository(qualified, what=source)
+        except InvalidCosignRepository:
+            if qualified == text:
                 raise
-        else:
-            reference = parse_cosign_repository(text, what=source)
+            # Report the value as written, not with the registry prepended.
+            parse_cosign_repository(text, what=source)
+            raise
         return CosignRepository(reference, source)
     return None

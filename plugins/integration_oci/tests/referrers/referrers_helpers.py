@@ -6,6 +6,10 @@ import hashlib
 import json
 from typing import Any
 
+import pytest
+
+from doctor_core.testing import CliResult
+
 MOCK_URL = "https://registry.test"
 OCI_INDEX = "application/vnd.oci.image.index.v1+json"
 OCI_MANIFEST = "application/vnd.oci.image.manifest.v1+json"
@@ -43,3 +47,13 @@ def descriptor(
         entry["artifactType"] = artifact_type
     entry.update(extra)
     return entry
+
+
+class Output:
+    """A command's stdout/stderr, wherever the core routed them (its streams or the process's)."""
+
+    def __init__(self, result: CliResult, capsys: pytest.CaptureFixture[str]) -> None:
+        captured = capsys.readouterr()
+        self.code = result.exit_code
+        self.out = result.stdout or captured.out
+        self.err = result.stderr or captured.err

@@ -11,6 +11,7 @@ from doctor_oci.client.reference import InvalidReference, has_explicit_registry
 from doctor_oci.commands import image_reference, oci_command, render_text, short_digest
 from doctor_oci.referrers import Referrer, ReferrersResult, Subject
 from doctor_oci.settings import OciSettings
+from referrers_helpers import Output
 
 from devtools.images import push_image, push_referrer
 from devtools.oci_server import OciTestServer
@@ -20,16 +21,6 @@ from doctor_core.testing import CliResult
 
 SBOM = "application/spdx+json"
 PREFIX = "doctor oci referrers: error: "
-
-
-class Output:
-    """The command's stdout/stderr, wherever the core routed them (its streams or the process's)."""
-
-    def __init__(self, result: CliResult, capsys: pytest.CaptureFixture[str]) -> None:
-        captured = capsys.readouterr()
-        self.code = result.exit_code
-        self.out = result.stdout or captured.out
-        self.err = result.stderr or captured.err
 
 
 @pytest.fixture

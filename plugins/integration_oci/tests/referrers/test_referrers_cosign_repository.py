@@ -23,6 +23,7 @@ from doctor_oci.client.reference import InvalidReference, Reference
 from doctor_oci.referrers import discover_referrers, discovery, parse_cosign_repository
 from doctor_oci.referrers.cosign import cosign_repository_in_effect
 from doctor_oci.settings import OciSettings
+from referrers_helpers import Output
 
 from devtools.images import (
     Descriptor,
@@ -366,14 +367,6 @@ async def test_on_a_second_registry_its_own_docker_config_credentials_are_used(
 
 
 # -- the command ---------------------------------------------------------------------------------------
-class Output:
-    def __init__(self, result: CliResult, capsys: pytest.CaptureFixture[str]) -> None:
-        captured = capsys.readouterr()
-        self.code = result.exit_code
-        self.out = result.stdout or captured.out
-        self.err = result.stderr or captured.err
-
-
 @pytest.fixture
 def referrers_cli(
     doctor_cli: Callable[..., CliResult], capsys: pytest.CaptureFixture[str]
