@@ -9,7 +9,7 @@ PIP := $(PY) -m pip
 EXAMPLES := $(wildcard plugins/examples/*/pyproject.toml)
 STAMP := $(VENV)/.installed
 
-.PHONY: help demo test lint bench bench-deps system-deps venv clean
+.PHONY: help demo test lint bench system-deps venv clean
 
 help:
 	@echo "make demo   - start a local registry, run 'doctor --tag registry' and 'doctor oci referrers' against it"
@@ -44,17 +44,7 @@ test: system-deps venv
 lint: venv
 	$(VENV)/bin/ruff check .
 
-# GNU time (/usr/bin/time -v) measures peak RSS for S1/S3/S4; without it those columns are "not measured".
-bench-deps:
-	@if [ -x /usr/bin/time ]; then :; \
-	elif [ "$$(id -u)" = "0" ] && command -v apt-get >/dev/null 2>&1; then \
-		echo "installing GNU time with apt-get"; \
-		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends time >/dev/null; \
-	else \
-		echo "warning: /usr/bin/time (GNU time) is missing: peak memory will not be measured" >&2; \
-	fi
-
-bench: system-deps bench-deps venv
+bench: system-deps venv
 	$(PY) -m bench.run
 
 clean:

@@ -1,42 +1,30 @@
 """Measuring one process: wall time, exit status, output and peak RSS; summarising repeated samples.
 
 Why a module of its own: every scenario runs a command several times and needs the same three
-numbers from each run. Wall time is taken with ``time.perf_counter`` around the child (the
-``/usr/bin/time`` clock has 10 ms resolution); peak RSS comes from ``/usr/bin/time -v`` ("Maximum
-resident set size"), the only public tool that reports it for a child that has already exited.
+numbers from each run. Wall time is taken with ``time.perf_counter`` around the child; peak RSS is
+the child's own ``ru_maxrss`` from ``os.wait4`` (no external tool: the same mechanism the
+reliability tests use).
 """
 
 from __future__ import annotations
 
+import contextlib
 import os
 import platform
 import re
 import shutil
+import signal
 import statistics
 import subprocess
 import sys
-import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
-GNU_TIME = Path("/usr/bin/time")
-_MAX_RSS = re.compile(r"Maximum resident set size \(kbytes\):\s*(\d+)")
-
 
 class BenchError(RuntimeError):
     """The harness could not measure something (missing tool, command failed, unparsable output)."""
-
-
-def require_gnu_time() -> Path:
-    """Return ``/usr/bin/time`` or raise a :class:`BenchError` that says how to install it."""
-    if not GNU_TIME.is_file() or not os.access(GNU_TIME, os.X_OK):
-        raise BenchError(
-            "/usr/bin/time (GNU time) is missing: peak RSS (S3, S4) cannot be measured. "
-            "Install it with 'sudo apt-get install time' (Debian/Ubuntu), or run with --no-rss."
-        )
-    return GNU_TIME
 
 
 @dataclass(frozen=True)
@@ -55,63 +43,85 @@ class Measurement:
         return None if self.max_rss_kb is None else self.max_rss_kb / 1024
 
 
+#: The launcher between the bench and the measured command. Linux charges a process, at its
+#: ``exec``, the peak RSS of the memory it had before (``ru_maxrss`` includes the forking parent's
+#: high-water mark: the bench process itself is ~45 MB, as big as a doctor run). So the command is
+#: forked by this small interpreter (``-I -S``: ~8 MB), which reaps it with ``os.wait4`` and writes
+#: ``<wall seconds> <wait status> <ru_maxrss>`` to the fd named by its first argument. Its own
+#: start-up is outside the wall time.
+_LAUNCHER = """
+import os, sys, time
+fd, argv = int(sys.argv[1]), sys.argv[2:]
+started = time.perf_counter()
+pid = os.fork()
+if pid == 0:
+    os.close(fd)
+    try:
+        os.execvp(argv[0], argv)
+    except OSError as exc:
+        os.write(2, f"cannot run {argv[0]!r}: {exc}\\n".encode())
+    os._exit(127)
+_, status, usage = os.wait4(pid, 0)
+os.write(fd, f"{time.perf_counter() - started} {status} {usage.ru_maxrss}".encode())
+"""
+
+
 def run_measured(
     argv: Sequence[str],
     *,
     env: Mapping[str, str] | None = None,
-    rss: bool = False,
+    rss: bool = True,
     timeout: float = 300.0,
     cwd: Path | None = None,
 ) -> Measurement:
     """Run ``argv`` to completion and measure it.
 
-    ``rss=True`` wraps the command in ``/usr/bin/time -v`` writing its report to a separate file
-    (``-o``), so the command's own stderr stays untouched. The returned ``wall_s`` is the time from
-    spawning to exit, as a user would see it; a timeout raises :class:`BenchError`.
+    Peak RSS is the command's own ``ru_maxrss`` from ``os.wait4`` (kilobytes on Linux), the same
+    mechanism as the reliability tests' runner; the command is forked by a small launcher
+    (:data:`_LAUNCHER`) so the bench's own memory is not charged to it. ``rss=False`` leaves
+    ``max_rss_kb`` unset. ``wall_s`` is the time from fork to exit, as a user would see it; a
+    timeout kills the command (its whole process group) and raises :class:`BenchError`.
     """
-    command = list(argv)
-    rss_file: Path | None = None
-    if rss:
-        gnu_time = require_gnu_time()
-        rss_dir = Path(os.environ.get("TMPDIR", "/tmp"))
-        rss_file = rss_dir / f"bench-time-{os.getpid()}-{time.monotonic_ns()}.txt"
-        command = [str(gnu_time), "-v", "-o", str(rss_file), *command]
-    started = time.perf_counter()
+    if not argv:
+        raise BenchError("no command to run")
+    read_end, write_end = os.pipe()
     try:
-        completed = subprocess.run(
-            command,
+        process = subprocess.Popen(
+            [sys.executable, "-I", "-S", "-c", _LAUNCHER, str(write_end), *argv],
             env=dict(env) if env is not None else None,
-            capture_output=True,
-            text=True,
-            timeout=timeout,
             cwd=cwd,
-            check=False,
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            pass_fds=(write_end,),
+            start_new_session=True,
         )
-    except subprocess.TimeoutExpired as exc:
-        raise BenchError(f"{' '.join(argv)!r} did not finish within {timeout:g} s") from exc
     except OSError as exc:
+        os.close(read_end)
         raise BenchError(f"cannot run {argv[0]!r}: {exc}") from exc
     finally:
-        wall = time.perf_counter() - started
-    max_rss: int | None = None
-    if rss_file is not None:
-        try:
-            text = rss_file.read_text()
-        except OSError as exc:
-            raise BenchError(f"/usr/bin/time wrote no report for {argv[0]!r}: {exc}") from exc
-        finally:
-            rss_file.unlink(missing_ok=True)
-        match = _MAX_RSS.search(text)
-        if match is None:
-            raise BenchError(f"no 'Maximum resident set size' in /usr/bin/time output: {text[-300:]!r}")
-        max_rss = int(match.group(1))
+        os.close(write_end)
+    try:
+        stdout, stderr = process.communicate(timeout=timeout)
+    except subprocess.TimeoutExpired as exc:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(process.pid, signal.SIGKILL)
+        process.communicate()
+        os.close(read_end)
+        raise BenchError(f"{' '.join(argv)!r} did not finish within {timeout:g} s") from exc
+    with os.fdopen(read_end, "rb") as report:
+        fields = report.read().split()
+    if len(fields) != 3:
+        raise BenchError(f"the launcher of {argv[0]!r} reported nothing (exit {process.returncode}): "
+                         f"{stderr[-300:].decode('utf-8', 'replace')!r}")
+    wall, status, max_rss = float(fields[0]), int(fields[1]), int(fields[2])
     return Measurement(
         argv=tuple(argv),
-        returncode=completed.returncode,
+        returncode=os.waitstatus_to_exitcode(status),
         wall_s=wall,
-        stdout=completed.stdout,
-        stderr=completed.stderr,
-        max_rss_kb=max_rss,
+        stdout=stdout.decode("utf-8", "replace"),
+        stderr=stderr.decode("utf-8", "replace"),
+        max_rss_kb=max_rss if rss else None,
     )
 
 

@@ -581,7 +581,7 @@ def _render_s3(results: Results) -> list[str]:
 
 
 def _render_s4(results: Results) -> list[str]:
-    lines = ["", "## S4 memory (`/usr/bin/time -v`, maximum resident set size)", ""]
+    lines = ["", "## S4 memory (peak RSS: `ru_maxrss` of the child from `os.wait4`)", ""]
     if "S4" in results.skipped:
         return [*lines, f"Not measured: {results.skipped['S4']}."]
     slow = results.s1.slow if results.s1 is not None else None

@@ -4,7 +4,7 @@ One registry serves every scenario: Debian's ``docker-registry`` in token-auth m
 server, and a latency proxy in front of each (see :mod:`bench.environment`). Each measurement is
 repeated ``--repeat`` times (default 5) after a warm-up run; medians and min-max are reported.
 
-A scenario that cannot run (``/usr/bin/time`` missing, a command crashing) is recorded in
+A scenario that cannot run (``docker-registry`` missing, a command crashing) is recorded in
 RESULTS.md as "not measured" with the reason; the other scenarios still run. The exit status is 0
 when every requested scenario was measured (targets missed or not), 1 otherwise, 2 on bad usage.
 """
@@ -20,7 +20,7 @@ import traceback
 from pathlib import Path
 
 from bench.environment import clean_env, start_bench_registry
-from bench.measure import BenchError, Machine, require_gnu_time
+from bench.measure import BenchError, Machine
 from bench.results import Results, judge, render_markdown
 from bench.scenarios import run_s1, run_s2, run_s3, seed_s1, seed_s3
 from doctor_core.redact import redact
@@ -77,15 +77,8 @@ def collect(args: argparse.Namespace) -> Results:
     """Run the chosen scenarios; failures become ``Results.skipped`` entries, not exceptions."""
     results = Results(machine=Machine.detect(), repeat=args.repeat)
     scenarios: tuple[str, ...] = args.scenarios
-    rss = True
-    if {"S1", "S3", "S4"} & set(scenarios):
-        try:
-            require_gnu_time()
-        except BenchError as exc:
-            print(f"[bench] {exc}", file=sys.stderr, flush=True)
-            results.skipped["S4"] = str(exc)
-            rss = False
-    if "S4" in scenarios and rss and not {"S1", "S3"} & set(scenarios):
+    rss = True  # peak RSS comes from os.wait4: always available
+    if "S4" in scenarios and not {"S1", "S3"} & set(scenarios):
         scenarios = (*scenarios, "S1", "S3")
     if "S2" in scenarios:
         _progress("S2 start-up")

@@ -7,7 +7,7 @@
   interleaved in one loop so drift in machine load hits all of them alike.
 * :func:`seed_s3` + :func:`run_s3` -- referrer discovery (``doctor oci referrers``) in a repository
   with thousands of tags.
-* S4 is not a run of its own: it is the peak RSS of the S1 (50 ms) and S3 runs (``/usr/bin/time -v``).
+* S4 is not a run of its own: it is the peak RSS of the S1 (50 ms) and S3 runs (``os.wait4``'s ``ru_maxrss``).
 
 Every scenario does one unmeasured warm-up run first (byte-code caches, page cache), then
 ``repeat`` measured runs. A run whose output cannot be parsed raises :class:`BenchError` with the

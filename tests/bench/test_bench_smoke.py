@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import socket
+import sys
 import time
 from dataclasses import replace
 from pathlib import Path
@@ -17,7 +18,7 @@ import pytest
 
 from bench.environment import start_bench_registry
 from bench.latency_proxy import AsyncLatencyProxy, HttpRequestCounter, LatencyProxy, ProxyError
-from bench.measure import GNU_TIME, Machine
+from bench.measure import BenchError, Machine, run_measured
 from bench.results import RequestSpan, Results, Timeline, render_markdown
 from bench.scenarios import request_spans, run_s1, s1_timeline, seed_s1
 
@@ -118,7 +119,7 @@ def test_request_counter_skips_bodies_split_across_chunks() -> None:
 def test_s1_once_at_0ms_produces_a_row(registry_binary: Path, tmp_path: Path) -> None:
     with start_bench_registry(tmp_path / "bench") as bench:
         seed_s1(bench)
-        result = run_s1(bench, rtts=(0.0,), repeat=1, rss=GNU_TIME.is_file(), warmup=False)
+        result = run_s1(bench, rtts=(0.0,), repeat=1, rss=True, warmup=False)
         timeline = s1_timeline(bench, 0.0)
     run = result.at(0.0)
     assert run is not None
@@ -130,8 +131,7 @@ def test_s1_once_at_0ms_produces_a_row(registry_binary: Path, tmp_path: Path) ->
     # The token exchange is paid and seen at the token server; the registry saw real requests.
     assert run.token_server_requests.median >= 1
     assert run.wire_requests.median >= 5
-    if GNU_TIME.is_file():
-        assert run.rss_kb is not None and run.rss_kb.median > 1024
+    assert run.rss_kb is not None and run.rss_kb.median > 1024
     # The chain starts with a challenge and goes through the token server before the probes.
     assert len(timeline.chain) >= 3
     assert timeline.chain[0].status == 401
@@ -188,3 +188,23 @@ def test_request_spans_reads_the_products_debug_events() -> None:
         (0, 50, "/v2/", 401),
         (60, 100, "token (repository:a:pull)", 200),
     ]
+
+
+def test_run_measured_reports_the_childs_own_peak_rss_and_output() -> None:
+    """Peak RSS is the child's ``ru_maxrss`` (os.wait4): a child holding 64 MB reports more than that,
+    and a tiny child is not charged this (much bigger) test process's memory."""
+    small = run_measured([sys.executable, "-c", "print('x')"])
+    big = run_measured([sys.executable, "-c", "b = bytearray(64 * 1024 * 1024); print(len(b))"])
+    assert small.returncode == 0 and small.stdout.strip() == "x"
+    assert small.max_rss_kb is not None and big.max_rss_kb is not None
+    assert big.max_rss_kb - small.max_rss_kb > 60 * 1024
+    assert small.max_rss_kb < 30 * 1024
+    failing = run_measured([sys.executable, "-c", "import sys; sys.stderr.write('e'); sys.exit(3)"])
+    assert failing.returncode == 3 and failing.stderr == "e"
+
+
+def test_run_measured_kills_a_child_past_its_timeout() -> None:
+    started = time.perf_counter()
+    with pytest.raises(BenchError, match="did not finish"):
+        run_measured([sys.executable, "-c", "import time; time.sleep(30)"], timeout=0.5)
+    assert time.perf_counter() - started < 10
