@@ -305,6 +305,7 @@ async def run_probe(
     client = await registry_client(ctx)
     facts = evidence(settings, client)
     with client.metrics.label(ctx.definition.check_id):
+        client.start_discovery()  # one /v2/ challenge for all checks (RegistryClient.start_discovery)
         try:
             verdict = await probe(ctx, client, settings, facts)
         except RegistryError as exc:

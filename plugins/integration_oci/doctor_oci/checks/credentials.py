@@ -90,6 +90,7 @@ async def run(ctx: CheckContext) -> CheckOutcome:
             ),
         )
     with client.metrics.label(ctx.definition.check_id):
+        client.start_discovery()  # one /v2/ challenge for all checks (RegistryClient.start_discovery)
         try:
             verdict = await _authenticate(client, evidence)
         except RegistryError as exc:

@@ -173,6 +173,12 @@ class TokenCache:
             return token
         return None
 
+    def live_keys(self) -> list[Hashable]:
+        """Keys of the tokens that are valid now or being fetched (oldest first)."""
+        now = self.clock()
+        valid = [key for key, token in self._tokens.items() if token.expires_at > now]
+        return valid + [key for key in self._inflight if key not in self._tokens]
+
     def invalidate(self, key: Hashable) -> None:
         self._tokens.pop(key, None)
 
@@ -257,6 +263,10 @@ class Authenticator:
     oauth_password_grant: bool = False
     scheme: Literal["basic", "bearer"] | None = None
     bearer: BearerRealm | None = None
+    #: Open token batches (see :meth:`_batched_key`): cache prefix -> (scopes so far, the key when closed).
+    _batches: dict[Hashable, tuple[set[str], asyncio.Future[Hashable]]] = field(
+        default_factory=dict, repr=False
+    )
 
     # -- challenges ---------------------------------------------------------------------------
     def learn(self, challenges: Iterable[Challenge]) -> Challenge | None:
@@ -339,24 +349,84 @@ class Authenticator:
 
     # -- tokens -------------------------------------------------------------------------------------
     def _cache_key(self, realm: BearerRealm, scopes: frozenset[str]) -> Hashable:
+        return (*self._cache_prefix(realm), scopes)
+
+    def _cache_prefix(self, realm: BearerRealm) -> tuple[Hashable, ...]:
         who = (self.credentials.source, self.credentials.username, self.credentials.has_secret)
-        return (self.endpoint.host, realm.realm, realm.service, who, scopes)
+        return (self.endpoint.host, realm.realm, realm.service, who)
 
     async def token_attempt(self, scopes: frozenset[str]) -> AuthAttempt:
-        """A Bearer attempt with a (cached) token for ``scopes``; raises what the token service says."""
+        """A Bearer attempt with a (cached) token for ``scopes``; raises what the token service says.
+
+        Fewer fetches, same answers: a valid or in-flight token whose scope set covers ``scopes``
+        (same realm, service and credentials) is used instead of fetching another one, and the
+        requests that need a new token at the same moment (the checks' first requests, all let go
+        by the one ``/v2/`` challenge) share one fetch for the union of their scopes
+        (:meth:`_batched_key`). A token service grants the part of a scope set it allows, so a
+        token for the union answers each part as its own token would; if the union is refused
+        outright, each request fetches its own scopes as before.
+        """
         if self.bearer is None:
             raise ProtocolError("no token service is known for this registry yet")
         realm = self.bearer
         scopes = canonical_scopes(scopes)
-        key = self._cache_key(realm, scopes)
-        token = await self.cache.get(key, lambda: self.fetch_token(realm, scopes))
+        own = self._cache_key(realm, scopes)
+        key = self._covering_key(realm, scopes) or await self._batched_key(realm, scopes)
+        try:
+            token = await self.cache.get(key, self._fetcher(realm, key))
+        except TRANSPORT_ERRORS:
+            raise
+        except RegistryError:
+            if key == own:
+                raise
+            key = own
+            token = await self.cache.get(key, self._fetcher(realm, key))
         return AuthAttempt(
             header=f"Bearer {token.value}",
             kind="token",
             with_credentials=token.with_credentials,
-            scopes=scopes,
+            scopes=token.scopes,
             cache_key=key,
         )
+
+    def _fetcher(self, realm: BearerRealm, key: Hashable) -> Callable[[], Awaitable[AccessToken]]:
+        scopes = key[-1] if isinstance(key, tuple) else frozenset()
+        return lambda: self.fetch_token(realm, scopes)
+
+    def _covering_key(self, realm: BearerRealm, scopes: frozenset[str]) -> Hashable | None:
+        """The key of a valid or in-flight token of this realm and identity covering ``scopes``."""
+        prefix = self._cache_prefix(realm)
+        for key in self.cache.live_keys():
+            if (
+                isinstance(key, tuple)
+                and key[:-1] == prefix
+                and isinstance(key[-1], frozenset)
+                and canonical_scopes(key[-1] | scopes) == key[-1]
+            ):
+                return key
+        return None
+
+    async def _batched_key(self, realm: BearerRealm, scopes: frozenset[str]) -> Hashable:
+        """The cache key of one fetch shared by every request needing a token in this loop turn.
+
+        The first request opens a batch and yields once to the event loop; the requests that run
+        meanwhile add their scopes; then the batch closes with the canonical union as its key.
+        """
+        prefix = self._cache_prefix(realm)
+        batch = self._batches.get(prefix)
+        if batch is not None:
+            batch[0].update(scopes)
+            return await asyncio.shield(batch[1])
+        wanted: set[str] = set(scopes)
+        ready: asyncio.Future[Hashable] = asyncio.get_running_loop().create_future()
+        self._batches[prefix] = (wanted, ready)
+        try:
+            await asyncio.sleep(0)
+        finally:
+            del self._batches[prefix]
+            key = self._cache_key(realm, canonical_scopes(frozenset(wanted)))
+            ready.set_result(key)
+        return key
 
     def _realm_url(self, realm: BearerRealm) -> httpx.URL:
         try:

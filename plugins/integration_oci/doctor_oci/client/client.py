@@ -54,6 +54,8 @@ __all__ = ["Manifest", "PingResult", "RegistryClient"]
 
 USER_AGENT = "doctor-oci/0.1"
 _REPOSITORY_ACTIONS = frozenset({"pull", "push", "delete", "*"})
+#: The memo key of the unauthenticated ``GET /v2/`` (:meth:`RegistryClient.start_discovery`).
+_DISCOVERY = "v2-discovery"
 
 
 @dataclass(frozen=True)
@@ -241,6 +243,8 @@ class RegistryClient:
         target = self._url(url, params)
         wanted = frozenset(scopes)
         ours = same_origin_url(target, self._origin)
+        if ours:
+            await self._learn_scheme_first()
         attempt = await self._auth.proactive(wanted) if ours else None
 
         async def send(with_attempt: AuthAttempt | None) -> httpx.Response:
@@ -274,6 +278,35 @@ class RegistryClient:
             attempt=attempt, token_error=token_error, insufficient_scope=insufficient
         )
         return response
+
+    def start_discovery(self) -> None:
+        """Send the unauthenticated ``GET /v2/`` now, in the background, once per client.
+
+        For a client that will send several requests at once (the run's shared client, each check
+        calling this under its request label): until the registry has said how it authenticates,
+        each request would meet its own 401 (five checks starting together: five challenges, then
+        a token fetch each). Once discovery has started, :meth:`request` waits for it instead
+        (:meth:`_learn_scheme_first`), which costs no round trip -- the request's own 401 would
+        have come back at the same time -- and then sends Basic credentials or a token with its
+        first try (to this origin only). Needs a running event loop.
+        """
+        self.memo_start(_DISCOVERY, self._discovery_probe)
+
+    async def _learn_scheme_first(self) -> None:
+        """Wait for a started ``/v2/`` discovery while the scheme is unknown (see :meth:`start_discovery`).
+
+        A static token needs no discovery; a failed discovery (network error) is left to the
+        request itself to meet and report, as without discovery.
+        """
+        if self._auth.scheme is not None or self.credentials.token is not None:
+            return
+        task = self._memo.get(_DISCOVERY)
+        if task is None or (task.done() and (task.cancelled() or task.exception() is not None)):
+            return
+        try:
+            await asyncio.shield(task)
+        except RegistryError:
+            return
 
     @staticmethod
     def _challenges(response: httpx.Response) -> list[Challenge]:
@@ -346,12 +379,17 @@ class RegistryClient:
         A client is a snapshot of one diagnostic run: do not memoize reads whose answer the
         caller expects to change while the client lives.
         """
+        return await asyncio.shield(self.memo_start(key, factory))
+
+    def memo_start(self, key: Hashable, factory: Callable[[], Awaitable[T]]) -> asyncio.Future[T]:
+        """:meth:`memo` without waiting: the task computing ``key``, started now if it is not running
+        or done (needs a running loop). The task runs in the caller's context (its request label)."""
         task = self._memo.get(key)
         if task is None or (task.done() and (task.cancelled() or task.exception() is not None)):
             task = asyncio.ensure_future(factory())
             task.add_done_callback(lambda done: done.cancelled() or done.exception())
             self._memo[key] = task
-        return await asyncio.shield(task)
+        return task
 
     # -- ping -----------------------------------------------------------------------------------
     async def ping(self) -> PingResult:
@@ -366,16 +404,15 @@ class RegistryClient:
 
         Memoized like every once-per-run read (see :meth:`memo`).
         """
+        return await self.memo(_DISCOVERY, self._discovery_probe)
 
-        async def probe() -> httpx.Response:
-            response = await self._transport.send("GET", httpx.URL(self.base_url + "/v2/"))
-            self._record_server(response)
-            if response.status_code == 401:
-                self._auth.learn(self._challenges(response))
-                self.challenge = redact(", ".join(response.headers.get_list("www-authenticate"))) or None
-            return response
-
-        return await self.memo("v2-discovery", probe)
+    async def _discovery_probe(self) -> httpx.Response:
+        response = await self._transport.send("GET", httpx.URL(self.base_url + "/v2/"))
+        self._record_server(response)
+        if response.status_code == 401:
+            self._auth.learn(self._challenges(response))
+            self.challenge = redact(", ".join(response.headers.get_list("www-authenticate"))) or None
+        return response
 
     async def _do_ping(self) -> PingResult:
         first = await self._discover()
