@@ -21,13 +21,13 @@ import json
 import sys
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
-from bench.environment import BenchRegistry
+from bench.environment import PASSWORD_VARIABLE, BenchRegistry
 from bench.measure import (
     BenchError,
     Measurement,
@@ -36,7 +36,16 @@ from bench.measure import (
     import_profile,
     run_measured,
 )
-from bench.results import CheckRow, RequestSpan, S1Result, S1Run, S2Result, S3Result, Timeline
+from bench.results import (
+    CheckRow,
+    ReferenceRun,
+    RequestSpan,
+    S1Result,
+    S1Run,
+    S2Result,
+    S3Result,
+    Timeline,
+)
 from devtools.images import (
     ATTESTATION_ARTIFACT,
     SBOM_ARTIFACT,
@@ -75,9 +84,55 @@ def _optional_spread(values: Sequence[float | None]) -> Spread | None:
 # -- S1 ------------------------------------------------------------------------------------------
 
 
-def seed_s1(bench: BenchRegistry) -> PushedImage:
-    """The image the checks probe (``TestRepository:TestTag``), pushed straight to the registry."""
-    return push_image(bench.registry, bench.repository, bench.tag)
+#: The S1 images: (label, tag in ``bench.repository``). "signed" has what cosign and an OCI 1.1
+#: client leave behind on a registry without the referrers API: ``sha256-<hex>.sig/.att/.sbom``
+#: tags and a tag-schema index (``sha256-<hex>``) of two referrers; "unsigned" has none of it.
+S1_IMAGES: tuple[tuple[str, str], ...] = (("unsigned", "v1"), ("signed", "signed"))
+#: Referrers of the signed image: its three cosign tags and the two index entries.
+S1_SIGNED_REFERRERS = 5
+
+
+def seed_s1(bench: BenchRegistry) -> dict[str, PushedImage]:
+    """The images the checks probe (``TestRepository:<tag>`` of :data:`S1_IMAGES`), pushed straight
+    to the registry; returns label -> image."""
+    registry, repository = bench.registry, bench.repository
+    unsigned = push_image(registry, repository, bench.tag)
+    signed = push_image(registry, repository, "signed")
+    push_cosign_tags(registry, repository, signed.digest)
+    referrers = [
+        push_referrer(registry, repository, signed, kind, payload=f"s1-{kind}".encode())
+        for kind in (SIGNATURE_ARTIFACT, SBOM_ARTIFACT)
+    ]
+    push_tag_schema_index(registry, repository, signed.digest, referrers)
+    return {"unsigned": unsigned, "signed": signed}
+
+
+REFERENCE_CLIENT = Path(__file__).resolve().parent / "reference_client.py"
+
+
+def reference_argv(bench: BenchRegistry, tag: str) -> list[str]:
+    """The reference client (:mod:`bench.reference_client`) for ``bench.repository:tag`` via the proxy."""
+    user, _ = bench.registry.credentials("admin")
+    return [
+        sys.executable, str(REFERENCE_CLIENT), "--registry", bench.url, "--repository", bench.repository,
+        "--tag", tag, "--user", user, "--password-env", PASSWORD_VARIABLE,
+    ]
+
+
+_ReferenceSample = tuple[Measurement, dict[str, Any]]
+
+
+def _reference_once(bench: BenchRegistry, argv: Sequence[str], env: dict[str, str]) -> _ReferenceSample:
+    measurement = run_measured(argv, env=env, timeout=120, cwd=bench.workdir)
+    try:
+        summary = json.loads(measurement.stdout)
+    except ValueError:
+        summary = None
+    if measurement.returncode != 0 or not isinstance(summary, dict):
+        raise BenchError(
+            f"the reference client failed (exit {measurement.returncode}): {_tail(measurement.stderr)}"
+        )
+    return measurement, summary
 
 
 @dataclass(frozen=True)
@@ -122,7 +177,30 @@ def _metric(values: dict[str, int | float], key: str) -> float | None:
     return float(value) if isinstance(value, int | float) and not isinstance(value, bool) else None
 
 
-def _s1_run(rtt_s: float, samples: Sequence[_S1Sample]) -> S1Run:
+def _reference_run(samples: Sequence[_ReferenceSample]) -> ReferenceRun | None:
+    if not samples:
+        return None
+
+    def field(name: str) -> float:
+        return _spread([float(summary.get(name, 0)) for _, summary in samples]).median
+
+    return ReferenceRun(
+        wall=_spread([m.wall_s for m, _ in samples]),
+        requests=field("requests"),
+        depth=field("depth"),
+        token_fetches=field("token_fetches"),
+        challenges=field("challenges"),
+        referrers=field("referrers"),
+    )
+
+
+def _s1_run(
+    rtt_s: float,
+    samples: Sequence[_S1Sample],
+    *,
+    image: str = "unsigned",
+    reference: Sequence[_ReferenceSample] = (),
+) -> S1Run:
     check_ids = [result.check_id for result in samples[0].report.results]
     rows: list[CheckRow] = []
     for check_id in check_ids:
@@ -151,6 +229,8 @@ def _s1_run(rtt_s: float, samples: Sequence[_S1Sample]) -> S1Run:
     rss = [s.measurement.max_rss_kb for s in samples]
     return S1Run(
         rtt_s=rtt_s,
+        image=image,
+        reference=_reference_run(reference),
         wall=_spread([s.measurement.wall_s for s in samples]),
         run_ms=_spread([s.report.duration_ms for s in samples]),
         rss_kb=_optional_spread([float(v) if v is not None else None for v in rss]),
@@ -200,13 +280,14 @@ def request_spans(stderr: str) -> list[RequestSpan]:
     ]
 
 
-def s1_timeline(bench: BenchRegistry, rtt_s: float) -> Timeline:
+def s1_timeline(bench: BenchRegistry, rtt_s: float, tag: str | None = None) -> Timeline:
     """One ``--verbose --log-format json`` run at ``rtt_s``: which requests ran when (not timed)."""
     argv = [*doctor_executable(), "--tag", "registry", "--format", "json"]
     argv += ["--verbose", "--log-format", "json"]
+    env = bench.doctor_env(**({"OCI__TestTag": tag} if tag else {}))
     bench.set_rtt(rtt_s)
     try:
-        measurement = run_measured(argv, env=bench.doctor_env(), rss=False, timeout=120, cwd=bench.workdir)
+        measurement = run_measured(argv, env=env, rss=False, timeout=120, cwd=bench.workdir)
     finally:
         bench.set_rtt(0.0)
     _parse_report(measurement)
@@ -226,42 +307,63 @@ def run_s1(
     rss: bool = True,
     warmup: bool = True,
     timeline: bool = True,
+    images: Sequence[tuple[str, str]] = S1_IMAGES,
+    reference: bool = True,
     progress: Progress = _quiet,
 ) -> S1Result:
-    """``doctor --tag registry --format json`` ``repeat`` times at each RTT (the registry must be seeded).
+    """``doctor --tag registry --format json`` ``repeat`` times per image and RTT (the registry must
+    be seeded with :func:`seed_s1`), each run followed by the reference client doing the same probes.
 
-    The RTTs are interleaved (one run at each RTT per round), so a change in machine load during
-    the scenario hits every RTT alike instead of biasing the difference between them. With
-    ``timeline``, one more run at the largest RTT logs every request (:func:`s1_timeline`); it is
-    not part of the statistics (debug logging costs time).
+    Everything is interleaved (per round: each image at each RTT, doctor then the reference), so
+    a change in machine load during the scenario hits every figure alike instead of biasing the
+    differences and ratios between them. With ``timeline``, one more run of the last image at the
+    largest RTT logs every request (:func:`s1_timeline`); it is not part of the statistics.
     """
     if repeat < 1:
         raise BenchError(f"repeat must be >= 1, got {repeat}")
-    if not rtts:
-        raise BenchError("no RTT to measure")
+    if not rtts or not images:
+        raise BenchError("no RTT or no image to measure")
     argv = [*doctor_executable(), "--tag", "registry", "--format", "json"]
-    env = bench.doctor_env()
-    samples: dict[float, list[_S1Sample]] = {rtt: [] for rtt in rtts}
+    envs = {label: bench.doctor_env(OCI__TestTag=tag) for label, tag in images}
+    references = {label: reference_argv(bench, tag) for label, tag in images}
+    keys = [(label, rtt) for label, _ in images for rtt in rtts]
+    samples: dict[tuple[str, float], list[_S1Sample]] = {key: [] for key in keys}
+    ref_samples: dict[tuple[str, float], list[_ReferenceSample]] = {key: [] for key in keys}
     try:
         if warmup:
             bench.set_rtt(0.0)
-            _s1_once(bench, argv, env, rss=False)
+            for label, _ in images:
+                _s1_once(bench, argv, envs[label], rss=False)
+                if reference:
+                    _reference_once(bench, references[label], envs[label])
         for i in range(repeat):
-            for rtt in rtts:
-                bench.set_rtt(rtt)
-                sample = _s1_once(bench, argv, env, rss)
-                progress(
-                    f"S1 round {i + 1}/{repeat} at {rtt * 1000:.0f} ms RTT: "
-                    f"{sample.measurement.wall_s * 1000:.0f} ms wall, {sample.report.duration_ms} ms run"
-                )
-                samples[rtt].append(sample)
+            for label, _ in images:
+                for rtt in rtts:
+                    bench.set_rtt(rtt)
+                    sample = _s1_once(bench, argv, envs[label], rss)
+                    samples[(label, rtt)].append(sample)
+                    note = ""
+                    if reference:
+                        measured = _reference_once(bench, references[label], envs[label])
+                        ref_samples[(label, rtt)].append(measured)
+                        note = f", reference {measured[0].wall_s * 1000:.0f} ms"
+                    progress(
+                        f"S1 round {i + 1}/{repeat}, {label} image at {rtt * 1000:.0f} ms RTT: "
+                        f"{sample.measurement.wall_s * 1000:.0f} ms wall, {sample.report.duration_ms} ms run"
+                        + note
+                    )
     finally:
         bench.set_rtt(0.0)
-    runs = tuple(_s1_run(rtt, samples[rtt]) for rtt in rtts)
+    runs = tuple(
+        _s1_run(rtt, samples[(label, rtt)], image=label, reference=ref_samples[(label, rtt)])
+        for label, _ in images
+        for rtt in rtts
+    )
     spans = None
     if timeline and max(rtts) > 0:
-        progress(f"S1 request timeline at {max(rtts) * 1000:.0f} ms RTT (one --verbose run)")
-        spans = s1_timeline(bench, max(rtts))
+        label, tag = images[-1]
+        progress(f"S1 request timeline, {label} image at {max(rtts) * 1000:.0f} ms RTT (one --verbose run)")
+        spans = replace(s1_timeline(bench, max(rtts), tag), image=label)
     return S1Result(runs=runs, timeline=spans)
 
 
