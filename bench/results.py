@@ -150,10 +150,27 @@ class Timeline:
 
 
 @dataclass(frozen=True)
+class Phases:
+    """Where a full run's time goes (``bench/phases.py``): seconds per phase, medians of a few runs."""
+
+    wall: Spread
+    #: ``python -c pass`` measured in the same loop: the interpreter's own start-up.
+    startup: Spread
+    seconds: dict[str, Spread]
+    #: phase -> top-level packages first imported in it (from the last run).
+    imports: dict[str, list[str]] = field(default_factory=dict)
+    image: str = ""
+    #: ``python -X importtime`` of one full run: (top-level package, seconds of self time), largest first.
+    import_profile: tuple[tuple[str, float], ...] = ()
+
+
+@dataclass(frozen=True)
 class S1Result:
     runs: tuple[S1Run, ...]
     #: One extra ``--verbose`` run at the slow RTT (not part of the statistics), when it was taken.
     timeline: Timeline | None = None
+    #: Phases of a few extra 0 ms runs (not part of the statistics), when they were taken.
+    phases: Phases | None = None
 
     def at(self, rtt_s: float, image: str | None = None) -> S1Run | None:
         """The run at ``rtt_s`` for ``image`` (default: the first image measured)."""
@@ -601,8 +618,36 @@ def _render_s1(results: Results) -> list[str]:
                 f"{slow_row.duration.fmt(unit=' ms') if slow_row else 'n/a'} | "
                 f"{_num(slow_row.duration.median / slow_ms, 1) if slow_row and slow_ms else 'n/a'} |"
             )
+    if s1.phases is not None:
+        lines += _render_phases(s1.phases)
     if s1.timeline is not None:
         lines += _render_timeline(s1.timeline)
+    return lines
+
+
+def _render_phases(phases: Phases) -> list[str]:
+    lines = [
+        "",
+        f"### Where a full run's time goes ({phases.image + ' image, ' if phases.image else ''}0 ms RTT, "
+        f"`bench/phases.py`, {len(phases.wall.samples)} runs)",
+        "",
+        "Exclusive time per phase inside the process (a phase nested in another is not counted twice); "
+        "interpreter start-up is `python -c pass` measured in the same loop. Imports are the "
+        "top-level packages first imported in the phase.",
+        "",
+        "| phase | time | first imported there |",
+        "|---|---|---|",
+        f"| interpreter start-up (`python -c pass`) | {phases.startup.fmt(1000, ' ms')} | |",
+    ]
+    for name, spread in phases.seconds.items():
+        imported = [p for p in phases.imports.get(name, []) if not p.startswith("_")]
+        lines.append(f"| {name} | {spread.fmt(1000, ' ms')} | {', '.join(imported)} |")
+    total = sum(spread.median for spread in phases.seconds.values()) + phases.startup.median
+    lines.append(f"| **sum** (process wall {phases.wall.fmt(1000, ' ms')}) | {_ms(total)} | |")
+    if phases.import_profile:
+        parts = ", ".join(f"{name} {seconds * 1000:.0f} ms" for name, seconds in phases.import_profile)
+        lines += ["", f"Imports of one full run (`python -X importtime`, self time per top-level package, "
+                  f"largest first; importtime itself inflates them): {parts}."]
     return lines
 
 

@@ -38,6 +38,7 @@ from bench.measure import (
 )
 from bench.results import (
     CheckRow,
+    Phases,
     ReferenceRun,
     RequestSpan,
     S1Result,
@@ -108,6 +109,42 @@ def seed_s1(bench: BenchRegistry) -> dict[str, PushedImage]:
 
 
 REFERENCE_CLIENT = Path(__file__).resolve().parent / "reference_client.py"
+PHASES_SCRIPT = Path(__file__).resolve().parent / "phases.py"
+
+
+def s1_phases(bench: BenchRegistry, tag: str, *, runs: int = 3) -> Phases:
+    """Where a full run's time goes (``bench/phases.py``), ``runs`` times at 0 ms RTT; medians.
+
+    Interpreter start-up is measured beside it as ``python -c pass`` in the same loop, so the
+    phases and the start-up add up to (about) the process wall time.
+    """
+    out = bench.workdir / "phases.json"
+    env = bench.doctor_env(OCI__TestTag=tag)
+    argv = [sys.executable, str(PHASES_SCRIPT), str(out), "--tag", "registry", "--format", "json"]
+    seconds: dict[str, list[float]] = {}
+    imports: dict[str, list[str]] = {}
+    startup: list[float] = []
+    walls: list[float] = []
+    bench.set_rtt(0.0)
+    for _ in range(runs):
+        startup.append(run_measured([sys.executable, "-c", "pass"], env=env, cwd=bench.workdir).wall_s)
+        measurement = run_measured(argv, env=env, timeout=120, cwd=bench.workdir)
+        _parse_report(measurement)
+        walls.append(measurement.wall_s)
+        data = json.loads(out.read_text())
+        for name, value in data["seconds"].items():
+            seconds.setdefault(name, []).append(float(value))
+        imports = data["imports"]
+    profile = import_profile(
+        [*doctor_executable(), "--tag", "registry", "--format", "json"], env=env, cwd=bench.workdir, top=12
+    )
+    return Phases(
+        import_profile=tuple(profile),
+        wall=_spread(walls),
+        startup=_spread(startup),
+        seconds={name: _spread(values) for name, values in seconds.items()},
+        imports=imports,
+    )
 
 
 def reference_argv(bench: BenchRegistry, tag: str) -> list[str]:
@@ -359,12 +396,17 @@ def run_s1(
         for label, _ in images
         for rtt in rtts
     )
+    phases = None
+    if timeline:
+        label, tag = images[-1]
+        progress(f"S1 phases, {label} image at 0 ms RTT")
+        phases = replace(s1_phases(bench, tag, runs=min(repeat, 3)), image=label)
     spans = None
     if timeline and max(rtts) > 0:
         label, tag = images[-1]
         progress(f"S1 request timeline, {label} image at {max(rtts) * 1000:.0f} ms RTT (one --verbose run)")
         spans = replace(s1_timeline(bench, max(rtts), tag), image=label)
-    return S1Result(runs=runs, timeline=spans)
+    return S1Result(runs=runs, timeline=spans, phases=phases)
 
 
 # -- S2 ------------------------------------------------------------------------------------------

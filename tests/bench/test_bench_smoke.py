@@ -20,7 +20,7 @@ from bench.environment import start_bench_registry
 from bench.latency_proxy import AsyncLatencyProxy, HttpRequestCounter, LatencyProxy, ProxyError
 from bench.measure import BenchError, Machine, run_measured
 from bench.results import RequestSpan, Results, Timeline, render_markdown
-from bench.scenarios import request_spans, run_s1, s1_timeline, seed_s1
+from bench.scenarios import S1_SIGNED_REFERRERS, request_spans, run_s1, s1_timeline, seed_s1
 
 OCI_CHECKS = {
     "check.integration.oci.credentials",
@@ -132,14 +132,34 @@ def test_s1_once_at_0ms_produces_a_row(registry_binary: Path, tmp_path: Path) ->
     assert run.token_server_requests.median >= 1
     assert run.wire_requests.median >= 5
     assert run.rss_kb is not None and run.rss_kb.median > 1024
-    # The chain starts with a challenge and goes through the token server before the probes.
+    # The reference client ran beside doctor on both images, did the same work the cheapest way
+    # (one challenge, one token) and found the signed image's referrers.
+    assert result.images == ["unsigned", "signed"]
+    for image in result.images:
+        measured = result.at(0.0, image)
+        assert measured is not None and measured.reference is not None, image
+        assert measured.reference_ratio is not None and measured.reference_ratio > 0
+        assert (measured.reference.challenges, measured.reference.token_fetches) == (1, 1)
+        assert measured.reference.depth == 5  # challenge -> token -> POST -> PATCH -> DELETE
+        # doctor itself: one challenge and one token fetch per run too.
+        assert measured.token_server_requests.median == 1, measured
+    signed = result.at(0.0, "signed")
+    assert signed is not None and signed.reference is not None
+    assert signed.reference.referrers == S1_SIGNED_REFERRERS
+    assert result.phases is not None
+    assert set(result.phases.seconds) >= {"import", "plugins", "configuration", "checks", "rendering"}
+    assert result.phases.seconds["checks"].median > 0
+    assert "doctor_oci" in {p for names in result.phases.imports.values() for p in names}
+    # The chain starts with the one challenge and goes through the token server before the probes.
+    assert timeline.challenges == 1
     assert len(timeline.chain) >= 3
     assert timeline.chain[0].status == 401
     assert any(span.target.startswith("token") for span in timeline.chain)
     markdown = render_markdown(
         Results(machine=Machine.detect(), repeat=1, s1=replace(result, timeline=timeline))
     )
-    assert "| 0 ms |" in markdown
+    assert "| 0 ms |" in markdown and "x reference" in markdown
+    assert "Where a full run's time goes" in markdown
     assert f"Longest chain of requests sent one after another: **{len(timeline.chain)}**" in markdown
     assert "check.integration.oci.pull" in markdown
 
