@@ -643,7 +643,9 @@ def _render_phases(phases: Phases) -> list[str]:
         imported = [p for p in phases.imports.get(name, []) if not p.startswith("_")]
         lines.append(f"| {name} | {spread.fmt(1000, ' ms')} | {', '.join(imported)} |")
     total = sum(spread.median for spread in phases.seconds.values()) + phases.startup.median
-    lines.append(f"| **sum** (process wall {phases.wall.fmt(1000, ' ms')}) | {_ms(total)} | |")
+    lines.append(f"| exit (process wall - the rows above: interpreter teardown) | "
+                 f"{_ms(max(0.0, phases.wall.median - total))} | |")
+    lines.append(f"| **process wall** | {phases.wall.fmt(1000, ' ms')} | |")
     if phases.import_profile:
         parts = ", ".join(f"{name} {seconds * 1000:.0f} ms" for name, seconds in phases.import_profile)
         lines += ["", f"Imports of one full run (`python -X importtime`, self time per top-level package, "
