@@ -43,7 +43,6 @@ from email.utils import parsedate_to_datetime
 from typing import Any
 
 import httpx
-import structlog
 
 from doctor_oci.client.errors import (
     ConnectError,
@@ -106,6 +105,8 @@ def _logger() -> Any:
     try:
         from doctor_core.logs import get_logger
     except ImportError:
+        import structlog
+
         return structlog.get_logger("doctor_oci")
     return get_logger(component="doctor_oci.client")
 
