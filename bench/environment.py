@@ -108,9 +108,17 @@ class BenchRegistry:
         return server.latency_proxy
 
     @property
+    def mode(self) -> str:
+        """``token``, ``htpasswd-tls`` or ``open`` (devtools' registry modes)."""
+        if self.registry.token_server is not None:
+            return "token"
+        return "htpasswd-tls" if self.registry.ca_bundle is not None else "open"
+
+    @property
     def url(self) -> str:
-        """The registry as doctor sees it: through the proxy."""
-        return self.registry_proxy.url
+        """The registry as doctor sees it: through the proxy (https for the TLS registry)."""
+        scheme = "https" if self.registry.ca_bundle is not None else "http"
+        return f"{scheme}://{self.registry_proxy.address}"
 
     @property
     def host(self) -> str:
@@ -120,20 +128,28 @@ class BenchRegistry:
     def set_rtt(self, rtt_s: float) -> None:
         """Round-trip time added on both hops (half of it each way)."""
         self.registry_proxy.delay = rtt_s / 2
-        self.token_proxy.delay = rtt_s / 2
+        if self.registry.token_server is not None:
+            self.token_proxy.delay = rtt_s / 2
 
     def doctor_env(self, base: Mapping[str, str] | None = None, **overrides: str) -> dict[str, str]:
         """Environment for a ``doctor`` subprocess aimed at this registry through the proxy."""
         env = clean_env(base, pycache=self.workdir / "pycache")
-        user, password = self.registry.credentials("admin")
         docker_config = self.workdir / "docker-config"
         docker_config.mkdir(parents=True, exist_ok=True)
+        if self.registry.users:
+            user, password = self.registry.credentials("admin")
+            env.update(
+                {
+                    "OCI__Username": user,
+                    "OCI__PasswordSecretRef": f"env:{PASSWORD_VARIABLE}",
+                    PASSWORD_VARIABLE: password,
+                }
+            )
+        if self.registry.ca_bundle is not None:
+            env["OCI__CaBundle"] = str(self.registry.ca_bundle)
         env.update(
             {
                 "OCI__RegistryUrl": self.url,
-                "OCI__Username": user,
-                "OCI__PasswordSecretRef": f"env:{PASSWORD_VARIABLE}",
-                PASSWORD_VARIABLE: password,
                 "OCI__TestRepository": self.repository,
                 "OCI__TestTag": self.tag,
                 "DOCKER_CONFIG": str(docker_config),
@@ -146,11 +162,14 @@ class BenchRegistry:
         return env
 
     def token_requests(self) -> int:
-        """Token requests the token server answered since the last :meth:`reset_counters`."""
+        """Token requests the token server answered since the last :meth:`reset_counters` (0 without one)."""
+        if self.registry.token_server is None:
+            return 0
         return len(self.token_server.requests)
 
     def reset_counters(self) -> None:
-        self.token_server.clear_requests()
+        if self.registry.token_server is not None:
+            self.token_server.clear_requests()
 
     def stop(self) -> None:
         """Stop the registry proxy, the registry, its token server and the token proxy. Idempotent."""
@@ -169,16 +188,24 @@ class BenchRegistry:
         self.stop()
 
 
-def start_bench_registry(workdir: Path, *, repository: str = "bench/app", tag: str = "v1") -> BenchRegistry:
-    """Start the token-auth registry with both hops behind 0 ms proxies (raise the RTT with ``set_rtt``).
+def start_bench_registry(
+    workdir: Path, *, repository: str = "bench/app", tag: str = "v1", mode: str = "token"
+) -> BenchRegistry:
+    """Start the registry (token auth by default; ``htpasswd-tls`` or ``open``) with every hop
+    behind a 0 ms proxy (raise the RTT with ``set_rtt``).
 
     :raises devtools.registry.RegistryBinaryMissing: ``docker-registry`` is not installed.
     :raises devtools.registry.RegistryStartError: it did not come up.
     :raises bench.latency_proxy.ProxyError: a proxy could not listen.
     """
-    registry = start_registry(
-        "token", workdir=workdir, delete_enabled=True, token_server_factory=_ProxiedTokenServer
-    )
+    if mode == "token":
+        registry = start_registry(
+            "token", workdir=workdir, delete_enabled=True, token_server_factory=_ProxiedTokenServer
+        )
+    elif mode in ("htpasswd-tls", "open"):
+        registry = start_registry(mode, workdir=workdir, delete_enabled=True)  # type: ignore[arg-type]
+    else:
+        raise ValueError(f"unknown bench registry mode {mode!r}: token, htpasswd-tls or open")
     try:
         proxy = LatencyProxy(LOOPBACK, registry.port, delay=0.0).start()
     except BaseException:

@@ -285,8 +285,8 @@ class RegistryClient:
         For a client that will send several requests at once (the run's shared client, each check
         calling this under its request label): until the registry has said how it authenticates,
         each request would meet its own 401 (five checks starting together: five challenges, then
-        a token fetch each). Once discovery has started, :meth:`request` waits for it instead
-        (:meth:`_learn_scheme_first`), which costs no round trip -- the request's own 401 would
+        a token fetch each). Once discovery has started, a request with credentials to send waits
+        for it instead (:meth:`_learn_scheme_first`), which costs no round trip -- the request's own 401 would
         have come back at the same time -- and then sends Basic credentials or a token with its
         first try (to this origin only). Needs a running event loop.
         """
@@ -295,10 +295,15 @@ class RegistryClient:
     async def _learn_scheme_first(self) -> None:
         """Wait for a started ``/v2/`` discovery while the scheme is unknown (see :meth:`start_discovery`).
 
-        A static token needs no discovery; a failed discovery (network error) is left to the
-        request itself to meet and report, as without discovery.
+        Only with credentials to send: anonymous requests go at once, as an open registry answers
+        them without any challenge (waiting would add a round trip there; an anonymous client of
+        a token registry meets one 401 per concurrent first request, as before). A static token
+        needs no discovery; a failed discovery (network error) is left to the request itself to
+        meet and report, as without discovery.
         """
         if self._auth.scheme is not None or self.credentials.token is not None:
+            return
+        if self.credentials.usable_basic is None and self.credentials.identity_token is None:
             return
         task = self._memo.get(_DISCOVERY)
         if task is None or (task.done() and (task.cancelled() or task.exception() is not None)):
