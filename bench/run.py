@@ -12,6 +12,7 @@ when every requested scenario was measured (targets missed or not), 1 otherwise,
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import shutil
 import subprocess
 import sys
@@ -22,7 +23,7 @@ from pathlib import Path
 from bench.environment import clean_env, start_bench_registry
 from bench.measure import BenchError, Machine
 from bench.results import Results, judge, render_markdown
-from bench.scenarios import run_s1, run_s2, run_s3, seed_s1, seed_s3
+from bench.scenarios import run_s1, run_s1_modes, run_s2, run_s3, seed_s1, seed_s3
 from doctor_core.redact import redact
 
 BENCH_DIR = Path(__file__).resolve().parent
@@ -70,6 +71,7 @@ def build_parser() -> argparse.ArgumentParser:
     add("--cosign-tags", type=_positive, default=300, help="S3: cosign-style tags (default 300)")
     add("--index-entries", type=_positive, default=300, help="S3: tag-schema index size (default 300)")
     add("--rtt-ms", type=float, default=50.0, help="the slow RTT in ms (default 50)")
+    add("--token-only", action="store_true", help="S1: skip the htpasswd+TLS and open registries")
     return parser
 
 
@@ -106,6 +108,11 @@ def collect(args: argparse.Namespace) -> Results:
                     results.s1 = run_s1(
                         bench, rtts=(0.0, rtt), repeat=args.repeat, rss=rss, progress=_progress
                     )
+                    if not args.token_only:
+                        modes = run_s1_modes(
+                            args.workdir / "modes", rtts=(0.0, rtt), repeat=args.repeat, progress=_progress
+                        )
+                        results.s1 = dataclasses.replace(results.s1, runs=(*results.s1.runs, *modes))
                 except Exception as exc:  # recorded as "not measured"; the run goes on
                     results.skipped["S1"] = _reason(exc)
             if "S3" in scenarios or "S4" in scenarios:

@@ -27,7 +27,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
-from bench.environment import PASSWORD_VARIABLE, BenchRegistry
+from bench.environment import PASSWORD_VARIABLE, BenchRegistry, start_bench_registry
 from bench.measure import (
     BenchError,
     Measurement,
@@ -149,11 +149,13 @@ def s1_phases(bench: BenchRegistry, tag: str, *, runs: int = 3) -> Phases:
 
 def reference_argv(bench: BenchRegistry, tag: str) -> list[str]:
     """The reference client (:mod:`bench.reference_client`) for ``bench.repository:tag`` via the proxy."""
-    user, _ = bench.registry.credentials("admin")
-    return [
-        sys.executable, str(REFERENCE_CLIENT), "--registry", bench.url, "--repository", bench.repository,
-        "--tag", tag, "--user", user, "--password-env", PASSWORD_VARIABLE,
-    ]
+    argv = [sys.executable, str(REFERENCE_CLIENT), "--registry", bench.url, "--repository", bench.repository,
+            "--tag", tag]
+    if bench.registry.users:
+        argv += ["--user", bench.registry.credentials("admin")[0], "--password-env", PASSWORD_VARIABLE]
+    if bench.registry.ca_bundle is not None:
+        argv += ["--ca-bundle", str(bench.registry.ca_bundle)]
+    return argv
 
 
 _ReferenceSample = tuple[Measurement, dict[str, Any]]
@@ -407,6 +409,39 @@ def run_s1(
         progress(f"S1 request timeline, {label} image at {max(rtts) * 1000:.0f} ms RTT (one --verbose run)")
         spans = replace(s1_timeline(bench, max(rtts), tag), image=label)
     return S1Result(runs=runs, timeline=spans, phases=phases)
+
+
+#: The other auth modes of the depth target: (devtools registry mode, the runs' image label).
+S1_AUTH_MODES: tuple[tuple[str, str], ...] = (
+    ("htpasswd-tls", "signed, htpasswd+TLS"),
+    ("open", "signed, open"),
+)
+
+
+def run_s1_modes(
+    workdir: Path,
+    *,
+    rtts: Sequence[float] = (0.0, 0.050),
+    repeat: int = 3,
+    modes: Sequence[tuple[str, str]] = S1_AUTH_MODES,
+    progress: Progress = _quiet,
+) -> tuple[S1Run, ...]:
+    """S1 for the signed image on an htpasswd+TLS and an open registry (each behind its proxy).
+
+    Same measurement as :func:`run_s1` (doctor, then the reference client, interleaved per RTT);
+    the runs are labelled ``"signed, <mode>"`` so they sit next to the token registry's.
+    """
+    runs: list[S1Run] = []
+    for mode, label in modes:
+        with start_bench_registry(workdir / mode, mode=mode) as bench:
+            seed_s1(bench)
+            progress(f"S1 on the {mode} registry")
+            result = run_s1(
+                bench, rtts=rtts, repeat=repeat, images=(("signed", "signed"),), timeline=False,
+                progress=progress,
+            )
+        runs += [replace(run, image=label) for run in result.runs]
+    return tuple(runs)
 
 
 # -- S2 ------------------------------------------------------------------------------------------
