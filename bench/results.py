@@ -1,4 +1,4 @@
-"""What the scenarios measured, the targets of issue 7 judged against it, and the Markdown of RESULTS.md.
+"""What the scenarios measured, the targets (issues 16 and 7) judged against it, and RESULTS.md's Markdown.
 
 The scenarios (:mod:`bench.scenarios`) fill the dataclasses below; nothing here runs anything. The
 rendering is deterministic so that two runs on the same machine differ only in their numbers.
@@ -299,7 +299,7 @@ def _mb(spread: Spread | None) -> str:
 
 
 def judge(results: Results) -> list[Target]:
-    """Every target of issue 7 with its verdict."""
+    """Every target (issue 16: S1, S2, S4; issue 7: S3) with its verdict."""
     targets: list[Target] = []
     targets.extend(_judge_s1(results))
     targets.extend(_judge_s2(results))

@@ -1,8 +1,11 @@
-"""The four scenarios of issue 7, each a function from a running environment to a result record.
+"""The four scenarios (issues 7 and 16), each a function from a running environment to a result record.
 
-* :func:`run_s1` -- ``doctor --tag registry --format json`` at each RTT: wall time, the checks' own
-  ``metrics`` (``http_requests``, ``token_fetches``), token requests seen at the token server,
-  HTTP requests seen on the wire, peak RSS.
+* :func:`run_s1` -- ``doctor --tag registry --format json`` at each RTT on an unsigned and a signed
+  image, each run followed by the reference client (:mod:`bench.reference_client`): wall time and
+  its ratio to the reference, the checks' own ``metrics`` (``http_requests``, ``token_fetches``),
+  token requests seen at the token server, HTTP requests seen on the wire, peak RSS;
+  :func:`s1_phases` where a run's time goes; :func:`run_s1_modes` the signed image on an
+  htpasswd+TLS and an open registry.
 * :func:`run_s2` -- start-up: ``doctor --version`` / ``--help`` / ``list`` next to ``python -c pass``,
   interleaved in one loop so drift in machine load hits all of them alike.
 * :func:`seed_s3` + :func:`run_s3` -- referrer discovery (``doctor oci referrers``) in a repository
