@@ -16,6 +16,9 @@ The probes (the union of the five checks'):
   mount ``POST blobs/uploads/?mount=<blob>&from=<repo>`` (push), ``DELETE`` of a made-up manifest
   and blob (delete support) (capabilities).
 
+``--referrers`` does what ``doctor oci referrers REPO:TAG`` asks instead (the subject, then the
+referrers API, the tag-schema index and the tag list at once, then the subject's cosign tags).
+
 Credentials: ``--user`` and the environment variable named by ``--password-env`` (the same
 secret doctor reads in the bench). It prints one JSON line: the requests it
 sent, its longest chain of dependent requests (``depth``), the token fetches and challenges, and
@@ -77,7 +80,7 @@ class Reference:
             self.challenges += 1
         return response
 
-    async def authenticate(self) -> int:
+    async def authenticate(self, actions: str = "pull,push,delete") -> int:
         """The one challenge and, for Bearer, the one token; the chain level the probes start at."""
         challenge = await self.send(1, "GET", "/v2/")
         if challenge.status_code != 401:
@@ -88,7 +91,7 @@ class Reference:
             self.authorization = self.basic
             return 2
         params = dict(_PARAM.findall(value))
-        query = {"scope": f"repository:{self.repository}:pull,push,delete"}
+        query = {"scope": f"repository:{self.repository}:{actions}"}
         if "service" in params:
             query["service"] = params["service"]
         self.requests += 1
@@ -156,6 +159,52 @@ class Reference:
         response = await self.send(level, "GET", f"/v2/{self.repository}/tags/list")
         return list(response.json().get("tags") or [])
 
+    async def referrers(self, tag: str) -> dict[str, Any]:
+        """What ``doctor oci referrers REPO:TAG`` asks: the subject, then the API, the tag-schema
+        index and the tag list at once, then the subject's cosign tags."""
+        repo = self.repository
+        level = await self.authenticate("pull")
+        tags = asyncio.ensure_future(self.list_tags(level))
+        head = await self.send(
+            level, "HEAD", f"/v2/{repo}/manifests/{tag}", headers={"Accept": MANIFEST_ACCEPT}
+        )
+        digest = head.headers["docker-content-digest"]
+        hex_part = digest.split(":", 1)[1]
+        api, index = await asyncio.gather(
+            self.send(level + 1, "GET", f"/v2/{repo}/referrers/{digest}"),
+            self.send(
+                level + 1,
+                "GET",
+                f"/v2/{repo}/manifests/sha256-{hex_part}",
+                headers={"Accept": MANIFEST_ACCEPT},
+            ),
+        )
+        found = len(api.json().get("manifests", [])) if api.status_code == 200 else 0
+        if api.status_code != 200:
+            if index.status_code == 200:
+                found += len(index.json().get("manifests", []))
+            cosign = sorted(
+                {f"sha256-{hex_part}.{suffix}" for suffix in ("sig", "att", "sbom")} & set(await tags)
+            )
+            signed = await asyncio.gather(
+                *(
+                    self.send(
+                        level + 2, "GET", f"/v2/{repo}/manifests/{t}", headers={"Accept": MANIFEST_ACCEPT}
+                    )
+                    for t in cosign
+                )
+            )
+            found += sum(1 for response in signed if response.status_code == 200)
+        else:
+            await tags
+        return {
+            "referrers": found,
+            "requests": self.requests,
+            "token_fetches": self.tokens,
+            "challenges": self.challenges,
+            "depth": self.depth,
+        }
+
     async def run(self, tag: str) -> dict[str, Any]:
         level = await self.authenticate()
         tags = asyncio.ensure_future(self.list_tags(level))
@@ -184,7 +233,7 @@ async def _main(args: argparse.Namespace) -> dict[str, Any]:
     async with httpx.AsyncClient(verify=verify, timeout=30, trust_env=False) as http:
         password = os.environ.get(args.password_env) if args.password_env else None
         reference = Reference(http, args.registry, args.repository, args.user, password)
-        return await reference.run(args.tag)
+        return await (reference.referrers(args.tag) if args.referrers else reference.run(args.tag))
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -196,6 +245,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--tag", required=True)
     parser.add_argument("--ca-bundle", default=None)
     parser.add_argument("--user", default=None)
+    parser.add_argument("--referrers", action="store_true", help="only what 'doctor oci referrers' asks")
     parser.add_argument("--password-env", default=None, help="name of the variable holding the password")
     args = parser.parse_args(argv)
     try:

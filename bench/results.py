@@ -261,6 +261,16 @@ class S3Result:
     token_requests: float | None
     method: str | None
     exit_codes: tuple[int, ...]
+    #: The reference client's ``--referrers`` runs, interleaved: RTT (s) -> its figures.
+    reference: dict[float, ReferenceRun] = field(default_factory=dict)
+
+    def reference_ratio(self, rtt_s: float) -> float | None:
+        """doctor's median wall over the reference client's at ``rtt_s`` (0 or :attr:`rtt_s`)."""
+        ref = self.reference.get(rtt_s)
+        wall = self.base_wall if rtt_s == 0 else self.wall
+        if ref is None or ref.wall.median <= 0:
+            return None
+        return wall.median / ref.wall.median
 
 
 @dataclass(frozen=True)
@@ -492,6 +502,9 @@ def _judge_s3(results: Results) -> list[Target]:
         f"{median:.2f} s; network part {_ms(network)} = {trips:.1f} RTT; "
         f"{_num(s3.requests)} registry + {_num(s3.token_requests)} token requests"
     )
+    ratio = s3.reference_ratio(s3.rtt_s)
+    if ratio is not None:
+        measured += f"; {ratio:.2f}x the reference client"
     if median <= S3_MAX_WALL_S:
         out.append(Target("S3", wall_target, measured, "met"))
     else:
@@ -760,6 +773,19 @@ def _render_s3(results: Results) -> list[str]:
         f"{_num(s3.token_requests)} | {_num(s3.referrers_found)} | "
         f"{s3.method or 'n/a'} | {_mb(s3.rss_kb)} | {codes} |",
     ]
+    if s3.reference:
+        lines += ["", "The reference client (`bench/reference_client.py --referrers`: the subject, then the "
+                  "referrers API, the tag-schema index and the tag list at once, then the cosign tags) "
+                  "after each doctor run, same round:", "",
+                  "| RTT | doctor wall | reference wall | x reference | reference requests / depth | "
+                  "reference referrers found |", "|---|---|---|---|---|---|"]
+        for rtt, ref in sorted(s3.reference.items()):
+            wall = s3.base_wall if rtt == 0 else s3.wall
+            lines.append(
+                f"| {rtt * 1000:.0f} ms | {wall.fmt(1000, ' ms')} | {ref.wall.fmt(1000, ' ms')} | "
+                f"{_num(s3.reference_ratio(rtt), 2)} | {ref.requests:.0f} / {ref.depth:.0f} | "
+                f"{ref.referrers:.0f} |"
+            )
     return lines
 
 

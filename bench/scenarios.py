@@ -619,6 +619,7 @@ def run_s3(
     found: list[int] = []
     methods: set[str] = set()
     codes: list[int] = []
+    reference_walls: dict[float, list[_ReferenceSample]] = {}
     try:
         if warmup:
             bench.set_rtt(0.0)
@@ -641,6 +642,7 @@ def run_s3(
             found.append(len(data["referrers"]))
             methods.add(str(data.get("method")))
             codes.append(measurement.returncode)
+            _s3_reference(bench, fixture, rtt_s, reference_walls)
             progress(
                 f"S3 round {i + 1}/{repeat}: {measurement.wall_s * 1000:.0f} ms at "
                 f"{rtt_s * 1000:.0f} ms RTT, "
@@ -660,4 +662,17 @@ def run_s3(
         token_requests=_spread(tokens).median,
         method="/".join(sorted(methods)),
         exit_codes=tuple(codes),
+        reference={rtt: _reference_run(samples) for rtt, samples in reference_walls.items() if samples},
     )
+
+
+def _s3_reference(
+    bench: BenchRegistry, fixture: S3Fixture, rtt_s: float, into: dict[float, list[_ReferenceSample]]
+) -> None:
+    """The reference client's ``--referrers`` run at 0 ms and at ``rtt_s``, right after doctor's."""
+    argv = [*reference_argv(bench, "subject"), "--referrers"]
+    argv[argv.index("--repository") + 1] = fixture.repository
+    for rtt in (0.0, rtt_s):
+        bench.set_rtt(rtt)
+        into.setdefault(rtt, []).append(_reference_once(bench, argv, bench.doctor_env()))
+    bench.set_rtt(0.0)
