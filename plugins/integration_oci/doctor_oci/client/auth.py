@@ -267,6 +267,8 @@ class Authenticator:
     _batches: dict[Hashable, tuple[set[str], asyncio.Future[Hashable]]] = field(
         default_factory=dict, repr=False
     )
+    #: The token service rejected these credentials (cache prefix, the error): see :meth:`token_attempt`.
+    _rejected: tuple[Hashable, AuthenticationError] | None = field(default=None, repr=False)
 
     # -- challenges ---------------------------------------------------------------------------
     def learn(self, challenges: Iterable[Challenge]) -> Challenge | None:
@@ -364,18 +366,30 @@ class Authenticator:
         by the one ``/v2/`` challenge) share one fetch for the union of their scopes
         (:meth:`_batched_key`). A token service grants the part of a scope set it allows, so a
         token for the union answers each part as its own token would; if the union is refused
-        outright, each request fetches its own scopes as before.
+        outright, each request fetches its own scopes as before -- except when the token service
+        rejected the credentials themselves (401 to a request carrying them): that holds for every
+        scope set, so it is remembered for the realm and raised without another fetch.
         """
         if self.bearer is None:
             raise ProtocolError("no token service is known for this registry yet")
         realm = self.bearer
         scopes = canonical_scopes(scopes)
         own = self._cache_key(realm, scopes)
+        if self._rejected is not None and self._rejected[0] == self._cache_prefix(realm):
+            raise self._rejected[1]
         key = self._covering_key(realm, scopes) or await self._batched_key(realm, scopes)
         try:
             token = await self.cache.get(key, self._fetcher(realm, key))
         except TRANSPORT_ERRORS:
             raise
+        except AuthenticationError as error:
+            if self._sends_credentials():
+                self._rejected = (self._cache_prefix(realm), error)
+                raise
+            if key == own:
+                raise
+            key = own
+            token = await self.cache.get(key, self._fetcher(realm, key))
         except RegistryError:
             if key == own:
                 raise
@@ -388,6 +402,10 @@ class Authenticator:
             scopes=token.scopes,
             cache_key=key,
         )
+
+    def _sends_credentials(self) -> bool:
+        """Whether a token request carries credentials (Basic or an identity token)."""
+        return self.credentials.usable_basic is not None or self.credentials.identity_token is not None
 
     def _fetcher(self, realm: BearerRealm, key: Hashable) -> Callable[[], Awaitable[AccessToken]]:
         scopes = key[-1] if isinstance(key, tuple) else frozenset()

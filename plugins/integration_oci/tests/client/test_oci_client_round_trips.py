@@ -149,3 +149,34 @@ async def test_basic_credentials_never_go_to_another_origin(
         assert response.status_code == 200
         assert "authorization" not in response.request.headers
         assert transport.seen[-1][3] is None
+
+
+async def test_rejected_credentials_cost_one_token_request_per_run(
+    token_registry: RunningRegistry, unique_repo: str
+) -> None:
+    """A wrong password is wrong for every scope set: one refused fetch, not one per scope set."""
+    assert token_registry.token_server is not None
+    token_registry.token_server.clear_requests()
+    client, _ = counted_client(token_registry, Password="wrong-password-123")
+    async with client:
+        client.start_discovery()
+        responses = await asyncio.gather(
+            client.head_manifest(unique_repo, "latest"),
+            client.request(
+                "POST", f"/v2/{unique_repo}/blobs/uploads/", scopes=[client.scope(unique_repo, "push")]
+            ),
+            client.request("GET", f"/v2/{unique_repo}/tags/list", scopes=[client.scope(unique_repo, "pull")]),
+        )
+        later = await client.request(
+            "DELETE",
+            f"/v2/{unique_repo}/manifests/sha256:{'0' * 64}",
+            scopes=[client.scope(unique_repo, "delete")],
+        )
+        for response in (*responses, later):
+            assert response.status_code == 401
+            error = client.error_for(response)
+            assert type(error).__name__ == "AuthenticationError" and "rejected" in str(error), error
+        assert len(token_registry.token_server.requests) == 1, token_registry.token_server.requests
+        ping = await client.ping()
+        assert ping.status == 401 and "rejected" in str(ping.error)
+        assert len(token_registry.token_server.requests) == 1
