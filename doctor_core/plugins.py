@@ -9,7 +9,10 @@ Loading policy (stevedore) and call contract (pluggy) are kept apart:
 * Every loaded object is registered with pluggy under its entry point name. A failed registration
   or a hook implementation without a matching specification is a problem for that plugin only.
 * Contribution hooks are called *per implementation* (``get_hookimpls()``), so an exception or a
-  malformed contribution is attributed to the plugin that produced it.
+  malformed contribution is attributed to the plugin that produced it. pluggy's ordering markers are
+  honoured (``tryfirst`` implementations first, ``trylast`` last, registration order otherwise);
+  wrappers (``wrapper=True`` / ``hookwrapper=True``) are refused with a plugin problem, because a
+  wrapper sees and may rewrite every other plugin's contribution, which would defeat attribution.
 
 Nothing here raises on a plugin's behalf except in strict mode, where any recorded
 :class:`~doctor_core.models.PluginProblem` becomes a :class:`~doctor_core.errors.PluginError`.
@@ -46,6 +49,7 @@ from doctor_core.types import Check, Command, ConfigSection, Reporter, is_import
 if TYPE_CHECKING:
     from importlib.metadata import Distribution, EntryPoint
 
+    from pluggy import HookImpl
     from pydantic import BaseModel
 
     from doctor_core.models import PluginProblem
@@ -149,6 +153,7 @@ class PluginManager:
         self._registered: dict[str, _Registered] = {}
         self._problems: list[PluginProblem] = []
         self._dist_cache: dict[tuple[str, str], Distribution] | None = None
+        self._refused_wrappers: set[tuple[str, str]] = set()
         self._collected: dict[str, Any] = {}
         for module_name in builtins:
             self._register_builtin(module_name)
@@ -313,7 +318,12 @@ class PluginManager:
         """Call every implementation of ``hook_name`` on its own; failures become problems."""
         caller = getattr(self._pm.hook, hook_name)
         results: list[tuple[str, Any]] = []
-        for impl in caller.get_hookimpls():
+        for impl in _call_order(caller.get_hookimpls()):
+            if impl.hookwrapper or impl.wrapper:
+                if (impl.plugin_name, hook_name) not in self._refused_wrappers:
+                    self._refused_wrappers.add((impl.plugin_name, hook_name))
+                    self._problem(impl.plugin_name, f"hook:{hook_name}", _WRAPPERS_REFUSED)
+                continue
             args = [kwargs[arg] for arg in impl.argnames]
             try:
                 value = impl.function(*args)
@@ -493,6 +503,23 @@ class PluginManager:
         if hook_name not in LIFECYCLE_HOOKS:
             raise ValueError(f"{hook_name} is not a lifecycle hook")
         self._call_each(hook_name, kwargs)
+
+
+_WRAPPERS_REFUSED = (
+    "wrapper implementations (wrapper=True, hookwrapper=True) are not supported by doctor's hooks: "
+    "each implementation is called on its own so that its failures are attributed to its plugin; "
+    "use tryfirst=True / trylast=True to order an implementation"
+)
+
+
+def _call_order(impls: list[HookImpl]) -> list[HookImpl]:
+    """Implementations in doctor's calling order: ``tryfirst`` ones, the others, then ``trylast``.
+
+    Within each group the order is registration order (plugins in the order they were loaded), which
+    is what keeps results in the plugins' declaration order. pluggy's own order within a group is the
+    reverse (last registered first); doctor documents registration order instead.
+    """
+    return sorted(impls, key=lambda impl: 0 if impl.tryfirst else 2 if impl.trylast else 1)
 
 
 @dataclass(frozen=True)
