@@ -9,11 +9,12 @@ PIP := $(PY) -m pip
 EXAMPLES := $(wildcard plugins/examples/*/pyproject.toml)
 STAMP := $(VENV)/.installed
 
-.PHONY: help demo test lint bench bench-deps system-deps venv clean
+.PHONY: help demo test check lint bench bench-deps system-deps venv clean
 
 help:
 	@echo "make demo   - start a local registry, run 'doctor --tag registry' and 'doctor oci referrers' against it"
 	@echo "make test   - install everything the tests need and run the whole suite"
+	@echo "make check  - format check, lint, strict type check, import contracts (make test runs it first)"
 	@echo "make lint   - ruff"
 	@echo "make bench  - benchmarks (bench/RESULTS.md)"
 
@@ -40,6 +41,14 @@ demo: system-deps venv
 
 test: system-deps venv
 	$(PY) -m pytest -q -p no:cacheprovider
+
+# The standing checks: formatting, lint, a strict type checker, and the architecture's import
+# contracts ([tool.importlinter] in pyproject.toml).
+check: venv
+	$(VENV)/bin/ruff format --check --quiet .
+	$(VENV)/bin/ruff check --quiet .
+	$(VENV)/bin/mypy
+	$(VENV)/bin/lint-imports --no-cache
 
 lint: venv
 	$(VENV)/bin/ruff check .
