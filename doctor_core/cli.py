@@ -402,9 +402,12 @@ def _run_parser(streams: _Streams, parent: _Parser, prog: str, doctor: Doctor) -
 
 def _examples(prog: str, doctor: Doctor) -> str:
     """``examples:`` for ``--help``, naming an installed tag and check when there are some."""
+    from collections import Counter
+
     definitions = doctor.checks()
-    tag = next((t for d in definitions for t in d.tags), "TAG")
-    check = definitions[0].check_id if definitions else "CHECK_ID"
+    counts = Counter(tag for definition in definitions for tag in definition.tags)
+    tag = counts.most_common(1)[0][0] if counts else "TAG"  # ties: the first seen
+    check = next((d.check_id for d in definitions if tag in d.tags), "CHECK_ID")
     rows = [
         (f"{prog} list", "the installed checks, their tags and plugins"),
         (f"{prog} --tag {tag}", f"run the checks tagged {tag!r}"),
@@ -437,7 +440,7 @@ def _environment(doctor: Doctor) -> str:
             rows.append((f"{name}__<Key>", owned.section.description or f"keys of the {name} section"))
         rows += [(f"{name}__{key.name}", key.description) for key in keys]
     width = max(len(variable) for variable, _ in rows)
-    return "environment:\n" + "\n".join(
+    return "environment (a plugin key: SECTION__Key=value, case-insensitive):\n" + "\n".join(
         f"  {variable:<{width}}  {text}".rstrip() for variable, text in rows
     )
 
