@@ -426,6 +426,7 @@ def _environment(doctor: Doctor) -> str:
     settings model (and no pydantic) is imported to print help.
     """
     from doctor_core.config import ENV_FILE_VARIABLE
+    from doctor_core.printable import neutralize
 
     rows = [
         (ENV_FILE_VARIABLE, "configuration file (default: ./doctor.yaml)"),
@@ -439,6 +440,7 @@ def _environment(doctor: Doctor) -> str:
         if not keys:
             rows.append((f"{name}__<Key>", owned.section.description or f"keys of the {name} section"))
         rows += [(f"{name}__{key.name}", key.description) for key in keys]
+    rows = [(neutralize(variable), neutralize(text)) for variable, text in rows]  # plugin-provided
     width = max(len(variable) for variable, _ in rows)
     return "environment (a plugin key: SECTION__Key=value, case-insensitive):\n" + "\n".join(
         f"  {variable:<{width}}  {text}".rstrip() for variable, text in rows
