@@ -296,18 +296,22 @@ def run_cli(
         return EXIT_INTERRUPTED
     except Exception as exc:
         from doctor_core.errors import DoctorError
+        from doctor_core.printable import neutralize
         from doctor_core.redact import describe_exception, redact
 
+        # An error's text may quote a plugin or a registry: one line, nothing interpreted.
         if isinstance(exc, DoctorError):
-            err.write(f"doctor: error: {redact(str(exc))}\n")
+            err.write(f"doctor: error: {neutralize(redact(str(exc)))}\n")
             return exc.exit_code if exc.exit_code else EXIT_USAGE
+        described = neutralize(describe_exception(exc))
         if verbose:
             import traceback
 
-            err.write(redact(traceback.format_exc()))
-            err.write(f"doctor: internal error: {describe_exception(exc)}\n")
+            lines = redact(traceback.format_exc()).splitlines()
+            err.write("".join(neutralize(line) + "\n" for line in lines))
+            err.write(f"doctor: internal error: {described}\n")
         else:
-            err.write(f"doctor: internal error: {describe_exception(exc)}; run with --verbose for details\n")
+            err.write(f"doctor: internal error: {described}; run with --verbose for details\n")
         return EXIT_USAGE
 
 

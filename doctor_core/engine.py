@@ -32,16 +32,7 @@ from datetime import UTC, datetime
 from typing import Any, TypeVar
 
 from doctor_core.defaults import DEFAULT_CONCURRENCY, DEFAULT_DEADLINE_S, DEFAULT_TIMEOUT_FACTOR
-from doctor_core.models import (
-    Cause,
-    CheckDefinition,
-    CheckOutcome,
-    CheckResult,
-    Report,
-    Status,
-    Summary,
-    shared_causes,
-)
+from doctor_core.models import CheckDefinition, CheckOutcome, CheckResult, Report, Status, Summary
 from doctor_core.plugins import PluginManager
 from doctor_core.redact import describe_exception, redact, redact_value, register_secret
 from doctor_core.types import Check, CheckContext
@@ -208,7 +199,7 @@ class Engine:
             recommendations=tuple(advice),
             plugin_errors=self._plugins.problems,
             interrupted=interrupted,
-            causes=shared_causes(results),
+            causes=Report.causes_of(results),
         )
         self._plugins.notify("doctor_run_finished", report=report)
         return report
@@ -368,12 +359,15 @@ class Engine:
         )
 
 
-def _redacted_cause(cause: Cause | None) -> Cause | None:
-    """The outcome's root cause as the result carries it: redacted like the message."""
+def _redacted_cause(cause: Any) -> Any:
+    """The outcome's root cause (a ``Cause`` or None) as the result carries it: redacted like the
+    message."""
     if cause is None:
         return None
-    return Cause(
-        key=redact(cause.key),
-        summary=redact(cause.summary),
-        remediation=tuple(redact(step) for step in cause.remediation),
+    return cause.model_copy(
+        update={
+            "key": redact(cause.key),
+            "summary": redact(cause.summary),
+            "remediation": tuple(redact(step) for step in cause.remediation),
+        }
     )

@@ -40,7 +40,6 @@ __all__ = [
     "Summary",
     "report_json_schema",
     "run_fails",
-    "shared_causes",
 ]
 
 #: Version of the JSON report layout. Major bumps break parsers; minor bumps only add fields.
@@ -198,22 +197,6 @@ class Selection(_Model):
     check_ids: tuple[str, ...] = ()
 
 
-def shared_causes(results: list[CheckResult] | tuple[CheckResult, ...]) -> tuple[SharedCause, ...]:
-    """Every distinct cause of ``results`` (by ``key``, first-seen order) with the checks it affects."""
-    found: dict[str, tuple[Cause, list[str]]] = {}
-    for result in results:
-        if result.cause is None:
-            continue
-        entry = found.setdefault(result.cause.key, (result.cause, []))
-        entry[1].append(result.check_id)
-    return tuple(
-        SharedCause(
-            key=cause.key, summary=cause.summary, remediation=cause.remediation, check_ids=tuple(ids)
-        )
-        for cause, ids in found.values()
-    )
-
-
 def _printable_value(value: Any) -> Any:
     from doctor_core.printable import neutralize
 
@@ -256,6 +239,22 @@ class Report(_Model):
             if result.check_id == check_id:
                 return result
         raise KeyError(check_id)
+
+    @staticmethod
+    def causes_of(results: list[CheckResult] | tuple[CheckResult, ...]) -> tuple[SharedCause, ...]:
+        """Every distinct cause of ``results`` (by ``key``, first-seen order) with the checks it
+        affects: what the engine stores in :attr:`causes`. The first cause seen for a key wins."""
+        found: dict[str, tuple[Cause, list[str]]] = {}
+        for result in results:
+            if result.cause is None:
+                continue
+            found.setdefault(result.cause.key, (result.cause, []))[1].append(result.check_id)
+        return tuple(
+            SharedCause(
+                key=cause.key, summary=cause.summary, remediation=cause.remediation, check_ids=tuple(ids)
+            )
+            for cause, ids in found.values()
+        )
 
     def under(self, fail_on: FailOn) -> Report:
         """This report with its summary's ``failed`` decided under the ``--fail-on`` policy."""
