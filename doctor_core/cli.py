@@ -431,6 +431,7 @@ def _environment(doctor: Doctor) -> str:
     """
     from doctor_core.config import ENV_FILE_VARIABLE
     from doctor_core.printable import neutralize
+    from doctor_core.types import ConfigKey
 
     rows = [
         (ENV_FILE_VARIABLE, "configuration file (default: ./doctor.yaml)"),
@@ -440,10 +441,13 @@ def _environment(doctor: Doctor) -> str:
         ("FORCE_COLOR=1", "colours even when stdout is not a terminal"),
     ]
     for name, owned in sorted(doctor.plugin_manager.config_sections().items()):
-        keys = owned.section.help_keys()
+        try:
+            keys = [key for key in owned.section.help_keys() if isinstance(key, ConfigKey)]
+        except Exception:  # a malformed contribution must not break --help
+            keys = []
         if not keys:
             rows.append((f"{name}__<Key>", owned.section.description or f"keys of the {name} section"))
-        rows += [(f"{name}__{key.name}", key.description) for key in keys]
+        rows += [(f"{name}__{key.name}", str(key.description)) for key in keys]
     rows = [(neutralize(variable), neutralize(text)) for variable, text in rows]  # plugin-provided
     width = max(len(variable) for variable, _ in rows)
     return "environment (a plugin key: SECTION__Key=value, case-insensitive):\n" + "\n".join(

@@ -503,3 +503,28 @@ def test_declared_config_keys_name_exactly_the_models_keys():
         declared = [key.name for key in owned.section.help_keys()]
         if owned.section.keys:
             assert declared == [key.name for key in owned.section.model_keys()], name
+
+
+def test_help_lists_keys_declared_derived_from_a_model_class_or_one_line_per_section(doctor_cli):
+    from pydantic import BaseModel, Field
+
+    from doctor_core import ConfigKey, ConfigSection
+
+    class Settings(BaseModel):
+        Level: int = Field(default=1, description="how loud")
+
+    class Plugin:
+        @hookimpl
+        def doctor_add_config_sections(self):
+            return [
+                ConfigSection("DECLARED", "nowhere.mod:S", keys=(ConfigKey("Url", "where to go\x1b[2J"),)),
+                ConfigSection("CLASS", Settings),
+                ConfigSection("LAZY", "nowhere.settings:S", description="lazy section"),
+            ]
+
+    result = doctor_cli("--help", plugins=[Plugin()], load_entrypoints=False)
+    assert result.exit_code == 0
+    lines = [" ".join(line.split()) for line in result.stdout.splitlines()]
+    assert "DECLARED__Url where to go\\x1b[2J" in lines  # plugin text neutralised
+    assert "CLASS__Level how loud" in lines
+    assert "LAZY__<Key> lazy section" in lines
