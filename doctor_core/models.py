@@ -19,7 +19,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from doctor_core.definitions import CheckDefinition, Severity, Status
 
@@ -132,11 +132,12 @@ class PluginProblem(_Model):
     error: str = Field(description="Exception type and (redacted) message")
 
 
-def run_fails(counts: Summary, fail_on: FailOn) -> bool:
+def run_fails(counts: Any, fail_on: FailOn) -> bool:
     """Whether a run with these counts fails under ``fail_on``: the rule behind exit code 1.
 
     Any failure or error fails the run; warnings fail it only under ``fail_on="warn"``. The CLI's
     exit code, ``Summary.failed`` and every reporter's notion of failure come from here.
+    ``counts`` is a :class:`Summary` (anything with ``failures``, ``errors`` and ``warnings``).
     """
     return bool(counts.failures or counts.errors or (fail_on == "warn" and counts.warnings))
 
@@ -161,6 +162,17 @@ class Summary(_Model):
         description="Whether the run fails under 'fail_on' (the CLI then exits 1) (schema 1.1)",
     )
 
+    @model_validator(mode="before")
+    @classmethod
+    def _decide_failed(cls, data: Any) -> Any:
+        """``failed`` follows the counts and ``fail_on`` unless given (as in a parsed report)."""
+        if isinstance(data, dict) and "failed" not in data:
+            from types import SimpleNamespace
+
+            counts = SimpleNamespace(**{k: data.get(k, 0) for k in ("failures", "errors", "warnings")})
+            data = {**data, "failed": run_fails(counts, data.get("fail_on", "fail"))}
+        return data
+
     @classmethod
     def of(cls, results: list[CheckResult] | tuple[CheckResult, ...], fail_on: FailOn = "fail") -> Summary:
         counts = {status: 0 for status in Status}
@@ -168,7 +180,7 @@ class Summary(_Model):
             counts[result.status] += 1
         ranked = [r.status for r in results if r.status is not Status.SKIP]
         overall = max(ranked, key=lambda s: s.rank) if ranked else Status.PASS
-        summary = cls(
+        return cls(
             total=len(results),
             passed=counts[Status.PASS],
             info=counts[Status.INFO],
@@ -177,8 +189,8 @@ class Summary(_Model):
             errors=counts[Status.ERROR],
             skipped=counts[Status.SKIP],
             overall=overall,
+            fail_on=fail_on,
         )
-        return summary.under(fail_on)
 
     def under(self, fail_on: FailOn) -> Summary:
         """This summary with ``fail_on`` and ``failed`` decided under that policy."""

@@ -446,3 +446,11 @@ def test_markdown_escapes_what_would_forge_cells_headings_and_code(doctor_factor
     assert "| `check.a.a` | FAIL | \\# Heading \\| PASS \\| \\<img src=x\\> \\`code\\` |" in text
     assert "- \\# not a heading" in text
     assert '- `k`: `` "a`b" ``' in text
+
+
+def test_summary_failed_follows_the_counts_and_the_policy():
+    assert Summary(failures=1).failed and Summary(errors=1).failed
+    assert not Summary(warnings=2).failed
+    assert Summary(warnings=2, fail_on="warn").failed and Summary(warnings=2).under("warn").failed
+    parsed = Summary.model_validate_json(Summary(warnings=1, fail_on="warn").model_dump_json())
+    assert (parsed.fail_on, parsed.failed) == ("warn", True)
