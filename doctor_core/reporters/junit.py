@@ -8,10 +8,10 @@ type="warn">`` under ``--fail-on warn``, else it passes (CI systems have no such
 the message in ``<system-out>``, like ``info``.
 
 A failure's text is its root cause (summary and fix, the same on every affected test case: CI
-shows each case on its own) followed by the check's remediation. The evidence is attached as
-JSON in ``<system-out>`` for every check; plugin problems go to the suite's ``<system-err>``.
-Outside text arrives neutralised (:func:`doctor_core.neutralize`), so no character illegal in
-XML 1.0 reaches the document.
+shows each case on its own) followed by the check's remediation. The message (and the cause, if
+any) and the evidence as JSON are in ``<system-out>`` for every check; plugin problems go to
+the suite's ``<system-err>``. Outside text arrives neutralised (:func:`doctor_core.neutralize`),
+so no character illegal in XML 1.0 reaches the document.
 """
 
 from __future__ import annotations
@@ -70,6 +70,8 @@ def render(report: Report, options: RenderOptions) -> str:
         elif result.status is Status.SKIP:
             ET.SubElement(case, "skipped", {"message": message})
         out = [f"{result.status.value.upper()}: {message}"]
+        if result.cause is not None:
+            out.append(neutralize(f"Cause: {result.cause.summary}"))
         if result.evidence:
             out.append(json.dumps(result.evidence, sort_keys=True))
         ET.SubElement(case, "system-out").text = "\n".join(out)
