@@ -48,6 +48,15 @@ def title_for(tags: Iterable[str]) -> str:
     return DEFAULT_TITLE
 
 
+def title_of(report: Report) -> str:
+    """The title of a report: :func:`title_for` its ``--tag`` selection, unless checks were picked
+    by id (``--check``), which gives ``Doctor Checks Summary``. The CLI and :meth:`Doctor.render`
+    both use this, so a library render of a ``tags=["registry"]`` run reads like the CLI's."""
+    if report.selection.check_ids:
+        return DEFAULT_TITLE
+    return title_for(report.selection.tags)
+
+
 def _section_of(dotted_key: str) -> str:
     return dotted_key.partition(".")[0].lower()
 
@@ -228,9 +237,12 @@ class Doctor:
         checks = self.select(tags, check_ids)
         configs = self._configs_for(checks)
         from doctor_core.logs import get_logger
+        from doctor_core.models import Selection
 
         engine = Engine(self._plugins, configs, get_logger)
-        return await engine.run(checks, options)
+        report = await engine.run(checks, options)
+        selection = Selection(tags=tuple(tags), check_ids=tuple(check_ids))
+        return report.model_copy(update={"selection": selection})
 
     def run(
         self,
@@ -258,16 +270,34 @@ class Doctor:
         format: str = "text",
         verbose: bool = False,
         color: bool = False,
-        title: str = DEFAULT_TITLE,
+        title: str | None = None,
+        fail_on: str = "fail",
     ) -> str:
-        """The report in output format ``format`` (any registered reporter)."""
+        """The report in output format ``format`` (any registered reporter).
+
+        ``title`` defaults to :func:`title_of` the report. ``fail_on`` is the ``--fail-on``
+        policy (``"fail"`` or ``"warn"``): the reporter gets the report with ``summary.failed``
+        decided under it, and :class:`RenderOptions` naming it. Unless the reporter declares
+        ``exact_text``, it gets :meth:`Report.printable` (outside text neutralised).
+        """
+        if fail_on not in ("fail", "warn"):
+            raise UsageError(f"fail_on must be 'fail' or 'warn', not {fail_on!r}")
         reporters = self.reporters
         reporter = reporters.get(format)
         if reporter is None:
             raise UsageError(
                 f"unknown output format {format!r}; available: {', '.join(sorted(reporters)) or 'none'}"
             )
-        return reporter.render(report, RenderOptions(verbose=verbose, color=color, title=title))
+        options = RenderOptions(
+            verbose=verbose,
+            color=color,
+            title=title_of(report) if title is None else title,
+            fail_on=fail_on,
+        )
+        shown = report.under(fail_on)  # type: ignore[arg-type]
+        if not reporter.exact_text:
+            shown = shown.printable()
+        return reporter.render(shown, options)
 
 
 class DoctorCommandApp:

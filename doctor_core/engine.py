@@ -199,6 +199,7 @@ class Engine:
             recommendations=tuple(advice),
             plugin_errors=self._plugins.problems,
             interrupted=interrupted,
+            causes=Report.causes_of(results),
         )
         self._plugins.notify("doctor_run_finished", report=report)
         return report
@@ -354,4 +355,19 @@ class Engine:
             remediation=tuple(redact(step) for step in outcome.remediation),
             duration_ms=elapsed(),
             metrics=dict(outcome.metrics),
+            cause=_redacted_cause(outcome.cause),
         )
+
+
+def _redacted_cause(cause: Any) -> Any:
+    """The outcome's root cause (a ``Cause`` or None) as the result carries it: redacted like the
+    message."""
+    if cause is None:
+        return None
+    return cause.model_copy(
+        update={
+            "key": redact(cause.key),
+            "summary": redact(cause.summary),
+            "remediation": tuple(redact(step) for step in cause.remediation),
+        }
+    )

@@ -102,6 +102,14 @@ class Reporter:
     given with ``--output``). ``machine_readable`` formats are never mixed with progress output,
     colour or banners. ``verbose`` asks for evidence and remediation where the format has a
     human layout; ``color`` is True only when writing to a terminal that wants colour.
+
+    ``file_extension`` (without the dot) is how ``--output FILE`` infers the format when
+    ``--format`` is not given, and what an explicit ``--format`` is checked against.
+
+    Output hygiene: unless ``exact_text`` is True, ``render`` receives the report with every text
+    that came from a check or a plugin neutralised (:func:`doctor_core.neutralize`: control and
+    bidi characters shown escaped), so a hostile registry message cannot drive the terminal or
+    forge a line. Set ``exact_text`` only for a format that escapes every string itself (JSON).
     """
 
     name: str
@@ -109,15 +117,24 @@ class Reporter:
     render: Callable[[Report, RenderOptions], str]
     machine_readable: bool = False
     file_extension: str = "txt"
+    exact_text: bool = False
 
 
 @dataclass(frozen=True)
 class RenderOptions:
-    """How the user asked for a report to be rendered."""
+    """How the user asked for a report to be rendered.
+
+    ``fail_on`` is the ``--fail-on`` policy (``"fail"`` or ``"warn"``): a format with a notion of
+    failure must count as failures exactly the results that make the run fail, so that it agrees
+    with the exit code. The report handed to ``render`` already has ``summary.fail_on`` and
+    ``summary.failed`` decided under this policy (``summary.fails_result(status)`` tells whether a
+    result is one of them).
+    """
 
     verbose: bool = False
     color: bool = False
     title: str = "Doctor Checks Summary"
+    fail_on: str = "fail"
 
 
 @dataclass(frozen=True)
@@ -135,6 +152,19 @@ class ConfigFlag:
 
 
 @dataclass(frozen=True)
+class ConfigKey:
+    """One key of a configuration section, described without importing the section's model.
+
+    ``doctor --help`` lists every installed section's keys as environment variables
+    (``OCI__RegistryUrl``) from these, so help stays free of pydantic and of the plugin's
+    settings module. ``name`` is the key as users write it (the model's field name or alias).
+    """
+
+    name: str
+    description: str = ""
+
+
+@dataclass(frozen=True)
 class ConfigSection:
     """A plugin's top-level configuration section.
 
@@ -148,12 +178,29 @@ class ConfigSection:
     when the configuration is read (a run, a plugin command, an embedder asking for a section); a
     string that cannot be imported or does not name a pydantic model is reported as a problem of
     the plugin that declared the section.
+
+    ``keys`` is the cheap description of the model's keys for ``doctor --help`` (see
+    :class:`ConfigKey`). Give it when ``model`` is an import string; it must name exactly the
+    model's keys (:meth:`model_keys` gives them, for a test that keeps the two equal). When it is
+    empty and ``model`` is a class, help describes the model's fields directly.
     """
 
     name: str
     model: type[BaseModel] | str
     description: str = ""
     flags: tuple[ConfigFlag, ...] = ()
+    keys: tuple[ConfigKey, ...] = ()
+
+    def help_keys(self) -> tuple[ConfigKey, ...]:
+        """The keys ``doctor --help`` lists: :attr:`keys`, else those of a model class already
+        given (never imports anything; empty for an import string without :attr:`keys`)."""
+        if self.keys or isinstance(self.model, str):
+            return self.keys
+        return model_keys(self.model) if is_model_class(self.model) else ()
+
+    def model_keys(self) -> tuple[ConfigKey, ...]:
+        """The keys of the model (imported if given as a string), with their descriptions."""
+        return model_keys(self.resolve_model())
 
     def resolve_model(self) -> type[BaseModel]:
         """The model class behind :attr:`model`, importing it if it was given as a string.
@@ -181,6 +228,13 @@ class ConfigSection:
                 f"config section {self.name!r}: model {self.model!r} is not a pydantic BaseModel subclass"
             )
         return target  # type: ignore[no-any-return]
+
+
+def model_keys(model: type[BaseModel]) -> tuple[ConfigKey, ...]:
+    """A pydantic model's keys as users write them (alias, else field name), in field order."""
+    return tuple(
+        ConfigKey(info.alias or name, info.description or "") for name, info in model.model_fields.items()
+    )
 
 
 def is_import_string(value: object) -> bool:

@@ -12,6 +12,13 @@
 
 ``Overall`` always names passed, warnings and failures; info, errors and skipped appear when
 non-zero. ``verbose`` adds each check's evidence (JSON values as JSON) and numbered remediation.
+
+A root cause shared by results (``Report.causes``) is stated once, before ``Overall``: its
+summary, the checks it affected and its fix; the per-check lines stay short. Under
+``--fail-on warn`` with warnings present, a line after ``Overall`` says that they fail the run,
+so the text agrees with the exit code. Neither appears in a run without causes under the
+default policy: the seed's layouts are unchanged. The report given to :func:`render` has its
+outside text neutralised already (:meth:`doctor_core.api.Doctor.render`).
 """
 
 from __future__ import annotations
@@ -20,9 +27,10 @@ import json
 from typing import TYPE_CHECKING
 
 from doctor_core.definitions import Status
+from doctor_core.printable import neutralize
 
 if TYPE_CHECKING:
-    from doctor_core.models import PluginProblem, Report, Summary
+    from doctor_core.models import PluginProblem, Report, SharedCause, Summary
     from doctor_core.types import RenderOptions
 
 _COLORS = {
@@ -52,9 +60,26 @@ def overall_line(summary: Summary) -> str:
     return "Overall: " + ", ".join(parts)
 
 
+def policy_line(summary: Summary) -> str | None:
+    """``Failed: warnings fail the run (--fail-on warn)`` when warnings decide the exit code."""
+    if summary.fail_on == "warn" and summary.warnings:
+        return "Failed: warnings fail the run (--fail-on warn)"
+    return None
+
+
+def cause_lines(cause: SharedCause, indent: str = "") -> list[str]:
+    """A shared cause stated once: what failed and why, the checks affected, the fix."""
+    lines = [f"{indent}Cause: {cause.summary}", f"{indent}  Affects: {', '.join(cause.check_ids)}"]
+    if cause.remediation:
+        lines.append(f"{indent}  Fix:")
+        lines.extend(f"{indent}    {number}. {step}" for number, step in enumerate(cause.remediation, 1))
+    return lines
+
+
 def problem_line(problem: PluginProblem) -> str:
-    origin = f" (distribution {problem.distribution})" if problem.distribution else ""
-    return f"plugin {problem.plugin!r}{origin} failed at {problem.stage}: {problem.error}"
+    """One plugin problem on one line (neutralised: the CLI also writes it to stderr directly)."""
+    origin = f" (distribution {neutralize(problem.distribution)})" if problem.distribution else ""
+    return neutralize(f"plugin {problem.plugin!r}{origin} failed at {problem.stage}: {problem.error}")
 
 
 def _evidence_value(value: object) -> str:
@@ -82,7 +107,12 @@ def render(report: Report, options: RenderOptions) -> str:
             lines.append(f"    Duration: {result.duration_ms} ms")
     if report.interrupted:
         lines.append("Interrupted: the results above are the checks that finished.")
+    for cause in report.causes:
+        lines.extend(cause_lines(cause))
     lines.append(overall_line(report.summary))
+    policy = policy_line(report.summary)
+    if policy is not None:
+        lines.append(policy)
     if report.recommendations:
         lines.append("Recommendations:")
         lines.extend(f"- {item}" for item in report.recommendations)
