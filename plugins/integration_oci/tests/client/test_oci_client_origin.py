@@ -169,7 +169,9 @@ async def test_realm_on_another_https_origin_gets_the_credentials(tmp_path: Path
             async with client_for(registry, identity(), tmp_path) as client:
                 assert (await client.ping()).authenticated
     assert [r.method for r in realm.requests] == ["POST"] and IDENTITY in realm.requests[0].body.decode()
-    assert IDENTITY not in registry.received()
+    assert "authorization" not in realm.requests[0].headers  # no access token goes to the realm
+    assert IDENTITY not in registry.received()  # the identity token never goes to the registry
+    assert "Bearer access-ok" in registry.received()  # the access token does
 
 
 async def test_blob_redirect_to_a_cdn_works_without_authorization(tmp_path: Path) -> None:
@@ -210,3 +212,22 @@ async def test_access_token_is_not_sent_across_an_https_to_http_redirect(
             response = await client.request("GET", "/v2/app/manifests/latest")
     assert response.status_code == 200
     assert len(recorder.requests) == 1 and "ORIGINCANARY" not in recorder.received()
+
+
+async def test_same_origin_redirect_keeps_basic_authorization(tmp_path: Path) -> None:
+    expected = "Basic " + base64.b64encode(f"{USER}:{PASSWORD}".encode()).decode()
+
+    def handle(request: Recorded) -> Reply:
+        if request.headers.get("authorization") != expected:
+            return Reply(401, (("WWW-Authenticate", 'Basic realm="r"'),))
+        if request.path == "/v2/a":
+            return Reply(307, (("Location", "/v2/b"),))
+        return Reply(200, (), b"moved")
+
+    with HostileServer(handle) as registry:
+        async with client_for(registry, basic(), tmp_path) as client:
+            response = await client.request("GET", "/v2/a")
+    assert response.status_code == 200 and response.content == b"moved"
+    assert (
+        registry.requests[-1].path == "/v2/b" and registry.requests[-1].headers["authorization"] == expected
+    )
