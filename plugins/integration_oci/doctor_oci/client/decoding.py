@@ -126,9 +126,15 @@ class BodyDecoder:
         self.status = status
         self.decoded = 0
 
-    def _too_large(self) -> ResponseTooLarge:
+    def _too_large(self, *, raw: bool = False) -> ResponseTooLarge:
+        """The error for a body past the cap: the received bytes (``raw``) or a layer's output."""
+        what = (
+            "the response body exceeds the {limit}-byte limit; reading stopped"
+            if raw or not self._layers
+            else "the decoded response body exceeds the {limit}-byte limit; decoding stopped"
+        )
         return ResponseTooLarge(
-            f"the decoded response body exceeds the {self.limit}-byte limit; decoding stopped",
+            what.format(limit=self.limit),
             limit=self.limit,
             status=self.status,
             request=self.request,
@@ -194,7 +200,7 @@ class DecodedBody(httpx.AsyncByteStream):
         async for chunk in self._raw:
             received += len(chunk)
             if received > decoder.limit:
-                raise decoder._too_large()
+                raise decoder._too_large(raw=True)
             for piece in decoder.feed(chunk):
                 yield piece
                 since_yield += len(piece)
