@@ -153,6 +153,8 @@ def _load_json(path: Path) -> dict[str, Any] | None:
         data = json.loads(text)
     except ValueError as exc:
         raise _FileProblem(f"{path} is not valid JSON (line {getattr(exc, 'lineno', '?')})") from None
+    except RecursionError:
+        raise _FileProblem(f"{path} nests JSON too deeply to be a credentials file") from None
     if not isinstance(data, dict):
         raise _FileProblem(f"{path} does not hold a JSON object")
     return data
