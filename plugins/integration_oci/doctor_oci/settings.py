@@ -10,6 +10,16 @@ YAML::
 
 Environment: ``OCI__RegistryUrl=...``, ``OCI__Username=...`` (keys match case-insensitively).
 Command line: ``--insecure`` sets ``Insecure``.
+
+Credentials are checked for what their HTTP header can carry, at configuration time (a
+configuration error, exit 2, naming the key and never quoting the value):
+
+* ``Token`` goes into ``Authorization: Bearer <token>`` as is: only visible ASCII (``!`` .. ``~``)
+  is accepted -- no whitespace, control characters or non-ASCII (RFC 6750's ``b64token`` is a
+  subset). A newline could otherwise split the header; non-ASCII cannot be encoded at all.
+* ``Username`` and ``Password`` travel base64-encoded in ``Authorization: Basic``, as UTF-8
+  (RFC 7617 ``charset="UTF-8"``; docker and Go send the string's UTF-8 bytes too), so any
+  Unicode text works, but RFC 7617 forbids control characters in both and a ``:`` in the user.
 """
 
 from __future__ import annotations
@@ -76,6 +86,39 @@ class OciSettings(BaseModel):
             raise ValueError(str(exc)) from None
         return value.strip()
 
+    @field_validator("Token")
+    @classmethod
+    def _token(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is None:
+            return None
+        # Imported here, like RegistryUrl's parser: `doctor list` must not import httpx.
+        from doctor_oci.client.auth import usable_token
+
+        if not usable_token(value.get_secret_value().strip()):
+            raise ValueError(
+                "the token cannot go into an HTTP Authorization header: only visible ASCII is "
+                "allowed (no spaces, newlines, control characters or non-ASCII); the value is not shown"
+            )
+        return SecretStr(value.get_secret_value().strip())
+
+    @field_validator("Username")
+    @classmethod
+    def _username(cls, value: str | None) -> str | None:
+        if value is not None and (_has_control(value) or ":" in value):
+            raise ValueError(
+                "a user name may not contain ':' or control characters (RFC 7617)"
+            )
+        return value
+
+    @field_validator("Password")
+    @classmethod
+    def _password(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is not None and _has_control(value.get_secret_value()):
+            raise ValueError(
+                "a password may not contain control characters (RFC 7617); the value is not shown"
+            )
+        return value
+
     @field_validator("TestRepository")
     @classmethod
     def _repository(cls, value: str) -> str:
@@ -112,3 +155,8 @@ class OciSettings(BaseModel):
         if self.PasswordSecretRef is not None:
             return self.PasswordSecretRef.get()
         return None
+
+
+def _has_control(text: str) -> bool:
+    """True when ``text`` holds a C0/C1 control character or DEL (Unicode category ``Cc``)."""
+    return any(ord(char) < 0x20 or 0x7F <= ord(char) <= 0x9F for char in text)

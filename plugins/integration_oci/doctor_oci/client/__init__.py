@@ -12,6 +12,7 @@ from doctor_oci.client.credentials import Credentials, default_docker_config_pat
 from doctor_oci.client.errors import (
     AuthenticationError,
     ConnectError,
+    CredentialRedirectRefused,
     InsecureTransportRefused,
     NotFound,
     PermissionDenied,
@@ -69,6 +70,7 @@ __all__ = [
     "Authenticator",
     "Challenge",
     "ConnectError",
+    "CredentialRedirectRefused",
     "Credentials",
     "InsecureTransportRefused",
     "InvalidReference",

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
-import json
 import ssl
 import weakref
 from collections.abc import Awaitable, Callable, Hashable, Mapping, Sequence
@@ -33,6 +32,7 @@ from doctor_oci.client.errors import (
     RegistryError,
     error_from_response,
 )
+from doctor_oci.client.jsonbody import parse_json
 from doctor_oci.client.link import next_link
 from doctor_oci.client.mediatypes import MANIFEST_ACCEPT, base_media_type
 from doctor_oci.client.reference import RegistryEndpoint, digest_algorithm, is_digest
@@ -480,12 +480,7 @@ class RegistryClient:
                     request=description,
                 )
         digest = expected[0].strip() if expected else _digest_of(raw, "sha256")
-        try:
-            data = json.loads(raw)
-        except ValueError:
-            raise ProtocolError(
-                "the manifest is not valid JSON", status=response.status_code, request=description
-            ) from None
+        data = parse_json(raw, what="the manifest", status=response.status_code, request=description)
         if not isinstance(data, dict):
             raise ProtocolError(
                 "the manifest is not a JSON object", status=response.status_code, request=description
@@ -515,14 +510,12 @@ class RegistryClient:
             response = self.raise_for_status(
                 await self.request("GET", url, scopes=scopes, max_body_bytes=TAG_LIST_MAX_BODY_BYTES)
             )
-            try:
-                body = response.json()
-            except ValueError:
-                raise ProtocolError(
-                    "the tag list is not JSON",
-                    status=response.status_code,
-                    request=describe_request(response.request),
-                ) from None
+            body = parse_json(
+                response.content,
+                what="the tag list",
+                status=response.status_code,
+                request=describe_request(response.request),
+            )
             page = body.get("tags") if isinstance(body, dict) else None
             if page is not None and not (
                 isinstance(page, list) and all(isinstance(tag, str) for tag in page)
