@@ -240,13 +240,19 @@ class Doctor:
         concurrency: int = DEFAULT_CONCURRENCY,
         deadline: float | None = None,
     ) -> Report:
-        """Synchronous :meth:`arun`; not callable from inside a running event loop."""
+        """Synchronous :meth:`arun`; not callable from inside a running event loop.
+
+        Like ``asyncio.run``, except that a check that ignores cancellation cannot hold it at the
+        end (:func:`doctor_core.isolation.run_bounded`).
+        """
         import asyncio
+
+        from doctor_core.isolation import run_bounded
 
         try:
             asyncio.get_running_loop()
         except RuntimeError:
-            return asyncio.run(self.arun(tags, check_ids, timeout, concurrency, deadline))
+            return run_bounded(self.arun(tags, check_ids, timeout, concurrency, deadline))
         raise RuntimeError(
             "Doctor.run() cannot be called from a running event loop; use 'await doctor.arun(...)'"
         )
