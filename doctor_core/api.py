@@ -36,6 +36,7 @@ if TYPE_CHECKING:
 
 DISABLE_ENV = "DOCTOR_DISABLE_PLUGINS"
 STRICT_ENV = "DOCTOR_STRICT_PLUGINS"
+IMPORT_TIMEOUT_ENV = "DOCTOR_PLUGIN_IMPORT_TIMEOUT"
 DEFAULT_TITLE = "Doctor Checks Summary"
 
 
@@ -46,6 +47,17 @@ def title_for(tags: Iterable[str]) -> str:
         words = distinct[0].replace("-", " ").replace("_", " ").replace(".", " ").split()
         return " ".join(word.capitalize() for word in words) + " Checks Summary"
     return DEFAULT_TITLE
+
+
+def _import_timeout(value: str | None) -> float:
+    """``$DOCTOR_PLUGIN_IMPORT_TIMEOUT`` in seconds; unset, empty or not a positive number: the default."""
+    from doctor_core.plugins import DEFAULT_IMPORT_TIMEOUT_S
+
+    try:
+        seconds = float(value) if value else DEFAULT_IMPORT_TIMEOUT_S
+    except ValueError:
+        return DEFAULT_IMPORT_TIMEOUT_S
+    return seconds if seconds > 0 else DEFAULT_IMPORT_TIMEOUT_S
 
 
 def _section_of(dotted_key: str) -> str:
@@ -90,6 +102,7 @@ class Doctor:
             load_entrypoints=load_entrypoints,
             disable=(*disable_plugins, *split_names(self._environ.get(DISABLE_ENV))),
             strict=strict_plugins or env_flag(self._environ.get(STRICT_ENV)),
+            import_timeout_s=_import_timeout(self._environ.get(IMPORT_TIMEOUT_ENV)),
         )
 
     # ------------------------------------------------------------ configuration

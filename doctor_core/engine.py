@@ -133,8 +133,13 @@ class RunResources:
         self._tasks.clear()
 
 
-def _run_in_daemon_thread(function: Callable[[CheckContext], Any], ctx: CheckContext) -> asyncio.Future[Any]:
-    """Run a sync check in a daemon thread: a hung one does not keep the process from exiting."""
+def _in_daemon_thread(
+    function: Callable[..., Any], *args: Any, name: str, timer: _StepTimer
+) -> asyncio.Future[Any]:
+    """``function(*args)`` in a daemon thread (a sync check, a check module's import).
+
+    A hung call does not keep the process from exiting; its result is delivered if the loop still runs.
+    """
     loop = asyncio.get_running_loop()
     future: asyncio.Future[Any] = loop.create_future()
     context = contextvars.copy_context()
@@ -149,7 +154,7 @@ def _run_in_daemon_thread(function: Callable[[CheckContext], Any], ctx: CheckCon
 
     def target() -> None:
         try:
-            value = context.run(function, ctx)
+            value = context.run(function, *args)
         except BaseException as exc:
             ok, value = False, exc
         else:
@@ -159,17 +164,27 @@ def _run_in_daemon_thread(function: Callable[[CheckContext], Any], ctx: CheckCon
         except RuntimeError:
             return  # the loop is closed: nobody waits for this result any more
 
-    threading.Thread(target=target, name=f"doctor-check-{ctx.definition.check_id}", daemon=True).start()
+    thread = threading.Thread(target=target, name=name, daemon=True)
+    timer.threads.append(thread)
+    thread.start()
     return future
 
 
 class _StepTimer:
-    """The longest single step (code between two ``await``) of one check's tasks, in seconds."""
+    """The longest single step (code between two ``await``) of one check's tasks, in seconds.
 
-    __slots__ = ("longest",)
+    Also holds the worker threads the check was given (a sync check, a check module's import), to
+    tell "stopped" from "its thread is still running" when the engine stops waiting.
+    """
+
+    __slots__ = ("longest", "threads")
 
     def __init__(self) -> None:
         self.longest = 0.0
+        self.threads: list[threading.Thread] = []
+
+    def threads_running(self) -> bool:
+        return any(thread.is_alive() for thread in self.threads)
 
     def record(self, seconds: float) -> None:
         if seconds > self.longest:
@@ -250,6 +265,7 @@ class _Raised:
     """
 
     error: BaseException
+    loading: bool = False
 
 
 def _abandoned_note(grace_s: float) -> str:
@@ -428,9 +444,13 @@ class Engine:
         return result
 
     async def _wind_down(
-        self, inner: asyncio.Future[Any], grace_s: float, definition: CheckDefinition
-    ) -> bool:
-        """Cancel the check's task and wait ``grace_s`` for it; ``False`` when it had to be abandoned."""
+        self, inner: asyncio.Future[Any], grace_s: float, definition: CheckDefinition, timer: _StepTimer
+    ) -> str | None:
+        """Cancel the check's task and wait ``grace_s`` for it; why it was abandoned, or ``None``.
+
+        A sync check's thread cannot be cancelled: when it is still running, the check is abandoned
+        at once (waiting would not help).
+        """
         inner.cancel()
         try:
             await asyncio.wait([inner], timeout=grace_s)
@@ -438,22 +458,36 @@ class Engine:
             if not inner.done():
                 note_abandoned(f"check {definition.check_id}", inner)
             raise
-        if inner.done():
-            return True
+        if inner.done() and not timer.threads_running():
+            return None
         note_abandoned(f"check {definition.check_id}", inner)
-        return False
+        if inner.done():
+            return "its thread cannot be cancelled and is still running; abandoned"
+        return _abandoned_note(grace_s)
 
-    async def _invoke(
-        self, function: Callable[[CheckContext], Any], ctx: CheckContext, timer: _StepTimer
-    ) -> Any:
-        """The check itself, in its own task; what it raises comes back as :class:`_Raised`."""
+    async def _invoke(self, check: Check, ctx: CheckContext, timer: _StepTimer) -> Any:
+        """The check itself, in its own task; what it raises comes back as :class:`_Raised`.
+
+        A check given as an import string is imported in a daemon thread, under the check's
+        timeout: a module whose import hangs is abandoned like a hanging check.
+        """
         CHECK_DEADLINE.set(ctx.deadline)
         _STEP_TIMER.set(timer)
+        name = f"doctor-check-{ctx.definition.check_id}"
+        try:
+            if isinstance(check.run, str):
+                function = await _in_daemon_thread(check.resolve, name=name, timer=timer)
+            else:
+                function = check.resolve()
+        except asyncio.CancelledError:
+            raise
+        except BaseException as exc:  # SystemExit & co. must not escape the task
+            return _Raised(exc, loading=True)
         try:
             if inspect.iscoroutinefunction(function):
                 outcome = await _Timed(function(ctx), timer)
             else:
-                outcome = await _run_in_daemon_thread(function, ctx)
+                outcome = await _in_daemon_thread(function, ctx, name=name, timer=timer)
             if inspect.isawaitable(outcome):
                 outcome = await _Timed(outcome, timer)
         except asyncio.CancelledError:
@@ -476,12 +510,6 @@ class Engine:
         def elapsed() -> int:
             return int((time.monotonic() - start) * 1000)
 
-        try:
-            function = check.resolve()
-        except Exception as exc:
-            return self._error(
-                definition, f"cannot load the check: {describe_exception(exc)}", elapsed(), Status.ERROR
-            )
         ctx = CheckContext(
             definition=definition,
             config=self._configs.get(definition.plugin),
@@ -493,25 +521,27 @@ class Engine:
             deadline=min(start + timeout_s, self._run_end),
         )
         timer = _StepTimer()
-        inner = asyncio.ensure_future(self._invoke(function, ctx, timer))
+        inner = asyncio.ensure_future(self._invoke(check, ctx, timer))
         try:
             done, _ = await asyncio.wait([inner], timeout=timeout_s)
         except asyncio.CancelledError:
             grace = self._grace_s if self._grace_s is not None else options.cleanup_grace_s
-            if not await self._wind_down(inner, grace, definition):
-                raise _Abandoned(_abandoned_note(grace)) from None
+            why = await self._wind_down(inner, grace, definition, timer)
+            if why is not None:
+                raise _Abandoned(why) from None
             raise
         if not done:
             grace = options.deadline_grace_s
-            stopped = await self._wind_down(inner, grace, definition)
-            note = "" if stopped else f" ({_abandoned_note(grace)})"
+            why = await self._wind_down(inner, grace, definition, timer)
+            note = "" if why is None else f" ({why})"
             return self._error(definition, f"timed out after {timeout_s:g} s{note}", elapsed(), Status.ERROR)
         outcome = inner.result()
         if isinstance(outcome, _Raised):
             error = outcome.error
             if not is_plugin_fault(error):
                 raise error  # the user's own Ctrl-C outside the CLI: let it interrupt
-            return self._error(definition, describe_exception(error), elapsed(), Status.ERROR)
+            prefix = "cannot load the check: " if outcome.loading else ""
+            return self._error(definition, prefix + describe_exception(error), elapsed(), Status.ERROR)
         if not isinstance(outcome, CheckOutcome):
             return self._error(
                 definition,

@@ -35,6 +35,7 @@ from typing import Any, TextIO, TypeVar
 T = TypeVar("T")
 
 __all__ = [
+    "PluginAborted",
     "PluginTimeout",
     "abandoned",
     "call_with_timeout",
@@ -50,6 +51,14 @@ SHUTDOWN_GRACE_S = 1.0
 
 class PluginTimeout(Exception):
     """Plugin code did not return within its bound (it is still running, in a daemon thread)."""
+
+
+class PluginAborted(Exception):
+    """Plugin code raised a ``BaseException`` that is not an ``Exception`` (``SystemExit(5)``, ...).
+
+    Carried as an ordinary ``Exception`` so that a caller's ``except Exception`` contains it; the
+    message is the original's ``"TypeName: message"``.
+    """
 
 
 def is_user_interrupt(exc: BaseException) -> bool:
@@ -105,7 +114,9 @@ def abandoned() -> tuple[str, ...]:
 def call_with_timeout(function: Callable[[], T], timeout_s: float, name: str) -> T:
     """``function()`` in a daemon thread; :class:`PluginTimeout` when it has not returned in ``timeout_s``.
 
-    Whatever ``function`` raises (any ``BaseException``) is re-raised here, in the caller's thread.
+    An ``Exception`` raised by ``function`` is re-raised here, in the caller's thread; any other
+    ``BaseException`` (``SystemExit``, a ``KeyboardInterrupt`` raised by the code -- the user's
+    Ctrl-C arrives in the caller's thread, not in this one) becomes :class:`PluginAborted`.
     A timed-out call keeps its thread; it is recorded with :func:`note_abandoned`.
     """
     outcome: list[tuple[bool, Any]] = []
@@ -125,7 +136,11 @@ def call_with_timeout(function: Callable[[], T], timeout_s: float, name: str) ->
     ok, value = outcome[0]
     if ok:
         return value  # type: ignore[no-any-return]
-    raise value
+    if isinstance(value, Exception):
+        raise value
+    from doctor_core.redact import describe_exception
+
+    raise PluginAborted(describe_exception(value)) from None
 
 
 # ------------------------------------------------------------------------------- stdout
