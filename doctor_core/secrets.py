@@ -69,7 +69,7 @@ def describe_shape(value: str) -> str:
 
 def _shown_variable(name: str) -> str:
     if _VARIABLE_NAME.fullmatch(name):
-        return f"environment variable {name!r} (named by the secret reference)"
+        return f"environment variable {name!r} named by the secret reference"
     return (
         f"the environment variable named by the secret reference ({len(name)} characters, "
         "not a valid variable name)"
