@@ -257,16 +257,20 @@ def stella_main() -> None:
 
 
 def _exit(code: int) -> NoReturn:
-    """``sys.exit(code)``, or ``os._exit`` once plugin code was abandoned still running.
+    """``sys.exit(code)``, or ``os._exit`` once plugin code was abandoned or left a thread running.
 
-    An abandoned check or import may hold a non-daemon thread or an ``atexit`` handler that would
-    keep the process alive after the report was written; the report is out, so exit now.
+    An abandoned check or import may hold a non-daemon thread or an ``atexit`` handler, and a
+    plugin may leave a non-daemon thread behind, any of which would keep the process alive after
+    the report was written (Python joins non-daemon threads at exit); the report is out, so exit now.
     """
     import contextlib
+    import threading
 
     from doctor_core.isolation import abandoned
 
-    if abandoned():
+    main_thread = threading.main_thread()
+    lingering = any(t is not main_thread and not t.daemon and t.is_alive() for t in threading.enumerate())
+    if abandoned() or lingering:
         for stream in (sys.stdout, sys.stderr):
             with contextlib.suppress(OSError, ValueError, AttributeError):
                 stream.flush()

@@ -56,6 +56,13 @@ PLUGINS: dict[str, tuple[str, str]] = {
     "rel-contain-sync-exits": _plugin("sync_exits", "raise SystemExit(3)", sync=True),
     "rel-contain-swallows": _plugin("swallows", *SWALLOW),
     "rel-contain-stuck-thread": _plugin("stuck_thread", "import time", "time.sleep(600)", sync=True),
+    # Leaves a non-daemon thread behind: Python would join it at exit, for 10 minutes.
+    "rel-contain-thread-left": _plugin(
+        "thread_left",
+        "import threading, time",
+        "threading.Thread(target=time.sleep, args=(600,)).start()",
+        PASS,
+    ),
     "rel-contain-blocks-loop": _plugin("blocks_loop", "import time", "time.sleep(1.5)", PASS),
     "rel-contain-prints": _plugin("prints", "print('CHECK-NOISE')", PASS, top="print('IMPORT-NOISE')\n"),
     "rel-contain-hook-prints": (
@@ -101,6 +108,7 @@ def test_base_exceptions_and_hung_checks_become_errors_and_the_run_ends_on_time(
     assert "Traceback" not in run.stderr, described
     results = _results(run)
     assert results["healthy"]["status"] == "pass", described
+    assert results["thread_left"]["status"] == "pass", described  # and the process still exits
     for name, words in [
         ("exits", "SystemExit: 5"),
         ("keyboard", "KeyboardInterrupt: from the check"),
@@ -248,3 +256,18 @@ def test_the_users_sigint_still_interrupts_with_a_partial_report(site: Path, tmp
     assert results["swallows"]["message"].startswith("interrupted"), described
     # 2 s until the signal, then at most the 5 s cleanup grace for the check that ignores it.
     assert run.duration_s < 2 + 5 + MARGIN_S, described
+
+
+@pytest.mark.slow
+def test_a_non_daemon_thread_left_by_a_plugin_does_not_hold_the_process(site: Path, tmp_path: Path) -> None:
+    """Nothing is abandoned here: only the lingering thread itself must not keep the process alive."""
+    run = run_doctor(
+        ["--check", PREFIX + "thread_left", "--check", PREFIX + "healthy", "--format", "json"],
+        environment(site, tmp_path),
+        timeout=30,
+    )
+    described = _described(run)
+    assert not run.killed, described
+    assert run.exit_code == 0, described
+    assert {r["status"] for r in run.report()["results"]} == {"pass"}, described
+    assert run.duration_s < 1 + MARGIN_S, described
