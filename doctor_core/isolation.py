@@ -22,7 +22,6 @@ contains, each with one mechanism used everywhere it applies:
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import signal
 import sys
@@ -30,7 +29,10 @@ import threading
 import time
 import weakref
 from collections.abc import Callable, Coroutine, Iterator
-from typing import Any, TextIO, TypeVar
+from typing import TYPE_CHECKING, Any, TextIO, TypeVar
+
+if TYPE_CHECKING:  # asyncio is imported where it is used: ``doctor list`` does not need it
+    import asyncio
 
 T = TypeVar("T")
 
@@ -83,7 +85,8 @@ def is_plugin_fault(exc: BaseException) -> bool:
 
     Everything is, except a cancellation (the caller's own control flow) and a genuine Ctrl-C.
     """
-    if isinstance(exc, asyncio.CancelledError):
+    aio = sys.modules.get("asyncio")  # not imported: ``exc`` cannot be a CancelledError
+    if aio is not None and isinstance(exc, aio.CancelledError):
         return False
     return not is_user_interrupt(exc)
 
@@ -208,6 +211,8 @@ def run_bounded(main: Coroutine[Any, Any, T], *, shutdown_grace_s: float = SHUTD
     and async generators get the same bound. In the main thread, SIGINT cancels ``main`` (as
     ``asyncio.run`` does on the first Ctrl-C) unless a handler is already installed.
     """
+    import asyncio
+
     loop = asyncio.new_event_loop()
     left_behind: set[asyncio.Future[Any]] = set()
 
@@ -244,6 +249,8 @@ def run_bounded(main: Coroutine[Any, Any, T], *, shutdown_grace_s: float = SHUTD
 
 
 def _shutdown(loop: asyncio.AbstractEventLoop, grace_s: float, left_behind: set[asyncio.Future[Any]]) -> None:
+    import asyncio
+
     end = time.monotonic() + grace_s
     pending = [task for task in asyncio.all_tasks(loop) if not task.done()]
     for task in pending:
