@@ -36,6 +36,7 @@ if TYPE_CHECKING:
 
 DISABLE_ENV = "DOCTOR_DISABLE_PLUGINS"
 STRICT_ENV = "DOCTOR_STRICT_PLUGINS"
+IMPORT_TIMEOUT_ENV = "DOCTOR_PLUGIN_IMPORT_TIMEOUT"
 DEFAULT_TITLE = "Doctor Checks Summary"
 
 
@@ -55,6 +56,17 @@ def title_of(report: Report) -> str:
     if report.selection.check_ids:
         return DEFAULT_TITLE
     return title_for(report.selection.tags)
+
+
+def _import_timeout(value: str | None) -> float:
+    """``$DOCTOR_PLUGIN_IMPORT_TIMEOUT`` in seconds; unset, empty or not a positive number: the default."""
+    from doctor_core.plugins import DEFAULT_IMPORT_TIMEOUT_S
+
+    try:
+        seconds = float(value) if value else DEFAULT_IMPORT_TIMEOUT_S
+    except ValueError:
+        return DEFAULT_IMPORT_TIMEOUT_S
+    return seconds if seconds > 0 else DEFAULT_IMPORT_TIMEOUT_S
 
 
 def _section_of(dotted_key: str) -> str:
@@ -99,6 +111,7 @@ class Doctor:
             load_entrypoints=load_entrypoints,
             disable=(*disable_plugins, *split_names(self._environ.get(DISABLE_ENV))),
             strict=strict_plugins or env_flag(self._environ.get(STRICT_ENV)),
+            import_timeout_s=_import_timeout(self._environ.get(IMPORT_TIMEOUT_ENV)),
         )
 
     # ------------------------------------------------------------ configuration
@@ -252,13 +265,19 @@ class Doctor:
         concurrency: int = DEFAULT_CONCURRENCY,
         deadline: float | None = None,
     ) -> Report:
-        """Synchronous :meth:`arun`; not callable from inside a running event loop."""
+        """Synchronous :meth:`arun`; not callable from inside a running event loop.
+
+        Like ``asyncio.run``, except that a check that ignores cancellation cannot hold it at the
+        end (:func:`doctor_core.isolation.run_bounded`).
+        """
         import asyncio
+
+        from doctor_core.isolation import run_bounded
 
         try:
             asyncio.get_running_loop()
         except RuntimeError:
-            return asyncio.run(self.arun(tags, check_ids, timeout, concurrency, deadline))
+            return run_bounded(self.arun(tags, check_ids, timeout, concurrency, deadline))
         raise RuntimeError(
             "Doctor.run() cannot be called from a running event loop; use 'await doctor.arun(...)'"
         )

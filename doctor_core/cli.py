@@ -252,12 +252,34 @@ def _run_options(parser: _Parser, reporters: Iterable[str]) -> None:
 
 def main() -> None:
     """Console script ``doctor``."""
-    sys.exit(run_cli(sys.argv[1:]))
+    _exit(run_cli(sys.argv[1:]))
 
 
 def stella_main() -> None:
     """Console script ``stella``: ``stella doctor ...`` behaves exactly like ``doctor ...``."""
-    sys.exit(run_cli(sys.argv[1:], prog="stella"))
+    _exit(run_cli(sys.argv[1:], prog="stella"))
+
+
+def _exit(code: int) -> NoReturn:
+    """``sys.exit(code)``, or ``os._exit`` once plugin code was abandoned or left a thread running.
+
+    An abandoned check or import may hold a non-daemon thread or an ``atexit`` handler, and a
+    plugin may leave a non-daemon thread behind, any of which would keep the process alive after
+    the report was written (Python joins non-daemon threads at exit); the report is out, so exit now.
+    """
+    import contextlib
+    import threading
+
+    from doctor_core.isolation import abandoned
+
+    main_thread = threading.main_thread()
+    lingering = any(t is not main_thread and not t.daemon and t.is_alive() for t in threading.enumerate())
+    if abandoned() or lingering:
+        for stream in (sys.stdout, sys.stderr):
+            with contextlib.suppress(OSError, ValueError, AttributeError):
+                stream.flush()
+        os._exit(code)
+    sys.exit(code)
 
 
 def run_cli(
@@ -623,9 +645,8 @@ def _cmd_run(
     environ: Mapping[str, str],
     streams: _Streams,
 ) -> int:
-    import asyncio
-
     from doctor_core.errors import UsageError
+    from doctor_core.isolation import run_bounded
     from doctor_core.progress import LiveProgress, wanted
     from doctor_core.reporters.text import overall_line, policy_line, problem_line
 
@@ -644,7 +665,7 @@ def _cmd_run(
         output_file=to_file,
     ):
         doctor.add_plugin(LiveProgress(streams.err), name="doctor_core.progress")
-    report = asyncio.run(
+    report = run_bounded(
         _interruptible_run(
             doctor,
             tags=ns.tag,
@@ -788,6 +809,7 @@ def _cmd_plugin(
 
     from doctor_core.api import DoctorCommandApp
     from doctor_core.errors import PluginError
+    from doctor_core.isolation import run_bounded
     from doctor_core.logs import get_logger
     from doctor_core.redact import describe_exception
 
@@ -825,7 +847,7 @@ def _cmd_plugin(
                     loop.remove_signal_handler(sig)
 
         try:
-            value = asyncio.run(waiter())
+            value = run_bounded(waiter())
         except asyncio.CancelledError:
             streams.err.write("doctor: interrupted\n")
             return EXIT_INTERRUPTED

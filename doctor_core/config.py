@@ -27,7 +27,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from doctor_core.errors import ConfigError, PluginError
-from doctor_core.redact import describe_exception, redact, register_secret
+from doctor_core.redact import MASK, describe_exception, redact, register_secret
 from doctor_core.types import ConfigSection
 
 if TYPE_CHECKING:
@@ -81,6 +81,32 @@ def _is_secret_field(model: type[BaseModel], field: str) -> bool:
         if field in (name, info.alias):
             return "SecretStr" in repr(info.annotation)
     return False
+
+
+#: Key names whose value is (or points at) a secret, whatever their type.
+_SECRET_KEY_WORDS = ("password", "passwd", "token", "secret", "apikey", "api_key")
+
+
+def _is_secret_bearing(model: type[BaseModel] | None, key: str) -> bool:
+    """A ``SecretStr`` / ``SecretRef`` field, or a key whose name says it holds a secret."""
+    if any(word in key.lower() for word in _SECRET_KEY_WORDS):
+        return True
+    if model is None:
+        return False
+    for name, info in model.model_fields.items():
+        if key in (name, info.alias):
+            text = repr(info.annotation)
+            return "SecretStr" in text or "ResolvedSecret" in text
+    return False
+
+
+def _without_value(message: str, value: Any) -> str:
+    """``message`` with ``value`` (and its repr form) replaced by the mask: a config error never quotes it."""
+    if not isinstance(value, str) or not value:
+        return message
+    for form in sorted({value, repr(value)[1:-1], value.strip()} - {""}, key=len, reverse=True):
+        message = message.replace(form, MASK)
+    return message
 
 
 class Configuration:
@@ -270,10 +296,14 @@ class Configuration:
     def _config_error(self, name: str, exc: Any) -> ConfigError:
         errors = exc.errors(include_url=False, include_input=False, include_context=False)
         described = []
+        model = self._model(name)
         for error in errors:
             loc = tuple(str(part) for part in error["loc"])
             source = self._source_of(name, loc)
-            described.append((".".join((name, *loc)), redact(str(error["msg"])), source))
+            text = str(error["msg"])
+            if loc and any(_is_secret_bearing(model if i == 0 else None, part) for i, part in enumerate(loc)):
+                text = _without_value(text, _lookup(self._values[name], loc))
+            described.append((".".join((name, *loc)), redact(text), source))
         key, message, source = described[0]
         if len(described) > 1:
             more = "; ".join(f"{k}: {m}" + (f" (from {s})" if s else "") for k, m, s in described[1:])
@@ -287,6 +317,19 @@ class Configuration:
             if loc[:length] in sources:
                 return sources[loc[:length]]
         return None
+
+
+def _lookup(values: Mapping[str, Any], loc: tuple[str, ...]) -> Any:
+    """The raw (unvalidated) value at ``loc``, matching keys case-insensitively; ``None`` if absent."""
+    current: Any = values
+    for part in loc:
+        if not isinstance(current, Mapping):
+            return None
+        match = next((key for key in current if str(key).lower() == part.lower()), None)
+        if match is None:
+            return None
+        current = current[match]
+    return current
 
 
 def _walk(value: Any) -> list[Any]:

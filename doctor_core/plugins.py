@@ -5,7 +5,11 @@ Loading policy (stevedore) and call contract (pluggy) are kept apart:
 * Entry points of the group ``doctor.plugins`` are *listed* once through stevedore (which caches
   the scan), blocked names removed, and only the allowed ones imported -- each by its own guarded
   ``load()``, so one broken plugin (even one raising ``AssertionError`` or ``SystemExit`` at
-  import, which stevedore's own guard lets through) cannot stop the others.
+  import, which stevedore's own guard lets through) cannot stop the others. Each import runs in a
+  daemon thread bounded by ``import_timeout_s`` (:func:`~doctor_core.isolation.call_with_timeout`):
+  an import that hangs is that plugin's ``load`` problem, and everything else goes on.
+* While plugin code runs (imports, hook calls) ``sys.stdout`` goes to stderr
+  (:func:`~doctor_core.isolation.plugin_stdout_to_stderr`): a ``print()`` cannot corrupt a report.
 * Every loaded object is registered with pluggy under its entry point name. A failed registration
   or a hook implementation without a matching specification is a problem for that plugin only.
 * Contribution hooks are called *per implementation* (``get_hookimpls()``), so an exception or a
@@ -43,6 +47,7 @@ import pluggy
 from doctor_core import hookspecs
 from doctor_core.definitions import CheckDefinition
 from doctor_core.errors import PluginError
+from doctor_core.isolation import PluginTimeout, call_with_timeout, is_plugin_fault, plugin_stdout_to_stderr
 from doctor_core.redact import describe_exception, redact
 from doctor_core.types import Check, Command, ConfigSection, Reporter, is_import_string, is_model_class
 
@@ -64,6 +69,9 @@ RESERVED_COMMANDS = frozenset({"list", "plugins", "schema", "run", "help"})
 LIFECYCLE_HOOKS = frozenset(
     {"doctor_run_started", "doctor_check_started", "doctor_check_finished", "doctor_run_finished"}
 )
+
+#: Seconds one plugin's import may take before it is reported and left behind.
+DEFAULT_IMPORT_TIMEOUT_S = 10.0
 
 _TRUE = {"1", "true", "yes", "on"}
 
@@ -133,6 +141,8 @@ class PluginManager:
     :param strict: raise :class:`PluginError` as soon as any problem is recorded during loading
         or collection.
     :param group: the entry point group (tests and embedders with their own group change it).
+    :param import_timeout_s: how long one plugin's import may take (``$DOCTOR_PLUGIN_IMPORT_TIMEOUT``
+        through :class:`~doctor_core.api.Doctor`).
     """
 
     def __init__(
@@ -144,8 +154,10 @@ class PluginManager:
         strict: bool = False,
         group: str = ENTRYPOINT_GROUP,
         builtins: Iterable[str] = BUILTIN_PLUGINS,
+        import_timeout_s: float = DEFAULT_IMPORT_TIMEOUT_S,
     ) -> None:
         self.group = group
+        self.import_timeout_s = import_timeout_s
         self.strict = strict
         self.disabled = frozenset(disable)
         self._pm = pluggy.PluginManager(hookspecs.PROJECT)
@@ -158,7 +170,8 @@ class PluginManager:
         for module_name in builtins:
             self._register_builtin(module_name)
         if load_entrypoints:
-            self._load_entrypoints()
+            with plugin_stdout_to_stderr():
+                self._load_entrypoints()
         for obj in plugins:
             self.register(obj)
         self._raise_if_strict()
@@ -187,8 +200,11 @@ class PluginManager:
 
     def _load_one(self, ep: EntryPoint) -> None:
         try:
-            plugin = ep.load()
-        except (Exception, SystemExit) as exc:
+            plugin = call_with_timeout(ep.load, self.import_timeout_s, f"import-{ep.name}")
+        except PluginTimeout as exc:
+            self._problem(ep.name, "load", f"importing {ep.value!r} {exc}", entry_point=ep)
+            return
+        except Exception as exc:
             self._problem(ep.name, "load", exc, entry_point=ep)
             return
         self._register(_Registered(ep.name, plugin, "entry point", ep))
@@ -318,21 +334,24 @@ class PluginManager:
         """Call every implementation of ``hook_name`` on its own; failures become problems."""
         caller = getattr(self._pm.hook, hook_name)
         results: list[tuple[str, Any]] = []
-        for impl in _call_order(caller.get_hookimpls()):
-            if impl.hookwrapper or impl.wrapper:
-                if (impl.plugin_name, hook_name) not in self._refused_wrappers:
-                    self._refused_wrappers.add((impl.plugin_name, hook_name))
-                    self._problem(impl.plugin_name, f"hook:{hook_name}", _WRAPPERS_REFUSED)
-                continue
-            args = [kwargs[arg] for arg in impl.argnames]
-            try:
-                value = impl.function(*args)
-                if hook_name not in LIFECYCLE_HOOKS:
-                    value = _materialize(value)
-            except Exception as exc:
-                self._problem(impl.plugin_name, f"hook:{hook_name}", exc)
-                continue
-            results.append((impl.plugin_name, value))
+        with plugin_stdout_to_stderr():
+            for impl in _call_order(caller.get_hookimpls()):
+                if impl.hookwrapper or impl.wrapper:
+                    if (impl.plugin_name, hook_name) not in self._refused_wrappers:
+                        self._refused_wrappers.add((impl.plugin_name, hook_name))
+                        self._problem(impl.plugin_name, f"hook:{hook_name}", _WRAPPERS_REFUSED)
+                    continue
+                args = [kwargs[arg] for arg in impl.argnames]
+                try:
+                    value = impl.function(*args)
+                    if hook_name not in LIFECYCLE_HOOKS:
+                        value = _materialize(value)
+                except BaseException as exc:
+                    if not is_plugin_fault(exc):
+                        raise
+                    self._problem(impl.plugin_name, f"hook:{hook_name}", exc)
+                    continue
+                results.append((impl.plugin_name, value))
         return results
 
     def _contributions(self, hook_name: str, kind: type, what: str) -> list[tuple[str, Any]]:

@@ -86,6 +86,22 @@ class CheckContext:
     secrets: Callable[[str], None]
     timeout_s: float
     run_options: Mapping[str, Any] = field(default_factory=dict)
+    #: When the engine stops waiting for this check (``time.monotonic()``): its start plus
+    #: ``timeout_s``, or the run's deadline if that is earlier. ``None`` outside the engine.
+    deadline: float | None = None
+
+    def remaining(self) -> float | None:
+        """Seconds until :attr:`deadline` (``<= 0`` once passed; ``None`` when there is none).
+
+        Bound waits, retries and per-request timeouts by it: at the deadline the engine cancels
+        the check, gives its cleanup a short grace and then abandons it (see docs/writing-plugins.md).
+        Library code without the context calls :func:`doctor_core.deadlines.time_left`.
+        """
+        if self.deadline is None:
+            return None
+        import time
+
+        return self.deadline - time.monotonic()
 
     def outcome(self, status: Any, message: str, **kwargs: Any) -> CheckOutcome:
         """Shorthand for building this check's :class:`CheckOutcome`."""

@@ -52,6 +52,7 @@ from typing import Any
 import httpx
 import structlog
 
+from doctor_core.deadlines import time_left
 from doctor_oci.client.decoding import ACCEPT_ENCODING, prepare_decoding
 from doctor_oci.client.errors import (
     ConnectError,
@@ -106,6 +107,9 @@ TAG_LIST_MAX_BODY_BYTES = 32 * 1024 * 1024
 MAX_REDIRECTS = 5
 RETRY_STATUSES = frozenset({429, 502, 503, 504})
 IDEMPOTENT_METHODS = frozenset({"GET", "HEAD", "OPTIONS", "DELETE", "PUT"})
+#: A request gives up this long before the calling check's deadline (doctor_core.deadlines), so
+#: the check reports the registry's timeout itself rather than being cut off by the engine.
+CHECK_DEADLINE_MARGIN_S = 0.1
 #: Request extension marking token-service requests (counted separately in the metrics).
 TOKEN_FETCH_EXTENSION = "doctor_oci.token_fetch"
 
@@ -393,6 +397,9 @@ class Transport:
         cap = self.max_body_bytes if max_body_bytes is None else max_body_bytes
         policy = self.policy
         budget = policy.budget_s if policy.budget_s is not None else self.timeout_s * policy.max_attempts
+        left = time_left()  # the calling check's deadline: no attempt or retry outlives it
+        if left is not None and left > 0:  # (past it, only cleanup runs: CANCEL_TIMEOUT_S bounds that)
+            budget = min(budget, max(0.001, left - CHECK_DEADLINE_MARGIN_S))
         deadline = time.monotonic() + budget
         attempt = 0
         while True:
