@@ -33,6 +33,7 @@ from doctor_core.types import Check, ConfigFlag, RenderOptions, Reporter
 
 if TYPE_CHECKING:
     from doctor_core.models import PluginProblem, Report
+    from doctor_core.targets import PlannedCheck
 
 DISABLE_ENV = "DOCTOR_DISABLE_PLUGINS"
 STRICT_ENV = "DOCTOR_STRICT_PLUGINS"
@@ -206,6 +207,21 @@ class Doctor:
             for plugin, models in by_plugin.items()
         }
 
+    def plan(
+        self, tags: Iterable[str] = (), check_ids: Iterable[str] = (), targets: Iterable[str] = ()
+    ) -> list[PlannedCheck]:
+        """The runs the selection makes: each selected check once per target its plugin declares
+        (:mod:`doctor_core.targets`), only the named ``targets`` when given. Validates the
+        configuration of the selected checks' plugins.
+
+        :raises UsageError: an unknown tag, check id or target (with close matches).
+        :raises ConfigError: an invalid configuration section.
+        """
+        from doctor_core.targets import plan, select_targets
+
+        checks = self.select(tags, check_ids)
+        return select_targets(plan(checks, self._configs_for(checks)), targets)
+
     async def arun(
         self,
         tags: Iterable[str] = (),
@@ -213,6 +229,7 @@ class Doctor:
         timeout: float | None = None,  # noqa: ASYNC109 - per-check timeout, not this call's
         concurrency: int = DEFAULT_CONCURRENCY,
         deadline: float | None = None,
+        targets: Iterable[str] = (),
     ) -> Report:
         """Run the selected checks and return the report; cancellation returns a partial report."""
         from doctor_core.engine import Engine, RunOptions
@@ -228,9 +245,11 @@ class Doctor:
         checks = self.select(tags, check_ids)
         configs = self._configs_for(checks)
         from doctor_core.logs import get_logger
+        from doctor_core.targets import plan, select_targets
 
+        planned = select_targets(plan(checks, configs), targets)
         engine = Engine(self._plugins, configs, get_logger)
-        return await engine.run(checks, options)
+        return await engine.run(planned, options)
 
     def run(
         self,
@@ -239,6 +258,7 @@ class Doctor:
         timeout: float | None = None,
         concurrency: int = DEFAULT_CONCURRENCY,
         deadline: float | None = None,
+        targets: Iterable[str] = (),
     ) -> Report:
         """Synchronous :meth:`arun`; not callable from inside a running event loop."""
         import asyncio
@@ -246,7 +266,7 @@ class Doctor:
         try:
             asyncio.get_running_loop()
         except RuntimeError:
-            return asyncio.run(self.arun(tags, check_ids, timeout, concurrency, deadline))
+            return asyncio.run(self.arun(tags, check_ids, timeout, concurrency, deadline, targets))
         raise RuntimeError(
             "Doctor.run() cannot be called from a running event loop; use 'await doctor.arun(...)'"
         )

@@ -53,6 +53,7 @@ _VALUE_OPTIONS = frozenset(
         "--config",
         "--log-format",
         "--disable-plugin",
+        "--target",
     }
 )
 
@@ -208,6 +209,13 @@ def _run_options(parser: _Parser, reporters: Iterable[str]) -> None:
     )
     parser.add_argument(
         "--check", action="append", default=[], metavar="ID", help="run this check (repeatable; exact id)"
+    )
+    parser.add_argument(
+        "--target",
+        action="append",
+        default=[],
+        metavar="NAME",
+        help="only the checks run for this configured target, e.g. a registry's Name (repeatable)",
     )
     parser.add_argument(
         "--format",
@@ -475,6 +483,8 @@ def _cmd_run(
     if reporter is None:
         raise UsageError(f"unknown output format {ns.format!r}; available: {', '.join(sorted(reporters))}")
     doctor.checks(ns.tag, ns.check)  # usage errors before anything is shown
+    if ns.target:
+        doctor.plan(ns.tag, ns.check, ns.target)  # an unknown --target too
     if wanted(
         stderr=streams.err,
         stdout=streams.out,
@@ -490,6 +500,7 @@ def _cmd_run(
             timeout=ns.timeout,
             concurrency=ns.concurrency,
             deadline=ns.deadline,
+            targets=ns.target,
         )
     )
     color = (

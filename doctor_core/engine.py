@@ -35,6 +35,7 @@ from doctor_core.defaults import DEFAULT_CONCURRENCY, DEFAULT_DEADLINE_S, DEFAUL
 from doctor_core.models import CheckDefinition, CheckOutcome, CheckResult, Report, Status, Summary
 from doctor_core.plugins import PluginManager
 from doctor_core.redact import describe_exception, redact, redact_value, register_secret
+from doctor_core.targets import ScopedResources
 from doctor_core.types import Check, CheckContext
 
 T = TypeVar("T")
@@ -145,6 +146,17 @@ def _run_in_daemon_thread(function: Callable[[CheckContext], Any], ctx: CheckCon
     return future
 
 
+def _advice_key(check_id: str, target: str | None) -> str:
+    """Where a run's recommendations are kept: per check, and per target when it has one."""
+    return check_id if target is None else f"{check_id}\x00{target}"
+
+
+def _with_target(result: CheckResult, check: Check) -> CheckResult:
+    """The result naming the target its check ran for (:mod:`doctor_core.targets`), if any."""
+    target = getattr(check, "target", None)
+    return result if target is None else result.model_copy(update={"target": target})
+
+
 class Engine:
     """Runs checks for one :class:`~doctor_core.plugins.PluginManager`.
 
@@ -184,11 +196,14 @@ class Engine:
             await self._stop(tasks, "interrupted", options)
         finally:
             await self._close(resources, options)
-        results = [self._collect(task, check, options) for task, check in zip(tasks, checks, strict=True)]
+        results = [
+            _with_target(self._collect(task, check, options), check)
+            for task, check in zip(tasks, checks, strict=True)
+        ]
         advice: list[str] = []
         for result in results:
             if result.status in _RECOMMENDING:
-                for item in recommendations.get(result.check_id, ()):
+                for item in recommendations.get(_advice_key(result.check_id, result.target), ()):
                     if item not in advice:
                         advice.append(item)
         report = Report(
@@ -310,10 +325,13 @@ class Engine:
             return self._error(
                 definition, f"cannot load the check: {describe_exception(exc)}", elapsed(), Status.ERROR
             )
+        target = getattr(check, "target", None)  # a doctor_core.targets.PlannedCheck's target
+        config = self._configs.get(definition.plugin) if target is None else getattr(check, "config", None)
         ctx = CheckContext(
             definition=definition,
-            config=self._configs.get(definition.plugin),
-            shared=resources,
+            config=config,
+            shared=ScopedResources(resources, target) if target is not None else resources,
+            target=target,
             log=self._log_factory(check_id=definition.check_id),
             secrets=register_secret,
             timeout_s=timeout_s,
@@ -341,7 +359,9 @@ class Engine:
                 elapsed(),
                 Status.ERROR,
             )
-        recommendations[definition.check_id] = [redact(item) for item in outcome.recommendations]
+        recommendations[_advice_key(definition.check_id, target)] = [
+            redact(item) for item in outcome.recommendations
+        ]
         return CheckResult(
             check_id=definition.check_id,
             name=definition.name,

@@ -34,8 +34,11 @@ def render(report: Report, options: RenderOptions) -> str:
             suite,
             "testcase",
             {
-                "classname": result.plugin or "doctor",
-                "name": result.check_id,
+                # A check run per target names it: classname "<plugin>.<target>", name
+                # "<check id> [<target>]" (CI systems show both; ids alone would collide).
+                "classname": (result.plugin or "doctor")
+                + (f".{result.target}" if result.target is not None else ""),
+                "name": result.check_id + (f" [{result.target}]" if result.target is not None else ""),
                 "time": f"{result.duration_ms / 1000:.3f}",
             },
         )

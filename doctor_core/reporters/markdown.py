@@ -17,8 +17,16 @@ def render(report: Report, options: RenderOptions) -> str:
     lines = [f"# {options.title}", ""]
     if report.interrupted:
         lines += ["> The run was interrupted: only the checks that finished are listed.", ""]
-    lines += ["| Check | Status | Message |", "|-------|--------|---------|"]
-    for result in report.results:
+    if report.targets():  # checks run per target: a Target column (absent otherwise)
+        lines += ["| Target | Check | Status | Message |", "|--------|-------|--------|---------|"]
+        for result in report.results:
+            lines.append(
+                f"| {_cell(result.target or '-')} | `{result.check_id}` | {result.status.value.upper()} "
+                f"| {_cell(result.message)} |"
+            )
+    else:
+        lines += ["| Check | Status | Message |", "|-------|--------|---------|"]
+    for result in report.results if not report.targets() else ():
         lines.append(f"| `{result.check_id}` | {result.status.value.upper()} | {_cell(result.message)} |")
     lines += ["", f"**{overall_line(report.summary)}**"]
     if report.recommendations:
@@ -27,7 +35,8 @@ def render(report: Report, options: RenderOptions) -> str:
     if options.verbose:
         lines += ["", "## Details"]
         for result in report.results:
-            lines += ["", f"### `{result.check_id}`", ""]
+            suffix = f" ({_cell(result.target)})" if result.target is not None else ""
+            lines += ["", f"### `{result.check_id}`{suffix}", ""]
             lines += [f"- `{key}`: `{json.dumps(value)}`" for key, value in result.evidence.items()]
             if result.remediation:
                 lines += ["", "Remediation:", ""]
