@@ -220,3 +220,9 @@ def test_a_broken_targets_declaration_is_one_error_result(doctor_factory, target
     assert "cannot list the targets of this check" in probe_result.message
     assert problem in probe_result.message
     assert report.result("check.hosts.plain").status is Status.PASS
+
+
+def test_run_check_runs_one_target(run_check) -> None:
+    result = run_check("check.hosts.probe", CONFIG, plugins=[HostPlugin()], target="beta")
+    assert (result.target, result.status) == ("beta", Status.FAIL)
+    assert SEEN == [("beta", "beta")]  # only that target ran
