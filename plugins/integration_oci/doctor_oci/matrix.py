@@ -257,7 +257,8 @@ async def _measure(row: MatrixRow, settings: OciSettings, resources: Any, log: A
             row.cells[key] = Cell("yes" if value else "no", _CAPABILITY_EVIDENCE[(key, value)])
         else:
             row.cells[key] = Cell.not_measured(
-                f"the probe got no answer ({redact(capabilities_outcome.message)})"
+                "the capabilities probe got no verdict (refused with 401/403/429, or no test image "
+                f"to probe with): {redact(capabilities_outcome.message)}"
             )
     repository = settings.TestRepository
     image = await resolve_test_image(client, repository, settings.TestTag)
@@ -310,9 +311,13 @@ async def _referrers_cells(
         row.cells["artifact_type_filter"] = Cell(
             "client-side", "no referrers API: the tag-schema fallback is filtered by doctor"
         )
+        held = (
+            f"the sha256-<hex> tag index of {subject} holds {len(tagged)}"
+            if image_exists
+            else f"the test image {repository}:{settings.TestTag} was not found, so no tag index was read"
+        )
         row.cells.setdefault(
-            "tag_schema_fallback",
-            Cell("yes", f"no referrers API; the sha256-<hex> tag index of {subject} holds {len(tagged)}"),
+            "tag_schema_fallback", Cell("yes", f"no referrers API: discovery uses it; {held}")
         )
         return
     listed: list[Any] = []
@@ -391,7 +396,8 @@ def _cell_markdown(cell: Cell) -> str:
 
 
 def _md(text: str) -> str:
-    return text.replace("|", "\\|").replace("\n", " ")
+    """A table cell: ``|`` escaped, one line, ``<``/``>`` as entities (``<digest>`` is not HTML)."""
+    return text.replace("|", "\\|").replace("\n", " ").replace("<", "&lt;").replace(">", "&gt;")
 
 
 def render_text(rows: Sequence[MatrixRow]) -> str:
