@@ -249,7 +249,7 @@ def _run_options(parser: _Parser, reporters: Iterable[str]) -> None:
         type=_positive_int,
         default=8,
         metavar="N",
-        help="checks running at the same time (default: 8)",
+        help="checks running at the same time, per target when checks run per target (default: 8)",
     )
     parser.add_argument("--version", action="store_true", help="print the version and exit")
 

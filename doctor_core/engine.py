@@ -5,6 +5,7 @@ Contract:
 * bounded concurrency (``RunOptions.concurrency``); each check under its own timeout
   (``estimated_duration_s * timeout_factor`` unless ``timeout`` overrides it), the whole run under
   ``deadline`` seconds;
+* checks run per target (:mod:`doctor_core.targets`) get the concurrency bound per target;
 * a check's callable is resolved only when it is about to run; ``async`` functions are awaited,
   plain functions run in a daemon thread (a hung sync check cannot be interrupted, but it cannot
   keep the process alive either);
@@ -176,10 +177,23 @@ class Engine:
         definitions = tuple(check.definition for check in checks)
         self._plugins.notify("doctor_run_started", checks=definitions)
         resources = RunResources()
-        semaphore = asyncio.Semaphore(options.concurrency)
+        # ``concurrency`` bounds the checks running at once *per target* (one group for checks
+        # without a target): targets are different systems, so N registries are checked side by
+        # side instead of N times slower (doctor_core.targets).
+        semaphores: dict[str | None, asyncio.Semaphore] = {}
         recommendations: dict[str, list[str]] = {}
         tasks = [
-            asyncio.ensure_future(self._run_one(check, options, semaphore, resources, recommendations))
+            asyncio.ensure_future(
+                self._run_one(
+                    check,
+                    options,
+                    semaphores.setdefault(
+                        getattr(check, "target", None), asyncio.Semaphore(options.concurrency)
+                    ),
+                    resources,
+                    recommendations,
+                )
+            )
             for check in checks
         ]
         interrupted = False

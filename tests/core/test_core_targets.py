@@ -226,3 +226,40 @@ def test_run_check_runs_one_target(run_check) -> None:
     result = run_check("check.hosts.probe", CONFIG, plugins=[HostPlugin()], target="beta")
     assert (result.target, result.status) == ("beta", Status.FAIL)
     assert SEEN == [("beta", "beta")]  # only that target ran
+
+
+def test_concurrency_bounds_each_target_separately(doctor_factory) -> None:
+    """--concurrency 1 with three targets: one check per target at a time, the targets side by side."""
+    import asyncio
+
+    running: dict[str | None, int] = {}
+    peak: dict[str | None, int] = {}
+    overall: list[int] = [0, 0]
+
+    async def slow(ctx: CheckContext) -> CheckOutcome:
+        running[ctx.target] = running.get(ctx.target, 0) + 1
+        overall[0] += 1
+        peak[ctx.target] = max(peak.get(ctx.target, 0), running[ctx.target])
+        overall[1] = max(overall[1], overall[0])
+        await asyncio.sleep(0.05)
+        running[ctx.target] -= 1
+        overall[0] -= 1
+        return CheckOutcome(status=Status.PASS, message="ok")
+
+    class Two(HostPlugin):
+        @hookimpl
+        def doctor_add_checks(self) -> list[Check]:
+            return [
+                Check(
+                    CheckDefinition(check_id=f"check.hosts.slow{i}", name="Slow"),
+                    run=slow,
+                    targets=host_targets,
+                )
+                for i in range(2)
+            ]
+
+    config = {"HOSTS": {"Hosts": [{"Name": "a"}, {"Name": "b"}, {"Name": "c"}]}}
+    report = doctor_factory(Two(), config=config).run(concurrency=1)
+    assert len(report.results) == 6 and report.summary.passed == 6
+    assert peak == {"a": 1, "b": 1, "c": 1}  # never two checks of one target at once
+    assert overall[1] == 3  # the three targets ran side by side

@@ -204,14 +204,15 @@ async def run(args: argparse.Namespace, app: CommandApp) -> int:
 
         return await run_matrix(args, app)
     _, stderr = _streams(app)
-    stderr.write("doctor oci: error: a command is required (referrers)\n")
+    stderr.write("doctor oci: error: a command is required (referrers, matrix)\n")
     return 2
 
 
 #: The command group the plugin contributes through ``doctor_add_commands``.
 oci_command = Command(
     name="oci",
-    help="OCI registry tools: referrer discovery (doctor oci referrers IMAGE)",
+    help="OCI registry tools: referrer discovery (doctor oci referrers IMAGE), the measured "
+    "compatibility matrix (doctor oci matrix)",
     configure=configure,
     run=run,
 )
