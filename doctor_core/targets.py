@@ -14,7 +14,7 @@ Contract:
   run is planned) receiving what the plugin's checks get as ``ctx.config`` and returning the
   targets, in the order the report shows them. An empty sequence (or ``None``) means "no targets":
   the check runs once, exactly as a check without ``targets`` (its result has ``target`` null).
-* Each :class:`Target` gives a ``name`` (a simple word, unique within the check) and the
+* Each :class:`Target` gives a ``name`` (:data:`TARGET_NAME`, unique within the check) and the
   ``config`` the check gets as ``ctx.config`` for that target. ``ctx.target`` is the name.
 * ``ctx.shared`` is scoped by target: the same key under two targets is two objects, so a client
   holding one target's credentials can never serve another target.
@@ -42,8 +42,10 @@ T = TypeVar("T")
 
 __all__ = ["TARGET_NAME", "PlannedCheck", "ScopedResources", "Target", "plan", "select_targets"]
 
-#: What a target name looks like: a simple word (letters, digits, ``_``, ``-``; no dots, no spaces).
-TARGET_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,62}$")
+#: What a target name looks like: letters, digits, ``.``, ``_``, ``-`` (a host name fits; no
+#: spaces, no ``:`` or ``/``), starting with a letter or digit. A plugin may ask for less (the OCI
+#: plugin's registry ``Name`` is a simple word without dots).
+TARGET_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,252}$")
 
 
 @dataclass(frozen=True)
@@ -103,7 +105,9 @@ def _targets_of(check: Check, config: Any) -> list[Target]:
         if not isinstance(target, Target):
             raise TypeError(f"the targets function returned a {type(target).__name__}, expected Target")
         if not isinstance(target.name, str) or not TARGET_NAME.match(target.name):
-            raise ValueError(f"target name {target.name!r} is not a simple word")
+            raise ValueError(
+                f"target name {target.name!r} is not letters, digits, '.', '_' or '-' (as a host name)"
+            )
         if target.name in seen:
             raise ValueError(f"target name {target.name!r} is given twice")
         seen.add(target.name)

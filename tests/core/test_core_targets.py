@@ -208,7 +208,7 @@ def test_environment_list_indices_reach_the_targets(doctor_factory) -> None:
     ("targets", "problem"),
     [
         (lambda config: 42, "returned int, expected a list of Target"),
-        (lambda config: [Target("a b")], "target name 'a b' is not a simple word"),
+        (lambda config: [Target("a b")], "target name 'a b' is not letters, digits"),
         (lambda config: [Target("x"), Target("x")], "target name 'x' is given twice"),
         ("no_such_module_xyz:targets", "ModuleNotFoundError"),
     ],
