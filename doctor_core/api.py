@@ -33,6 +33,7 @@ from doctor_core.types import Check, ConfigFlag, RenderOptions, Reporter
 
 if TYPE_CHECKING:
     from doctor_core.models import PluginProblem, Report
+    from doctor_core.targets import PlannedCheck
 
 DISABLE_ENV = "DOCTOR_DISABLE_PLUGINS"
 STRICT_ENV = "DOCTOR_STRICT_PLUGINS"
@@ -228,6 +229,21 @@ class Doctor:
             for plugin, models in by_plugin.items()
         }
 
+    def plan(
+        self, tags: Iterable[str] = (), check_ids: Iterable[str] = (), targets: Iterable[str] = ()
+    ) -> list[PlannedCheck]:
+        """The runs the selection makes: each selected check once per target its plugin declares
+        (:mod:`doctor_core.targets`), only the named ``targets`` when given. Validates the
+        configuration of the selected checks' plugins.
+
+        :raises UsageError: an unknown tag, check id or target (with close matches).
+        :raises ConfigError: an invalid configuration section.
+        """
+        from doctor_core.targets import plan, select_targets
+
+        checks = self.select(tags, check_ids)
+        return select_targets(plan(checks, self._configs_for(checks)), targets)
+
     async def arun(
         self,
         tags: Iterable[str] = (),
@@ -235,6 +251,7 @@ class Doctor:
         timeout: float | None = None,  # noqa: ASYNC109 - per-check timeout, not this call's
         concurrency: int = DEFAULT_CONCURRENCY,
         deadline: float | None = None,
+        targets: Iterable[str] = (),
     ) -> Report:
         """Run the selected checks and return the report; cancellation returns a partial report."""
         from doctor_core.engine import Engine, RunOptions
@@ -251,9 +268,11 @@ class Doctor:
         configs = self._configs_for(checks)
         from doctor_core.logs import get_logger
         from doctor_core.models import Selection
+        from doctor_core.targets import plan, select_targets
 
+        planned = select_targets(plan(checks, configs), targets)
         engine = Engine(self._plugins, configs, get_logger)
-        report = await engine.run(checks, options)
+        report = await engine.run(planned, options)
         selection = Selection(tags=tuple(tags), check_ids=tuple(check_ids))
         return report.model_copy(update={"selection": selection})
 
@@ -264,6 +283,7 @@ class Doctor:
         timeout: float | None = None,
         concurrency: int = DEFAULT_CONCURRENCY,
         deadline: float | None = None,
+        targets: Iterable[str] = (),
     ) -> Report:
         """Synchronous :meth:`arun`; not callable from inside a running event loop.
 
@@ -277,7 +297,7 @@ class Doctor:
         try:
             asyncio.get_running_loop()
         except RuntimeError:
-            return run_bounded(self.arun(tags, check_ids, timeout, concurrency, deadline))
+            return run_bounded(self.arun(tags, check_ids, timeout, concurrency, deadline, targets))
         raise RuntimeError(
             "Doctor.run() cannot be called from a running event loop; use 'await doctor.arun(...)'"
         )

@@ -54,6 +54,7 @@ _VALUE_OPTIONS = frozenset(
         "--config",
         "--log-format",
         "--disable-plugin",
+        "--target",
     }
 )
 
@@ -213,6 +214,13 @@ def _run_options(parser: _Parser, reporters: Iterable[str]) -> None:
         "--check", action="append", default=[], metavar="ID", help="run this check (repeatable; exact id)"
     )
     parser.add_argument(
+        "--target",
+        action="append",
+        default=[],
+        metavar="NAME",
+        help="only the checks run for this configured target, e.g. a registry's Name (repeatable)",
+    )
+    parser.add_argument(
         "--format",
         default=None,
         metavar="NAME",
@@ -245,7 +253,7 @@ def _run_options(parser: _Parser, reporters: Iterable[str]) -> None:
         type=_positive_int,
         default=8,
         metavar="N",
-        help="checks running at the same time (default: 8)",
+        help="checks running at the same time, per target when checks run per target (default: 8)",
     )
     parser.add_argument("--version", action="store_true", help="print the version and exit")
 
@@ -658,6 +666,8 @@ def _cmd_run(
         raise UsageError(f"unknown output format {fmt!r}; available: {', '.join(sorted(reporters))}")
     to_file = ns.output is not None and ns.output != "-"
     doctor.checks(ns.tag, ns.check)  # usage errors before anything is shown
+    if ns.target:
+        doctor.plan(ns.tag, ns.check, ns.target)  # an unknown --target too
     if wanted(
         stderr=streams.err,
         stdout=streams.out,
@@ -673,6 +683,7 @@ def _cmd_run(
             timeout=ns.timeout,
             concurrency=ns.concurrency,
             deadline=ns.deadline,
+            targets=ns.target,
         )
     )
     color = (

@@ -5,6 +5,7 @@ Contract:
 * bounded concurrency (``RunOptions.concurrency``); each check under its own timeout
   (``estimated_duration_s * timeout_factor`` unless ``timeout`` overrides it), the whole run under
   ``deadline`` seconds;
+* checks run per target (:mod:`doctor_core.targets`) get the concurrency bound per target;
 * a check's callable is resolved only when it is about to run; ``async`` functions run in a task
   of their own, plain functions in a daemon thread (a hung sync check cannot be interrupted, but
   it cannot keep the process alive either);
@@ -52,6 +53,7 @@ from doctor_core.isolation import is_plugin_fault, note_abandoned, plugin_stdout
 from doctor_core.models import CheckDefinition, CheckOutcome, CheckResult, Report, Status, Summary
 from doctor_core.plugins import PluginManager
 from doctor_core.redact import describe_exception, redact, redact_value, register_secret
+from doctor_core.targets import ScopedResources
 from doctor_core.types import Check, CheckContext
 
 T = TypeVar("T")
@@ -276,6 +278,17 @@ class _Abandoned(Exception):
     """The check did not stop within its grace after being cancelled; nobody waits for it now."""
 
 
+def _advice_key(check_id: str, target: str | None) -> str:
+    """Where a run's recommendations are kept: per check, and per target when it has one."""
+    return check_id if target is None else f"{check_id}\x00{target}"
+
+
+def _with_target(result: CheckResult, check: Check) -> CheckResult:
+    """The result naming the target its check ran for (:mod:`doctor_core.targets`), if any."""
+    target = getattr(check, "target", None)
+    return result if target is None else result.model_copy(update={"target": target})
+
+
 class Engine:
     """Runs checks for one :class:`~doctor_core.plugins.PluginManager`.
 
@@ -308,10 +321,23 @@ class Engine:
         definitions = tuple(check.definition for check in checks)
         self._plugins.notify("doctor_run_started", checks=definitions)
         resources = RunResources()
-        semaphore = asyncio.Semaphore(options.concurrency)
+        # ``concurrency`` bounds the checks running at once *per target* (one group for checks
+        # without a target): targets are different systems, so N registries are checked side by
+        # side instead of N times slower (doctor_core.targets).
+        semaphores: dict[str | None, asyncio.Semaphore] = {}
         recommendations: dict[str, list[str]] = {}
         tasks = [
-            asyncio.ensure_future(self._run_one(check, options, semaphore, resources, recommendations))
+            asyncio.ensure_future(
+                self._run_one(
+                    check,
+                    options,
+                    semaphores.setdefault(
+                        getattr(check, "target", None), asyncio.Semaphore(options.concurrency)
+                    ),
+                    resources,
+                    recommendations,
+                )
+            )
             for check in checks
         ]
         interrupted = False
@@ -332,11 +358,13 @@ class Engine:
             await self._stop(tasks, "interrupted", options.cleanup_grace_s)
         finally:
             await self._close(resources, close_timeout_s)
-        results = [self._collect(task, check) for task, check in zip(tasks, checks, strict=True)]
+        results = [
+            _with_target(self._collect(task, check), check) for task, check in zip(tasks, checks, strict=True)
+        ]
         advice: list[str] = []
         for result in results:
             if result.status in _RECOMMENDING:
-                for item in recommendations.get(result.check_id, ()):
+                for item in recommendations.get(_advice_key(result.check_id, result.target), ()):
                     if item not in advice:
                         advice.append(item)
         report = Report(
@@ -511,10 +539,13 @@ class Engine:
         def elapsed() -> int:
             return int((time.monotonic() - start) * 1000)
 
+        target = getattr(check, "target", None)  # a doctor_core.targets.PlannedCheck's target
+        config = self._configs.get(definition.plugin) if target is None else getattr(check, "config", None)
         ctx = CheckContext(
             definition=definition,
-            config=self._configs.get(definition.plugin),
-            shared=resources,
+            config=config,
+            shared=ScopedResources(resources, target) if target is not None else resources,
+            target=target,
             log=self._log_factory(check_id=definition.check_id),
             secrets=register_secret,
             timeout_s=timeout_s,
@@ -558,7 +589,9 @@ class Engine:
                 f"{message} [note: this check blocked the event loop for {timer.longest:.1f} s at once, "
                 "delaying every other check; it makes a blocking call in async code]"
             )
-        recommendations[definition.check_id] = [redact(item) for item in outcome.recommendations]
+        recommendations[_advice_key(definition.check_id, target)] = [
+            redact(item) for item in outcome.recommendations
+        ]
         return CheckResult(
             check_id=definition.check_id,
             name=definition.name,

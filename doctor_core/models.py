@@ -118,6 +118,11 @@ class CheckResult(_Model):
     duration_ms: int = 0
     metrics: dict[str, int | float] = Field(default_factory=dict)
     cause: Cause | None = None
+    target: str | None = Field(
+        default=None,
+        description="The target this result is for (a check run once per configured target, "
+        "e.g. a registry's Name); null for a check that ran once (schema 1.1)",
+    )
 
 
 class PluginProblem(_Model):
@@ -245,12 +250,17 @@ class Report(_Model):
         """The report as JSON text: the public, versioned format."""
         return self.model_dump_json(indent=indent)
 
-    def result(self, check_id: str) -> CheckResult:
-        """The result of one check, by id (``KeyError`` when it was not run)."""
+    def result(self, check_id: str, target: str | None = None) -> CheckResult:
+        """The result of one check, by id (``KeyError`` when it was not run); with ``target``,
+        its result for that target (without it: the first of its results)."""
         for result in self.results:
-            if result.check_id == check_id:
+            if result.check_id == check_id and (target is None or result.target == target):
                 return result
-        raise KeyError(check_id)
+        raise KeyError(check_id if target is None else f"{check_id} [{target}]")
+
+    def targets(self) -> tuple[str, ...]:
+        """The targets the results name, in report order (empty when no check ran per target)."""
+        return tuple(dict.fromkeys(r.target for r in self.results if r.target is not None))
 
     @staticmethod
     def causes_of(results: list[CheckResult] | tuple[CheckResult, ...]) -> tuple[SharedCause, ...]:

@@ -43,6 +43,10 @@ class Check:
 
     definition: CheckDefinition
     run: CheckFunction | str
+    #: Optional: the targets to run this check for, found in the plugin's configuration (a
+    #: function of ``ctx.config`` returning ``doctor_core.targets.Target`` objects, or its
+    #: ``"module:function"`` import string). See :mod:`doctor_core.targets`.
+    targets: Callable[[Any], Any] | str | None = None
 
     def resolve(self) -> CheckFunction:
         """The callable behind :attr:`run`, importing it if it was given as a string."""
@@ -86,6 +90,9 @@ class CheckContext:
     secrets: Callable[[str], None]
     timeout_s: float
     run_options: Mapping[str, Any] = field(default_factory=dict)
+    #: The target this run of the check is for (see :mod:`doctor_core.targets`), else ``None``.
+    target: str | None = None
+
     #: When the engine stops waiting for this check (``time.monotonic()``): its start plus
     #: ``timeout_s``, or the run's deadline if that is earlier. ``None`` outside the engine.
     deadline: float | None = None

@@ -55,8 +55,14 @@ def render(report: Report, options: RenderOptions) -> str:
             suite,
             "testcase",
             {
-                "classname": neutralize(result.plugin or "doctor"),
-                "name": neutralize(result.check_id),
+                # A check run per target names it: classname "<plugin>.<target>", name
+                # "<check id> [<target>]" (CI systems show both; ids alone would collide).
+                "classname": neutralize(
+                    (result.plugin or "doctor") + (f".{result.target}" if result.target is not None else "")
+                ),
+                "name": neutralize(
+                    result.check_id + (f" [{result.target}]" if result.target is not None else "")
+                ),
                 "time": f"{result.duration_ms / 1000:.3f}",
             },
         )

@@ -40,10 +40,18 @@ def render(report: Report, options: RenderOptions) -> str:
     lines = [f"# {_text(options.title)}", ""]
     if report.interrupted:
         lines += ["> The run was interrupted: only the checks that finished are listed.", ""]
-    lines += ["| Check | Status | Message |", "|-------|--------|---------|"]
-    for result in report.results:
-        status = result.status.value.upper()
-        lines.append(f"| {_code(result.check_id)} | {status} | {_text(result.message)} |")
+    if report.targets():  # checks run per target: a Target column (absent otherwise)
+        lines += ["| Target | Check | Status | Message |", "|--------|-------|--------|---------|"]
+        for result in report.results:
+            lines.append(
+                f"| {_text(result.target or '-')} | {_code(result.check_id)} | "
+                f"{result.status.value.upper()} | {_text(result.message)} |"
+            )
+    else:
+        lines += ["| Check | Status | Message |", "|-------|--------|---------|"]
+        for result in report.results:
+            status = result.status.value.upper()
+            lines.append(f"| {_code(result.check_id)} | {status} | {_text(result.message)} |")
     if report.causes:
         lines += ["", "## Causes", ""]
         for cause in report.causes:
@@ -62,7 +70,8 @@ def render(report: Report, options: RenderOptions) -> str:
     if options.verbose:
         lines += ["", "## Details"]
         for result in report.results:
-            lines += ["", f"### {_code(result.check_id)}", ""]
+            suffix = f" ({_text(result.target)})" if result.target is not None else ""
+            lines += ["", f"### {_code(result.check_id)}{suffix}", ""]
             lines += [f"- {_code(key)}: {_code(json.dumps(value))}" for key, value in result.evidence.items()]
             if result.remediation:
                 lines += ["", "Remediation:", ""]

@@ -83,6 +83,9 @@ def configure(parser: argparse.ArgumentParser) -> None:
         help="read cosign tags (.sig/.att/.sbom) from this repository instead of IMAGE's "
         "(default: OCI.CosignRepository, else $COSIGN_REPOSITORY; '' for IMAGE's own)",
     )
+    from doctor_oci.matrix import add_parser as add_matrix_parser
+
+    add_matrix_parser(commands)  # doctor oci matrix
 
 
 def image_reference(image: str, settings: OciSettings) -> Reference:
@@ -196,15 +199,20 @@ async def run(args: argparse.Namespace, app: CommandApp) -> int:
     """Dispatch ``doctor oci COMMAND``."""
     if getattr(args, "oci_command", None) == "referrers":
         return await run_referrers(args, app)
+    if getattr(args, "oci_command", None) == "matrix":
+        from doctor_oci.matrix import run_matrix
+
+        return await run_matrix(args, app)
     _, stderr = _streams(app)
-    stderr.write("doctor oci: error: a command is required (referrers)\n")
+    stderr.write("doctor oci: error: a command is required (referrers, matrix)\n")
     return 2
 
 
 #: The command group the plugin contributes through ``doctor_add_commands``.
 oci_command = Command(
     name="oci",
-    help="OCI registry tools: referrer discovery (doctor oci referrers IMAGE)",
+    help="OCI registry tools: referrer discovery (doctor oci referrers IMAGE), the measured "
+    "compatibility matrix (doctor oci matrix)",
     configure=configure,
     run=run,
 )

@@ -83,6 +83,10 @@ DEFINITIONS: tuple[CheckDefinition, ...] = (
     ),
 )
 
+#: Each check runs once per configured registry (``OCI.Registries``; once when there is only the
+#: seed's ``OCI.RegistryUrl``): see :mod:`doctor_oci.targets`.
+TARGETS = "doctor_oci.targets:registry_targets"
+
 #: check id -> "module:function" of its body.
 RUNNERS: dict[str, str] = {
     "check.integration.oci.credentials": f"{_CHECKS}.credentials:run",
@@ -97,7 +101,7 @@ RUNNERS: dict[str, str] = {
 def doctor_add_checks() -> Iterator[Check]:
     """The five registry checks (bodies imported lazily by the engine)."""
     for definition in DEFINITIONS:
-        yield Check(definition, run=RUNNERS[definition.check_id])
+        yield Check(definition, run=RUNNERS[definition.check_id], targets=TARGETS)
 
 
 @hookimpl

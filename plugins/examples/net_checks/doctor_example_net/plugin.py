@@ -56,6 +56,8 @@ def doctor_add_checks() -> Iterator[Check]:
             estimated_duration_s=2,
         ),
         run="doctor_example_net.checks:check_dns_resolve",
+        # With NET.PerHost: once per host (doctor_core.targets); otherwise once over all hosts.
+        targets="doctor_example_net.settings:host_targets",
     )
     yield Check(
         CheckDefinition(

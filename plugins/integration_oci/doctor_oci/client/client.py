@@ -36,6 +36,7 @@ from doctor_oci.client.jsonbody import parse_json
 from doctor_oci.client.link import next_link
 from doctor_oci.client.mediatypes import MANIFEST_ACCEPT, base_media_type
 from doctor_oci.client.reference import RegistryEndpoint, digest_algorithm, is_digest
+from doctor_oci.client.tls import verifying_context
 from doctor_oci.client.transport import (
     DEFAULT_MAX_BODY_BYTES,
     TAG_LIST_MAX_BODY_BYTES,
@@ -95,9 +96,8 @@ class _AuthInfo:
 def _verify(settings: OciSettings) -> ssl.SSLContext | bool:
     if settings.Insecure:
         return False
-    if settings.CaBundle is not None:
-        return ssl.create_default_context(cafile=str(settings.CaBundle))
-    return True
+    # One context per trust setting per process, shared by the clients (client/tls.py: why).
+    return verifying_context(settings.CaBundle)
 
 
 def _digest_of(raw: bytes, algorithm: str) -> str:
