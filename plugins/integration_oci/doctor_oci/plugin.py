@@ -37,6 +37,7 @@ SETTINGS_KEYS: tuple[ConfigKey, ...] = (
     ConfigKey("Insecure", "skip TLS verification (also --insecure; not for production)"),
     ConfigKey("DockerConfig", "docker config.json to read credentials from"),
     ConfigKey("CosignRepository", "repository holding cosign signatures (as COSIGN_REPOSITORY)"),
+    ConfigKey("Registries", "more registries: these keys plus Name each (OCI__Registries__0__RegistryUrl)"),
 )
 
 #: The five definitions, in the seed's order (also the order ``doctor list`` shows them).

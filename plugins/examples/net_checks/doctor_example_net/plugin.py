@@ -39,6 +39,7 @@ def doctor_add_config_sections() -> Iterator[ConfigSection]:
             ConfigKey("ExpiryWarnDays", "warn when a certificate expires within this many days"),
             ConfigKey("TimeoutSeconds", "time allowed for each lookup or TLS handshake"),
             ConfigKey("CaBundle", "PEM file of CA certificates to trust instead of the system's"),
+            ConfigKey("PerHost", "run the DNS check once per host (one result per host)"),
         ),
     )
 
