@@ -29,8 +29,10 @@ import httpx
 
 from doctor_core.logs import get_logger
 from doctor_oci.client import RegistryClient
+from doctor_oci.client.budget import DEFAULT_MAX_PAGES, PageBudget
 from doctor_oci.client.errors import ProtocolError
 from doctor_oci.client.link import next_link
+from doctor_oci.client.transport import DEFAULT_MAX_BODY_BYTES
 from doctor_oci.referrers.descriptors import (
     FILTERS_HEADER,
     OCI_INDEX_MEDIA_TYPE,
@@ -42,8 +44,12 @@ from doctor_oci.referrers.descriptors import (
 )
 from doctor_oci.referrers.models import SOURCE_API, ApiProbe, Referrer
 
-#: Most pages followed before giving up (a registry paging 1 referrer at a time still gets 100).
-MAX_PAGES = 100
+#: Referrers asked for per page (``n=``): the most oras-project/distribution honours (it answers
+#: a larger ``n`` with its default of 10); registries that ignore ``n`` page as they like.
+PAGE_SIZE = 100
+#: The page limit of the default budget (kept as a name for callers of ``MAX_PAGES``): pages are
+#: bounded by the listing's :class:`~doctor_oci.client.budget.PageBudget`, not by a fixed cap.
+MAX_PAGES = DEFAULT_MAX_PAGES
 _UNSUPPORTED_STATUSES = {
     400: "bad request",
     405: "method not allowed",
@@ -74,7 +80,11 @@ def referrers_path(repository: str, digest: str) -> str:
 
 
 async def _get(
-    client: RegistryClient, repository: str, url: str, params: dict[str, str] | None
+    client: RegistryClient,
+    repository: str,
+    url: str,
+    params: dict[str, str] | None,
+    max_body_bytes: int | None = None,
 ) -> httpx.Response:
     return await client.request(
         "GET",
@@ -82,6 +92,7 @@ async def _get(
         scopes=(client.scope(repository, "pull"),),
         headers={"Accept": OCI_INDEX_MEDIA_TYPE},
         params=params,
+        max_body_bytes=max_body_bytes,
     )
 
 
@@ -105,6 +116,7 @@ def classify(client: RegistryClient, response: httpx.Response) -> ApiProbe:
         "filters_applied": filters,
         "url": str(response.url),
         "link": _link_header(response),
+        "size": len(response.content),
     }
     if status == 200 and index is not None:
         return ApiProbe(supported=True, reason="200 with an OCI index", index=index, **common)
@@ -160,9 +172,10 @@ async def probe_referrers_api(
 async def _probe(
     client: RegistryClient, repository: str, digest: str, artifact_type: str | None, state: _RepositoryState
 ) -> ApiProbe:
-    params = {"artifactType": artifact_type} if artifact_type else None
+    params = {"n": str(PAGE_SIZE), **({"artifactType": artifact_type} if artifact_type else {})}
+    path = referrers_path(repository, digest)
     try:
-        response = await _get(client, repository, referrers_path(repository, digest), params)
+        response = await _get(client, repository, path, params)
         probe = classify(client, response)
     except BaseException:
         state.probes.pop((digest, artifact_type), None)
@@ -182,23 +195,32 @@ async def list_api_referrers(
     probe: ApiProbe,
     *,
     artifact_type: str | None = None,
-    max_pages: int = MAX_PAGES,
+    max_pages: int | None = None,
+    budget: PageBudget | None = None,
 ) -> list[Referrer]:
     """All referrers from a supported probe's first page and the pages its ``Link`` headers lead to.
 
     Links are resolved relative to the page they came in; a link to another host, a link back to
-    a page already read (a loop), a page that is not an OCI index, or more than ``max_pages``
-    pages raise :class:`ProtocolError`. When ``artifact_type`` is given and a page does not say
+    a page already read (a loop) or a page that is not an OCI index raise :class:`ProtocolError`.
+    The whole listing, the probe's page included, runs under one
+    :class:`~doctor_oci.client.budget.PageBudget` (default a fresh one; ``max_pages`` lowers its
+    page limit): bytes, entries, pages and wall time across all pages, past which
+    :class:`~doctor_oci.client.budget.BudgetExceeded` is raised -- memory stays bounded however
+    many distinct pages a registry serves. When ``artifact_type`` is given and a page does not say
     (``OCI-Filters-Applied`` or the rc1 annotation) that the registry filtered by it, the page is
     filtered here. Malformed entries are skipped and counted in the log.
     """
     if not probe.supported or probe.index is None or probe.url is None:
         raise ValueError("list_api_referrers needs a probe that found the referrers API supported")
+    budget = budget or PageBudget("the referrers list")
+    if max_pages is not None:
+        budget.max_pages = min(budget.max_pages, max_pages)
     referrers: list[Referrer] = []
     skipped = 0
     index, filters, url, link = probe.index, probe.filters_applied, probe.url, probe.link
+    entries = probe.index.get("manifests")
+    budget.charge(probe.size, len(entries) if isinstance(entries, list) else 0, request=f"GET {url}")
     visited = {str(httpx.URL(url))}
-    pages = 1
     while True:
         wanted = artifact_type if artifact_type and "artifactType" not in filters else None
         parsed = referrers_from_index(index, SOURCE_API, artifact_type=wanted)
@@ -210,27 +232,27 @@ async def list_api_referrers(
         following = str(httpx.URL(following))
         if following in visited:
             raise ProtocolError(
-                f"the referrers list pages in a loop (page {pages + 1} links back to an earlier page)",
+                f"the referrers list pages in a loop (page {budget.pages + 1} links back to an earlier page)",
                 request=f"GET {following}",
             )
-        if pages >= max_pages:
-            raise ProtocolError(
-                f"the referrers list has more than {max_pages} pages", request=f"GET {following}"
-            )
         visited.add(following)
-        response = await _get(client, repository, following, None)
+
+        async def fetch(cap: int, target: str = following) -> httpx.Response:
+            return await _get(client, repository, target, None, max_body_bytes=cap)
+
+        response = await budget.read_page(fetch, DEFAULT_MAX_BODY_BYTES, request=f"GET {following}")
         if response.status_code != 200:
             raise client.error_for(response)
         content_type = response.headers.get("Content-Type")
         page = parse_index(response.content, content_type)
         if page is None:
             raise ProtocolError(
-                f"page {pages + 1} of the referrers list is not an OCI index "
+                f"page {budget.pages + 1} of the referrers list is not an OCI index "
                 f"({base_media_type(content_type) or 'no content type'})",
                 status=response.status_code,
                 request=f"GET {following}",
             )
-        pages += 1
+        budget.charge(len(response.content), len(page["manifests"]), request=f"GET {following}")
         index, url, link = page, str(response.url), _link_header(response)
         filters = filters_applied(response.headers.get_list(FILTERS_HEADER), page)
     if skipped:

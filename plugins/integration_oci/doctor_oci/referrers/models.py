@@ -102,3 +102,5 @@ class ApiProbe:
     filters_applied: tuple[str, ...]
     url: str | None = None
     link: str | None = None
+    #: Bytes of the probe's body (the first page counts against the listing's budget).
+    size: int = 0
