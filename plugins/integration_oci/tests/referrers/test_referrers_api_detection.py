@@ -210,7 +210,7 @@ async def test_api_listing_follows_relative_links_and_filters_client_side_when_t
     )
     router.get(REFERRERS, params={"page": "2"}).mock(return_value=_index_response([descriptor(C, SBOM)]))
     result = await discover_referrers(f"{MOCK_URL[8:]}/app:v1", SBOM, client=mock_client)
-    assert result.method == "referrers-api"
+    assert result.method == "referrers-api+cosign-tags"
     assert result.referrers_api_supported is True
     assert [r.digest for r in result.referrers] == [A, C]
     assert {r.source for r in result.referrers} == {"referrers-api"}

@@ -59,7 +59,7 @@ def test_json_output_is_the_result_model(
         "reference": f"{server.host}/team/app:v1",
         "digest": served["image"].digest,
     }
-    assert document["method"] == "referrers-api"
+    assert document["method"] == "referrers-api+cosign-tags"
     assert document["referrers_api_supported"] is True
     assert document["referrers"][0] == {
         "digest": served["sbom"].digest,
@@ -68,6 +68,8 @@ def test_json_output_is_the_result_model(
         "size": served["sbom"].size,
         "annotations": {"kind": "sbom"},
         "source": "referrers-api",
+        "kind": "sbom",
+        "tag": None,
     }
     assert len(document["referrers"]) == 2
     assert ReferrersResult.model_validate(document).subject.digest == served["image"].digest
@@ -81,7 +83,7 @@ def test_text_output_is_a_header_and_a_table_and_a_bare_image_uses_the_configure
     lines = output.out.splitlines()
     assert lines[0] == f"Subject:        {served['server'].host}/team/app:v1"
     assert lines[1] == f"Digest:         {served['image'].digest}"
-    assert "Method:         referrers-api" in lines
+    assert "Method:         referrers-api+cosign-tags" in lines
     assert "Referrers API:  supported" in lines
     header = next(line for line in lines if line.startswith("DIGEST"))
     assert header.split() == ["DIGEST", "ARTIFACT", "TYPE", "MEDIA", "TYPE", "SIZE", "SOURCE"]
