@@ -30,7 +30,7 @@ import httpx
 from doctor_core.logs import get_logger
 from doctor_oci.client import RegistryClient
 from doctor_oci.client.budget import DEFAULT_MAX_PAGES, PageBudget
-from doctor_oci.client.errors import ProtocolError
+from doctor_oci.client.errors import ProtocolError, RegistryError
 from doctor_oci.client.link import next_link
 from doctor_oci.client.transport import DEFAULT_MAX_BODY_BYTES
 from doctor_oci.referrers.descriptors import (
@@ -42,6 +42,7 @@ from doctor_oci.referrers.descriptors import (
     parse_index,
     referrers_from_index,
 )
+from doctor_oci.referrers.kinds import kind_of, manifest_artifact_type
 from doctor_oci.referrers.models import SOURCE_API, ApiProbe, Referrer
 
 #: Referrers asked for per page (``n=``): the most oras-project/distribution honours (it answers
@@ -258,3 +259,52 @@ async def list_api_referrers(
     if skipped:
         _log().warning("referrers api: malformed descriptors skipped", repository=repository, skipped=skipped)
     return referrers
+
+
+#: What a draft-era registry lists as ``artifactType`` for an OCI 1.1 artifact (its config's
+#: media type, the empty descriptor's): it names no artifact, so the manifest itself is read.
+EMPTY_MEDIA_TYPE = "application/vnd.oci.empty.v1+json"
+#: Most manifests read per listing to correct such entries (beyond, entries stay as listed).
+MAX_ARTIFACT_TYPE_READS = 64
+
+
+async def correct_listed_artifact_types(
+    client: RegistryClient,
+    repository: str,
+    referrers: list[Referrer],
+    limit: asyncio.Semaphore,
+    *,
+    artifact_type: str | None = None,
+    max_reads: int = MAX_ARTIFACT_TYPE_READS,
+) -> list[Referrer]:
+    """``referrers`` with each entry listed as the empty media type (a registry following the
+    draft spec repeats the config type: oras-project/distribution, early Harbor/Zot) replaced by
+    the artifact type its manifest declares, read by digest (at most ``max_reads`` manifests,
+    concurrently under ``limit``). An entry whose manifest cannot be read stays as listed. With
+    ``artifact_type`` (a filter), a corrected entry of another type is dropped."""
+    wanted = [i for i, r in enumerate(referrers) if r.artifact_type == EMPTY_MEDIA_TYPE][:max_reads]
+    if not wanted:
+        return referrers
+
+    async def read(referrer: Referrer) -> Referrer:
+        try:
+            async with limit:
+                manifest = await client.get_manifest(repository, referrer.digest)
+        except RegistryError as exc:
+            _log().info("referrer manifest not readable; artifact type kept as listed",
+                        digest=referrer.digest, error=str(exc))
+            return referrer
+        artifact_type = manifest_artifact_type(manifest.data)
+        if not artifact_type or artifact_type == referrer.artifact_type:
+            return referrer
+        return referrer.model_copy(
+            update={"artifact_type": artifact_type, "kind": kind_of(artifact_type, referrer.annotations)}
+        )
+
+    corrected = await asyncio.gather(*(read(referrers[i]) for i in wanted))
+    out: list[Referrer | None] = list(referrers)
+    for index, referrer in zip(wanted, corrected, strict=True):
+        changed = referrer is not referrers[index]
+        keep = not changed or artifact_type is None or referrer.artifact_type == artifact_type
+        out[index] = referrer if keep else None
+    return [referrer for referrer in out if referrer is not None]

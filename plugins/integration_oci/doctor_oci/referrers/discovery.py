@@ -40,7 +40,11 @@ from doctor_oci.client import RegistryClient
 from doctor_oci.client.errors import NotFound, RegistryError, Unsupported
 from doctor_oci.client.reference import Reference, RegistryEndpoint
 from doctor_oci.client.transport import RequestMetrics
-from doctor_oci.referrers.api import list_api_referrers, probe_referrers_api
+from doctor_oci.referrers.api import (
+    correct_listed_artifact_types,
+    list_api_referrers,
+    probe_referrers_api,
+)
 from doctor_oci.referrers.cosign import parse_cosign_repository
 from doctor_oci.referrers.descriptors import is_valid_digest
 from doctor_oci.referrers.fallback import cosign_referrers, tag_schema_referrers, verify_referrers
@@ -203,6 +207,9 @@ async def _discover(
         supported = probe.supported
         if probe.supported:
             from_api = await list_api_referrers(client, repository, probe, artifact_type=artifact_type)
+            from_api = await correct_listed_artifact_types(
+                client, repository, from_api, limit, artifact_type=artifact_type
+            )
             sources = [SOURCE_API] + ([SOURCE_COSIGN] if method == "auto" else [])
             return ReferrersResult(
                 subject=subject,

@@ -86,10 +86,12 @@ def test_text_output_is_a_header_and_a_table_and_a_bare_image_uses_the_configure
     assert "Method:         referrers-api+cosign-tags" in lines
     assert "Referrers API:  supported" in lines
     header = next(line for line in lines if line.startswith("DIGEST"))
-    assert header.split() == ["DIGEST", "ARTIFACT", "TYPE", "MEDIA", "TYPE", "SIZE", "SOURCE"]
+    assert header.split() == ["DIGEST", "KIND", "ARTIFACT", "TYPE", "MEDIA", "TYPE", "SIZE", "SOURCE"]
     rows = lines[lines.index(header) + 1 :]
     assert len(rows) == 1
-    assert rows[0].split()[:2] == [short_digest(served["sbom"].digest), SBOM]
+    # the full digest (issue #15: copyable into the next command), not short_digest's 12 digits
+    assert rows[0].split()[:3] == [served["sbom"].digest, "sbom", SBOM]
+    assert short_digest(served["sbom"].digest) != served["sbom"].digest
 
 
 def test_zero_referrers_is_success(
