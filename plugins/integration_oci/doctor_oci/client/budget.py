@@ -32,14 +32,17 @@ __all__ = [
     "DEFAULT_MAX_ENTRIES",
     "DEFAULT_MAX_PAGES",
     "DEFAULT_MAX_SECONDS",
+    "DEFAULT_MAX_TAGS",
     "BudgetExceeded",
     "PageBudget",
 ]
 
 #: Response bytes across all pages of one operation.
 DEFAULT_MAX_BYTES = 16 * 1024 * 1024
-#: Entries (tags, referrer descriptors) across all pages.
-DEFAULT_MAX_ENTRIES = 100_000
+#: Entries (referrer descriptors) across all pages: 50,000 referrers are ~90 MB of objects.
+DEFAULT_MAX_ENTRIES = 50_000
+#: Tags across all pages (short strings: 250,000 are ~20 MB).
+DEFAULT_MAX_TAGS = 250_000
 #: Pages followed (10,000 referrers at 10 per page need 1,000).
 DEFAULT_MAX_PAGES = 5_000
 #: Wall time of the whole listing, in seconds (the command's ``--deadline`` bounds it further).

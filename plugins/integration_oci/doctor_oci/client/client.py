@@ -24,7 +24,7 @@ import httpx
 
 from doctor_core.redact import redact
 from doctor_oci.client.auth import AuthAttempt, Authenticator, TokenCache
-from doctor_oci.client.budget import PageBudget
+from doctor_oci.client.budget import DEFAULT_MAX_TAGS, PageBudget
 from doctor_oci.client.challenge import Challenge, parse_www_authenticate
 from doctor_oci.client.credentials import Credentials, resolve_credentials
 from doctor_oci.client.errors import (
@@ -515,7 +515,7 @@ class RegistryClient:
         """
         if page_size < 1 or (max_pages is not None and max_pages < 1):
             raise ValueError("page_size and max_pages must be positive")
-        budget = budget or PageBudget("the tag list")
+        budget = budget or PageBudget("the tag list", max_entries=DEFAULT_MAX_TAGS)
         if max_pages is not None:
             budget.max_pages = min(budget.max_pages, max_pages)
         url: str | None = f"{self.base_url}/v2/{repository}/tags/list?n={page_size}"
