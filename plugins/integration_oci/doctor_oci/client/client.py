@@ -515,7 +515,10 @@ class RegistryClient:
         """
         if page_size < 1 or (max_pages is not None and max_pages < 1):
             raise ValueError("page_size and max_pages must be positive")
-        budget = budget or PageBudget("the tag list", max_entries=DEFAULT_MAX_TAGS)
+        # bytes: one whole tag-list page may be as large as a listing (registries ignoring n)
+        budget = budget or PageBudget(
+            "the tag list", max_bytes=TAG_LIST_MAX_BODY_BYTES, max_entries=DEFAULT_MAX_TAGS
+        )
         if max_pages is not None:
             budget.max_pages = min(budget.max_pages, max_pages)
         url: str | None = f"{self.base_url}/v2/{repository}/tags/list?n={page_size}"
