@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 from collections.abc import Callable
 from typing import Any
 
@@ -13,7 +15,7 @@ from doctor_oci.referrers import Referrer, ReferrersResult, Subject
 from doctor_oci.settings import OciSettings
 from referrers_helpers import Output
 
-from devtools.images import push_image, push_referrer
+from devtools.images import delete_image, push_image, push_referrer, push_tag_schema_index
 from devtools.oci_server import OciTestServer
 from devtools.registry import RunningRegistry
 from devtools.registry_http import RegistryHttp
@@ -193,3 +195,38 @@ def test_text_rendering_neutralises_terminal_escapes() -> None:
     assert "\x1b" not in text
     assert "Referrers API:  not supported" in text
     assert "sha256:aaaaaaaaaaaa" in text
+
+
+def test_verify_reports_deleted_index_entries_as_stale(
+    referrers_cli: Callable[..., Output], open_registry: RunningRegistry, unique_repo: str
+) -> None:
+    """Issue #15: the fallback trusted the sha256-<hex> index blindly; --verify checks each entry."""
+    image = push_image(open_registry, unique_repo, "v1")
+    kept = push_referrer(open_registry, unique_repo, image, SBOM)
+    gone = push_referrer(open_registry, unique_repo, image, "application/vnd.example.sig")
+    push_tag_schema_index(open_registry, unique_repo, image.digest, [kept, gone])
+    assert delete_image(open_registry, unique_repo, gone.digest) == 202
+    reference = f"{open_registry.host}/{unique_repo}:v1"
+    trusting = json.loads(referrers_cli(open_registry.url, reference, "--format", "json").out)
+    assert [r["digest"] for r in trusting["referrers"]] == [kept.digest, gone.digest]
+    assert "stale" not in trusting
+    verified = referrers_cli(open_registry.url, reference, "--verify", "--format", "json")
+    assert verified.code == 0, verified.err
+    document = json.loads(verified.out)
+    assert [r["digest"] for r in document["referrers"]] == [kept.digest]
+    assert [r["digest"] for r in document["stale"]] == [gone.digest]
+    text = referrers_cli(open_registry.url, reference, "--verify").out
+    assert "Stale:          1" in text.splitlines()
+    stale_table = text.split("manifest no longer exists):", 1)[1]
+    assert gone.digest in stale_table and kept.digest not in stale_table
+
+
+@pytest.mark.parametrize("value", ["0", "-1", "soon", "inf"])
+def test_a_bad_deadline_is_a_usage_error(value: str) -> None:
+    # a subprocess: argparse writes its usage error to the process's own stderr
+    done = subprocess.run(
+        [sys.executable, "-m", "doctor_core.cli", "oci", "referrers", "127.0.0.1:9/app", "--deadline", value],
+        capture_output=True, text=True, timeout=60, check=False,
+    )
+    assert done.returncode == 2, done.stderr
+    assert "error: argument --deadline:" in done.stderr
