@@ -6,6 +6,7 @@ The contract shared with the checks and referrer discovery is ``docs/dev/oci-cli
 from __future__ import annotations
 
 from doctor_oci.client.auth import AccessToken, Authenticator, TokenCache
+from doctor_oci.client.budget import BudgetExceeded, PageBudget
 from doctor_oci.client.challenge import Challenge, parse_www_authenticate
 from doctor_oci.client.client import Manifest, PingResult, RegistryClient
 from doctor_oci.client.credentials import Credentials, default_docker_config_path, resolve_credentials
@@ -68,6 +69,7 @@ __all__ = [
     "AccessToken",
     "AuthenticationError",
     "Authenticator",
+    "BudgetExceeded",
     "Challenge",
     "ConnectError",
     "CredentialRedirectRefused",
@@ -77,6 +79,7 @@ __all__ = [
     "InvalidRegistryUrl",
     "Manifest",
     "NotFound",
+    "PageBudget",
     "PermissionDenied",
     "PingResult",
     "ProtocolError",

@@ -23,6 +23,7 @@ import httpx
 
 from doctor_core.redact import redact
 from doctor_oci.client.auth import AuthAttempt, Authenticator, TokenCache
+from doctor_oci.client.budget import DEFAULT_MAX_TAGS, PageBudget
 from doctor_oci.client.challenge import Challenge, parse_www_authenticate
 from doctor_oci.client.credentials import Credentials, resolve_credentials
 from doctor_oci.client.errors import (
@@ -491,24 +492,44 @@ class RegistryClient:
             media_type = declared
         return Manifest(digest=digest, media_type=media_type, size=len(raw), raw=raw, data=data)
 
-    async def list_tags(self, repository: str, *, page_size: int = 1000, max_pages: int = 1000) -> list[str]:
-        """All tags of ``repository``, following ``Link`` pagination; raises typed errors."""
-        if page_size < 1 or max_pages < 1:
+    async def list_tags(
+        self,
+        repository: str,
+        *,
+        page_size: int = 1000,
+        max_pages: int | None = None,
+        budget: PageBudget | None = None,
+    ) -> list[str]:
+        """All tags of ``repository``, following ``Link`` pagination; raises typed errors.
+
+        Asks for ``page_size`` tags a page (``n=``). The whole listing runs under one
+        :class:`~doctor_oci.client.budget.PageBudget` (bytes, tags, pages, wall time across all
+        pages; default a fresh one, ``max_pages`` lowering its page limit): past it,
+        :class:`~doctor_oci.client.budget.BudgetExceeded`. A link back to a page already read is a
+        :class:`ProtocolError` (a loop), a link to another origin too.
+        """
+        if page_size < 1 or (max_pages is not None and max_pages < 1):
             raise ValueError("page_size and max_pages must be positive")
+        # bytes: one whole tag-list page may be as large as a listing (registries ignoring n)
+        budget = budget or PageBudget(
+            "the tag list", max_bytes=TAG_LIST_MAX_BODY_BYTES, max_entries=DEFAULT_MAX_TAGS
+        )
+        if max_pages is not None:
+            budget.max_pages = min(budget.max_pages, max_pages)
         url: str | None = f"{self.base_url}/v2/{repository}/tags/list?n={page_size}"
         tags: list[str] = []
         seen: set[str] = set()
-        pages = 0
         scopes = (self.scope(repository, "pull"),)
         while url is not None:
             if url in seen:
                 raise ProtocolError("the registry's tag list pagination loops", request=f"GET {url}")
-            if pages >= max_pages:
-                raise ProtocolError(f"the tag list has more than {max_pages} pages", request=f"GET {url}")
             seen.add(url)
-            pages += 1
+
+            async def fetch(cap: int, target: str = url) -> httpx.Response:
+                return await self.request("GET", target, scopes=scopes, max_body_bytes=cap)
+
             response = self.raise_for_status(
-                await self.request("GET", url, scopes=scopes, max_body_bytes=TAG_LIST_MAX_BODY_BYTES)
+                await budget.read_page(fetch, TAG_LIST_MAX_BODY_BYTES, request=f"GET {url}")
             )
             body = parse_json(
                 response.content,
@@ -525,6 +546,7 @@ class RegistryClient:
                     status=response.status_code,
                     request=describe_request(response.request),
                 )
+            budget.charge(len(response.content), len(page or ()), request=f"GET {url}")
             tags.extend(page or [])
             url = next_link(", ".join(response.headers.get_list("link")) or None, str(response.url))
         return tags

@@ -12,6 +12,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from doctor_oci.referrers.kinds import kind_of
 from doctor_oci.referrers.models import Referrer, Source
 
 OCI_INDEX_MEDIA_TYPE = "application/vnd.oci.image.index.v1+json"
@@ -100,6 +101,7 @@ def referrer_from_descriptor(entry: object, source: Source) -> Referrer | None:
         size=size,
         annotations=annotations,
         source=source,
+        kind=kind_of(artifact_type or None, annotations),
     )
 
 
