@@ -9,11 +9,12 @@ PIP := $(PY) -m pip
 EXAMPLES := $(wildcard plugins/examples/*/pyproject.toml)
 STAMP := $(VENV)/.installed
 
-.PHONY: help demo test lint bench system-deps venv clean
+.PHONY: help demo test check lint bench system-deps referrers-registry venv clean
 
 help:
 	@echo "make demo   - start a local registry, run 'doctor --tag registry' and 'doctor oci referrers' against it"
 	@echo "make test   - install everything the tests need and run the whole suite"
+	@echo "make check  - format check, lint, strict type check, import contracts (make test runs it first)"
 	@echo "make lint   - ruff"
 	@echo "make bench  - benchmarks (bench/RESULTS.md)"
 
@@ -27,6 +28,25 @@ system-deps:
 		echo "error: the 'docker-registry' program is needed (Debian/Ubuntu: sudo apt-get install docker-registry)" >&2; exit 1; \
 	fi
 
+# A real registry with the OCI 1.1 referrers API (oras-project/distribution, built once from the vendored
+# source into .cache/oras-registry/ with Debian's Go). DOCTOR_TEST_REFERRERS_REGISTRY=/path/to/registry
+# uses another build instead. Without Go (and not root to install it) the tests that need it are skipped.
+REFERRERS_REGISTRY := .cache/oras-registry/registry
+referrers-registry: venv
+	@if [ -n "$$DOCTOR_TEST_REFERRERS_REGISTRY" ] || [ -x $(REFERRERS_REGISTRY) ]; then :; \
+	else \
+		if ! command -v go >/dev/null 2>&1; then \
+			if [ "$$(id -u)" = "0" ] && command -v apt-get >/dev/null 2>&1; then \
+				echo "installing Debian's golang-go with apt-get"; \
+				apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends golang-go >/dev/null; \
+			else \
+				echo "warning: 'go' is missing (sudo apt-get install golang-go): referrers-API registry tests will be skipped" >&2; \
+			fi; \
+		fi; \
+		if command -v go >/dev/null 2>&1; then echo "building the referrers-API registry (oras-project/distribution)"; \
+			$(PY) -m devtools.referrers_registry build || true; fi; \
+	fi
+
 $(STAMP): pyproject.toml plugins/integration_oci/pyproject.toml $(EXAMPLES)
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	@$(PIP) install -q --upgrade pip >/dev/null
@@ -35,11 +55,19 @@ $(STAMP): pyproject.toml plugins/integration_oci/pyproject.toml $(EXAMPLES)
 
 venv: $(STAMP)
 
-demo: system-deps venv
+demo: system-deps referrers-registry venv
 	$(PY) -m devtools.demo
 
-test: system-deps venv
+test: system-deps referrers-registry venv
 	$(PY) -m pytest -q -p no:cacheprovider
+
+# The standing checks: formatting, lint, a strict type checker, and the architecture's import
+# contracts ([tool.importlinter] in pyproject.toml).
+check: venv
+	$(VENV)/bin/ruff format --check --quiet .
+	$(VENV)/bin/ruff check --quiet .
+	$(VENV)/bin/mypy
+	$(VENV)/bin/lint-imports --no-cache
 
 lint: venv
 	$(VENV)/bin/ruff check .
@@ -48,4 +76,4 @@ bench: system-deps venv
 	$(PY) -m bench.run
 
 clean:
-	rm -rf $(VENV) .demo bench/.work .pytest_cache .ruff_cache
+	rm -rf $(VENV) .demo bench/.work .pytest_cache .ruff_cache .cache

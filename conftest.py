@@ -12,6 +12,9 @@ Fixtures:
 * ``token_registry`` -- token auth; ``admin`` may do everything, ``reader`` only pull.
 * ``nodelete_registry`` -- like ``open_registry`` with ``storage.delete.enabled: false``.
 * ``registry_factory`` -- start a custom registry for one test (stopped after it).
+* ``referrers_registry`` / ``referrers_token_registry`` -- a real registry *with* the OCI 1.1
+  referrers API (oras-project/distribution, :mod:`devtools.referrers_registry`), open and token
+  auth; skipped with the reason when it can be neither found nor built (``CI`` set: failed).
 * ``unique_repo`` -- a fresh, valid repository name per test: ``test/<test-name>-<n>``.
 * ``test_image`` -- a tiny OCI image pushed to ``open_registry`` as ``<unique_repo>:latest``.
 * ``push_test_image`` -- push a tiny image to any registry fixture.
@@ -33,6 +36,7 @@ import pytest
 
 from devtools.images import PushedImage, push_image
 from devtools.naming import repository_name
+from devtools.referrers_registry import ReferrersRegistryUnavailable, find_referrers_registry
 from devtools.registry import (
     Mode,
     RegistryBinaryMissing,
@@ -51,6 +55,9 @@ REGISTRY_FIXTURES = frozenset(
         "registry_factory",
         "test_image",
         "push_test_image",
+        "referrers_registry_binary",
+        "referrers_registry",
+        "referrers_token_registry",
     }
 )
 _repo_counter = itertools.count(1)
@@ -130,6 +137,32 @@ def token_registry(registry_binary: Path, registry_workdir: Path) -> Iterator[Ru
 @pytest.fixture(scope="session")
 def nodelete_registry(registry_binary: Path, registry_workdir: Path) -> Iterator[RunningRegistry]:
     yield from _session_registry(registry_workdir, "open", delete_enabled=False)
+
+
+@pytest.fixture(scope="session")
+def referrers_registry_binary() -> Path:
+    """The referrers-API registry program (``$DOCTOR_TEST_REFERRERS_REGISTRY``, the cached build,
+    or built now); skip (with ``CI`` set: fail) when neither Go nor the source is available."""
+    try:
+        return find_referrers_registry()
+    except ReferrersRegistryUnavailable as exc:
+        if _in_ci():
+            pytest.fail(f"{exc} (CI is set: referrers registry tests must not be skipped)", pytrace=False)
+        pytest.skip(str(exc))
+
+
+@pytest.fixture(scope="session")
+def referrers_registry(referrers_registry_binary: Path, registry_workdir: Path) -> Iterator[RunningRegistry]:
+    """oras-project/distribution, plain http, no auth, delete enabled (pages of 10, ``n`` <= 100)."""
+    yield from _session_registry(registry_workdir, "open", binary=referrers_registry_binary)
+
+
+@pytest.fixture(scope="session")
+def referrers_token_registry(
+    referrers_registry_binary: Path, registry_workdir: Path
+) -> Iterator[RunningRegistry]:
+    """oras-project/distribution with token auth (``admin`` everything, ``reader`` pull only)."""
+    yield from _session_registry(registry_workdir, "token", binary=referrers_registry_binary)
 
 
 @pytest.fixture

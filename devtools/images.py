@@ -307,7 +307,8 @@ def push_cosign_tags(
 
     The manifests look like cosign's legacy ones: an OCI image manifest with an image config and one
     layer of the kind's media type (simple signing, DSSE envelope, SPDX) -- no ``artifactType``, no
-    ``subject``. The descriptors' ``artifact_type`` is the config media type, as discovery reports it.
+    ``subject``. The descriptors' ``artifact_type`` is the layer's media type (simple signing, DSSE
+    envelope, SPDX): what the manifest holds, as discovery reports it.
     """
     unknown = [k for k in kinds if k not in _COSIGN_LAYERS]
     if unknown:
@@ -340,7 +341,7 @@ def push_cosign_tags(
             }
         )
         digest = http.put_manifest(repository, f"{alg}-{hexpart}.{kind}", manifest, OCI_MANIFEST)
-        pushed[kind] = Descriptor(OCI_MANIFEST, digest, len(manifest), OCI_CONFIG)
+        pushed[kind] = Descriptor(OCI_MANIFEST, digest, len(manifest), layer_type)
     return pushed
 
 

@@ -273,6 +273,7 @@ def start_registry(
     token_server_factory: Callable[..., TokenServer] | None = None,
     log_level: str = "warn",
     start_timeout: float = START_TIMEOUT,
+    binary: Path | None = None,
 ) -> RunningRegistry:
     """Start a registry in ``mode`` under a fresh directory inside ``workdir``; return once /v2/ answers.
 
@@ -283,14 +284,16 @@ def start_registry(
     :param token_server_factory: builds the token server instead of :class:`TokenServer` (same
         arguments); its ``realm`` is what the registry advertises -- the bench puts a latency proxy
         in front of the token service this way.
-    :raises RegistryBinaryMissing: ``docker-registry`` is not installed.
+    :param binary: the registry program to run instead of ``docker-registry`` (same configuration
+        format), e.g. the referrers-API build of :mod:`devtools.referrers_registry`.
+    :raises RegistryBinaryMissing: ``docker-registry`` is not installed (and no ``binary`` given).
     :raises RegistryStartError: the process died or did not answer within ``start_timeout``.
     """
     if mode not in MODES:
         raise ValueError(f"unknown registry mode {mode!r}; choose one of {MODES}")
     if token_options and mode != "token":
         raise ValueError("token_options only apply to mode 'token'")
-    binary = find_registry_binary()
+    binary = binary if binary is not None else find_registry_binary()
     chosen_users = _validate_users(mode, users)
     workdir.mkdir(parents=True, exist_ok=True)
     root = Path(tempfile.mkdtemp(prefix=f"{mode}-", dir=workdir))
@@ -382,7 +385,7 @@ def _launch(binary: Path, registry: RunningRegistry, timeout: float) -> bool:
                 if "address already in use" in text:
                     return False
                 raise RegistryStartError(
-                    f"docker-registry exited with status {registry.process.returncode} "
+                    f"{binary.name} exited with status {registry.process.returncode} "
                     f"(config {registry.config_path}):\n{text[-2000:]}"
                 )
             try:
@@ -397,6 +400,6 @@ def _launch(binary: Path, registry: RunningRegistry, timeout: float) -> bool:
             raise RegistryStartError(f"{registry.url}/v2/ answered {status}, expected {expected}")
     registry.stop()
     raise RegistryStartError(
-        f"docker-registry did not answer {registry.url}/v2/ within {timeout:.0f} s:\n"
+        f"{binary.name} did not answer {registry.url}/v2/ within {timeout:.0f} s:\n"
         f"{registry.log_text()[-2000:]}"
     )

@@ -8,7 +8,8 @@ Names are resolved lazily (PEP 562) so that ``import doctor_core`` -- and theref
 ``doctor --version`` -- stays cheap; the first access to a name imports the module holding it.
 The names a plugin needs to register (``Check``, ``CheckDefinition``, ``Severity``, ``Status``,
 ``ConfigSection``, ``Reporter``, ``Command``, ``hookimpl``) do not import pydantic; the report
-models (``CheckOutcome``, ``CheckResult``, ``Report`` ...) and ``SecretRef`` do.
+models (``CheckOutcome``, ``CheckResult``, ``Cause``, ``Report`` ...) and ``SecretRef`` do.
+``neutralize`` (output hygiene for text that came from outside) is standard library only.
 """
 
 from __future__ import annotations
@@ -22,7 +23,16 @@ if TYPE_CHECKING:
     from doctor_core.definitions import CheckDefinition, Severity, Status
     from doctor_core.errors import ConfigError, DoctorError, PluginError, UsageError
     from doctor_core.hookspecs import hookimpl
-    from doctor_core.models import CheckOutcome, CheckResult, PluginProblem, Report, Summary
+    from doctor_core.models import (
+        Cause,
+        CheckOutcome,
+        CheckResult,
+        PluginProblem,
+        Report,
+        SharedCause,
+        Summary,
+    )
+    from doctor_core.printable import neutralize
     from doctor_core.secrets import SecretRef
     from doctor_core.types import (
         Check,
@@ -30,6 +40,7 @@ if TYPE_CHECKING:
         Command,
         CommandApp,
         ConfigFlag,
+        ConfigKey,
         ConfigSection,
         RenderOptions,
         Reporter,
@@ -43,10 +54,13 @@ _EXPORTS = {
     "UsageError": "doctor_core.errors",
     "hookimpl": "doctor_core.hookspecs",
     "CheckDefinition": "doctor_core.definitions",
+    "Cause": "doctor_core.models",
     "CheckOutcome": "doctor_core.models",
     "CheckResult": "doctor_core.models",
     "PluginProblem": "doctor_core.models",
     "Report": "doctor_core.models",
+    "SharedCause": "doctor_core.models",
+    "neutralize": "doctor_core.printable",
     "Severity": "doctor_core.definitions",
     "Status": "doctor_core.definitions",
     "Summary": "doctor_core.models",
@@ -56,12 +70,14 @@ _EXPORTS = {
     "Command": "doctor_core.types",
     "CommandApp": "doctor_core.types",
     "ConfigFlag": "doctor_core.types",
+    "ConfigKey": "doctor_core.types",
     "ConfigSection": "doctor_core.types",
     "RenderOptions": "doctor_core.types",
     "Reporter": "doctor_core.types",
 }
 
 __all__ = [
+    "Cause",
     "Check",
     "CheckContext",
     "CheckDefinition",
@@ -71,6 +87,7 @@ __all__ = [
     "CommandApp",
     "ConfigError",
     "ConfigFlag",
+    "ConfigKey",
     "ConfigSection",
     "Doctor",
     "DoctorError",
@@ -81,11 +98,13 @@ __all__ = [
     "Reporter",
     "SecretRef",
     "Severity",
+    "SharedCause",
     "Status",
     "Summary",
     "UsageError",
     "__version__",
     "hookimpl",
+    "neutralize",
 ]
 
 

@@ -33,9 +33,11 @@ from doctor_core.types import Check, ConfigFlag, RenderOptions, Reporter
 
 if TYPE_CHECKING:
     from doctor_core.models import PluginProblem, Report
+    from doctor_core.targets import PlannedCheck
 
 DISABLE_ENV = "DOCTOR_DISABLE_PLUGINS"
 STRICT_ENV = "DOCTOR_STRICT_PLUGINS"
+IMPORT_TIMEOUT_ENV = "DOCTOR_PLUGIN_IMPORT_TIMEOUT"
 DEFAULT_TITLE = "Doctor Checks Summary"
 
 
@@ -46,6 +48,26 @@ def title_for(tags: Iterable[str]) -> str:
         words = distinct[0].replace("-", " ").replace("_", " ").replace(".", " ").split()
         return " ".join(word.capitalize() for word in words) + " Checks Summary"
     return DEFAULT_TITLE
+
+
+def title_of(report: Report) -> str:
+    """The title of a report: :func:`title_for` its ``--tag`` selection, unless checks were picked
+    by id (``--check``), which gives ``Doctor Checks Summary``. The CLI and :meth:`Doctor.render`
+    both use this, so a library render of a ``tags=["registry"]`` run reads like the CLI's."""
+    if report.selection.check_ids:
+        return DEFAULT_TITLE
+    return title_for(report.selection.tags)
+
+
+def _import_timeout(value: str | None) -> float:
+    """``$DOCTOR_PLUGIN_IMPORT_TIMEOUT`` in seconds; unset, empty or not a positive number: the default."""
+    from doctor_core.plugins import DEFAULT_IMPORT_TIMEOUT_S
+
+    try:
+        seconds = float(value) if value else DEFAULT_IMPORT_TIMEOUT_S
+    except ValueError:
+        return DEFAULT_IMPORT_TIMEOUT_S
+    return seconds if seconds > 0 else DEFAULT_IMPORT_TIMEOUT_S
 
 
 def _section_of(dotted_key: str) -> str:
@@ -90,6 +112,7 @@ class Doctor:
             load_entrypoints=load_entrypoints,
             disable=(*disable_plugins, *split_names(self._environ.get(DISABLE_ENV))),
             strict=strict_plugins or env_flag(self._environ.get(STRICT_ENV)),
+            import_timeout_s=_import_timeout(self._environ.get(IMPORT_TIMEOUT_ENV)),
         )
 
     # ------------------------------------------------------------ configuration
@@ -206,6 +229,21 @@ class Doctor:
             for plugin, models in by_plugin.items()
         }
 
+    def plan(
+        self, tags: Iterable[str] = (), check_ids: Iterable[str] = (), targets: Iterable[str] = ()
+    ) -> list[PlannedCheck]:
+        """The runs the selection makes: each selected check once per target its plugin declares
+        (:mod:`doctor_core.targets`), only the named ``targets`` when given. Validates the
+        configuration of the selected checks' plugins.
+
+        :raises UsageError: an unknown tag, check id or target (with close matches).
+        :raises ConfigError: an invalid configuration section.
+        """
+        from doctor_core.targets import plan, select_targets
+
+        checks = self.select(tags, check_ids)
+        return select_targets(plan(checks, self._configs_for(checks)), targets)
+
     async def arun(
         self,
         tags: Iterable[str] = (),
@@ -213,6 +251,7 @@ class Doctor:
         timeout: float | None = None,  # noqa: ASYNC109 - per-check timeout, not this call's
         concurrency: int = DEFAULT_CONCURRENCY,
         deadline: float | None = None,
+        targets: Iterable[str] = (),
     ) -> Report:
         """Run the selected checks and return the report; cancellation returns a partial report."""
         from doctor_core.engine import Engine, RunOptions
@@ -228,9 +267,14 @@ class Doctor:
         checks = self.select(tags, check_ids)
         configs = self._configs_for(checks)
         from doctor_core.logs import get_logger
+        from doctor_core.models import Selection
+        from doctor_core.targets import plan, select_targets
 
+        planned = select_targets(plan(checks, configs), targets)
         engine = Engine(self._plugins, configs, get_logger)
-        return await engine.run(checks, options)
+        report = await engine.run(planned, options)
+        selection = Selection(tags=tuple(tags), check_ids=tuple(check_ids))
+        return report.model_copy(update={"selection": selection})
 
     def run(
         self,
@@ -239,14 +283,21 @@ class Doctor:
         timeout: float | None = None,
         concurrency: int = DEFAULT_CONCURRENCY,
         deadline: float | None = None,
+        targets: Iterable[str] = (),
     ) -> Report:
-        """Synchronous :meth:`arun`; not callable from inside a running event loop."""
+        """Synchronous :meth:`arun`; not callable from inside a running event loop.
+
+        Like ``asyncio.run``, except that a check that ignores cancellation cannot hold it at the
+        end (:func:`doctor_core.isolation.run_bounded`).
+        """
         import asyncio
+
+        from doctor_core.isolation import run_bounded
 
         try:
             asyncio.get_running_loop()
         except RuntimeError:
-            return asyncio.run(self.arun(tags, check_ids, timeout, concurrency, deadline))
+            return run_bounded(self.arun(tags, check_ids, timeout, concurrency, deadline, targets))
         raise RuntimeError(
             "Doctor.run() cannot be called from a running event loop; use 'await doctor.arun(...)'"
         )
@@ -258,16 +309,34 @@ class Doctor:
         format: str = "text",
         verbose: bool = False,
         color: bool = False,
-        title: str = DEFAULT_TITLE,
+        title: str | None = None,
+        fail_on: str = "fail",
     ) -> str:
-        """The report in output format ``format`` (any registered reporter)."""
+        """The report in output format ``format`` (any registered reporter).
+
+        ``title`` defaults to :func:`title_of` the report. ``fail_on`` is the ``--fail-on``
+        policy (``"fail"`` or ``"warn"``): the reporter gets the report with ``summary.failed``
+        decided under it, and :class:`RenderOptions` naming it. Unless the reporter declares
+        ``exact_text``, it gets :meth:`Report.printable` (outside text neutralised).
+        """
+        if fail_on not in ("fail", "warn"):
+            raise UsageError(f"fail_on must be 'fail' or 'warn', not {fail_on!r}")
         reporters = self.reporters
         reporter = reporters.get(format)
         if reporter is None:
             raise UsageError(
                 f"unknown output format {format!r}; available: {', '.join(sorted(reporters)) or 'none'}"
             )
-        return reporter.render(report, RenderOptions(verbose=verbose, color=color, title=title))
+        options = RenderOptions(
+            verbose=verbose,
+            color=color,
+            title=title_of(report) if title is None else title,
+            fail_on=fail_on,
+        )
+        shown = report.under(fail_on)  # type: ignore[arg-type]
+        if not reporter.exact_text:
+            shown = shown.printable()
+        return reporter.render(shown, options)
 
 
 class DoctorCommandApp:

@@ -31,6 +31,7 @@ from doctor_core._version import __version__
 if TYPE_CHECKING:
     from doctor_core.api import Doctor
     from doctor_core.models import Report, Summary
+    from doctor_core.types import Reporter
 
 EXIT_OK = 0
 EXIT_FAILED = 1
@@ -53,6 +54,7 @@ _VALUE_OPTIONS = frozenset(
         "--config",
         "--log-format",
         "--disable-plugin",
+        "--target",
     }
 )
 
@@ -176,7 +178,9 @@ def _common_parent(streams: _Streams, flags: Iterable[tuple[str, Any]]) -> tuple
         default="console",
         help="log lines on stderr as console text or JSON lines",
     )
-    group.add_argument("--no-color", action="store_true", help="no colours (also $NO_COLOR)")
+    group.add_argument(
+        "--no-color", action="store_true", help="no colours (also $NO_COLOR; $FORCE_COLOR forces them)"
+    )
     destinations: dict[str, str] = {}
     if flags:
         plugin_group = parent.add_argument_group("plugin configuration flags")
@@ -210,16 +214,24 @@ def _run_options(parser: _Parser, reporters: Iterable[str]) -> None:
         "--check", action="append", default=[], metavar="ID", help="run this check (repeatable; exact id)"
     )
     parser.add_argument(
-        "--format",
-        default="text",
+        "--target",
+        action="append",
+        default=[],
         metavar="NAME",
-        help=f"output format: {', '.join(sorted(reporters))} (default: text)",
+        help="only the checks run for this configured target, e.g. a registry's Name (repeatable)",
+    )
+    parser.add_argument(
+        "--format",
+        default=None,
+        metavar="NAME",
+        help=f"output format: {', '.join(sorted(reporters))} "
+        "(default: from --output's extension, else text)",
     )
     parser.add_argument(
         "-o",
         "--output",
         metavar="FILE",
-        help="write the report to FILE; stdout then gets only the summary line",
+        help="write the report to FILE ('-': stdout); stdout then gets only the summary line",
     )
     parser.add_argument(
         "--fail-on",
@@ -241,7 +253,7 @@ def _run_options(parser: _Parser, reporters: Iterable[str]) -> None:
         type=_positive_int,
         default=8,
         metavar="N",
-        help="checks running at the same time (default: 8)",
+        help="checks running at the same time, per target when checks run per target (default: 8)",
     )
     parser.add_argument("--version", action="store_true", help="print the version and exit")
 
@@ -257,18 +269,33 @@ def stella_main() -> None:
 
 
 def _exit(code: int) -> NoReturn:
-    """Leave the console script without a cyclic garbage collection of everything on the way out.
+    """``sys.exit(code)`` without a cyclic garbage collection on the way out; ``os._exit`` once
+    plugin code was abandoned or left a thread running.
 
-    At exit the interpreter collects cyclic garbage while it tears the modules down: with a run's
-    ~45,000 tracked objects (httpx, pydantic, the plugins) that took 100-350 ms of a full run on a
-    busy 2-core machine -- as long as the checks themselves (bench/ANALYSIS.md). Freezing them
-    first (``gc.freeze``) skips that work. The output is written and flushed as before, objects
-    are still released by reference counting, and what only the collector would have found (objects
-    in reference cycles) is reclaimed with the process, like the rest of its memory. Only the
-    console scripts do this: :func:`run_cli` in-process (tests, embedders) leaves the collector alone.
+    An abandoned check or import may hold a non-daemon thread or an ``atexit`` handler, and a
+    plugin may leave a non-daemon thread behind, any of which would keep the process alive after
+    the report was written (Python joins non-daemon threads at exit); the report is out, so exit now.
+
+    Otherwise, at exit the interpreter collects cyclic garbage while it tears the modules down: with a
+    run's ~45,000 tracked objects (httpx, pydantic, the plugins) that took 100-350 ms of a full run on
+    a busy 2-core machine -- as long as the checks themselves (bench/ANALYSIS.md). Freezing them first
+    (``gc.freeze``) skips that work; objects are still released by reference counting, and what only
+    the collector would have found is reclaimed with the process. Only the console scripts do this:
+    :func:`run_cli` in-process (tests, embedders) leaves the collector alone.
     """
+    import contextlib
     import gc
+    import threading
 
+    from doctor_core.isolation import abandoned
+
+    main_thread = threading.main_thread()
+    lingering = any(t is not main_thread and not t.daemon and t.is_alive() for t in threading.enumerate())
+    if abandoned() or lingering:
+        for stream in (sys.stdout, sys.stderr):
+            with contextlib.suppress(OSError, ValueError, AttributeError):
+                stream.flush()
+        os._exit(code)
     gc.freeze()
     sys.exit(code)
 
@@ -309,18 +336,22 @@ def run_cli(
         return EXIT_INTERRUPTED
     except Exception as exc:
         from doctor_core.errors import DoctorError
+        from doctor_core.printable import neutralize
         from doctor_core.redact import describe_exception, redact
 
+        # An error's text may quote a plugin or a registry: one line, nothing interpreted.
         if isinstance(exc, DoctorError):
-            err.write(f"doctor: error: {redact(str(exc))}\n")
+            err.write(f"doctor: error: {neutralize(redact(str(exc)))}\n")
             return exc.exit_code if exc.exit_code else EXIT_USAGE
+        described = neutralize(describe_exception(exc))
         if verbose:
             import traceback
 
-            err.write(redact(traceback.format_exc()))
-            err.write(f"doctor: internal error: {describe_exception(exc)}\n")
+            lines = redact(traceback.format_exc()).splitlines()
+            err.write("".join(neutralize(line) + "\n" for line in lines))
+            err.write(f"doctor: internal error: {described}\n")
         else:
-            err.write(f"doctor: internal error: {describe_exception(exc)}; run with --verbose for details\n")
+            err.write(f"doctor: internal error: {described}; run with --verbose for details\n")
         return EXIT_USAGE
 
 
@@ -406,10 +437,62 @@ def _run_parser(streams: _Streams, parent: _Parser, prog: str, doctor: Doctor) -
         parents=[parent],
         formatter_class=argparse.RawDescriptionHelpFormatter,
         description="Run diagnostic checks contributed by plugins and report the results.",
-        epilog=f"commands:\n{listing}\n\n{EPILOG_EXIT}",
+        epilog=f"commands:\n{listing}\n\n{_examples(prog, doctor)}\n\n{_environment(doctor)}\n\n"
+        f"{EPILOG_EXIT}",
     )
     _run_options(parser, doctor.reporters)
     return parser
+
+
+def _examples(prog: str, doctor: Doctor) -> str:
+    """``examples:`` for ``--help``, naming an installed tag and check when there are some."""
+    from collections import Counter
+
+    definitions = doctor.checks()
+    counts = Counter(tag for definition in definitions for tag in definition.tags)
+    tag = counts.most_common(1)[0][0] if counts else "TAG"  # ties: the first seen
+    check = next((d.check_id for d in definitions if tag in d.tags), "CHECK_ID")
+    rows = [
+        (f"{prog} list", "the installed checks, their tags and plugins"),
+        (f"{prog} --tag {tag}", f"run the checks tagged {tag!r}"),
+        (f"{prog} --check {check} --verbose", "one check, with evidence and remediation"),
+        (f"{prog} --tag {tag} -o report.json", "JSON report (format from the extension)"),
+        (f"{prog} --tag {tag} --format junit --fail-on warn -o doctor.xml", "CI: warnings fail the job"),
+        (f"{prog} --format json -o - | jq .summary", "JSON on stdout"),
+    ]
+    return "examples:\n" + "\n".join(f"  {command}\n      {text}" for command, text in rows)
+
+
+def _environment(doctor: Doctor) -> str:
+    """``environment:`` for ``--help``: doctor's variables, then every installed section's keys.
+
+    The keys come from each :class:`~doctor_core.types.ConfigSection` (``help_keys``): no
+    settings model (and no pydantic) is imported to print help.
+    """
+    from doctor_core.config import ENV_FILE_VARIABLE
+    from doctor_core.printable import neutralize
+    from doctor_core.types import ConfigKey
+
+    rows = [
+        (ENV_FILE_VARIABLE, "configuration file (default: ./doctor.yaml)"),
+        ("DOCTOR_DISABLE_PLUGINS", "entry point names never loaded (a,b)"),
+        ("DOCTOR_STRICT_PLUGINS=1", "any plugin problem is an error (exit 2)"),
+        ("NO_COLOR=1", "no colours (an empty value is ignored)"),
+        ("FORCE_COLOR=1", "colours even when stdout is not a terminal"),
+    ]
+    for name, owned in sorted(doctor.plugin_manager.config_sections().items()):
+        try:
+            keys = [key for key in owned.section.help_keys() if isinstance(key, ConfigKey)]
+        except Exception:  # a malformed contribution must not break --help
+            keys = []
+        if not keys:
+            rows.append((f"{name}__<Key>", owned.section.description or f"keys of the {name} section"))
+        rows += [(f"{name}__{key.name}", str(key.description)) for key in keys]
+    rows = [(neutralize(variable), neutralize(text)) for variable, text in rows]  # plugin-provided
+    width = max(len(variable) for variable, _ in rows)
+    return "environment (a plugin key: SECTION__Key=value, case-insensitive):\n" + "\n".join(
+        f"  {variable:<{width}}  {text}".rstrip() for variable, text in rows
+    )
 
 
 def _flag_values(ns: argparse.Namespace, destinations: Mapping[str, str]) -> dict[str, Any]:
@@ -442,12 +525,113 @@ def _isatty(stream: IO[str]) -> bool:
 
 
 def exit_code_for(summary: Summary, fail_on: str) -> int:
-    """1 when anything failed or errored (or warned under ``--fail-on warn``), else 0."""
-    if summary.failures or summary.errors:
-        return EXIT_FAILED
-    if fail_on == "warn" and summary.warnings:
-        return EXIT_FAILED
-    return EXIT_OK
+    """1 when anything failed or errored (or warned under ``--fail-on warn``), else 0.
+
+    The rule is :func:`doctor_core.models.run_fails`, the same one deciding ``summary.failed``
+    in every report, so the output and the exit code agree.
+    """
+    from doctor_core.models import run_fails
+
+    return EXIT_FAILED if run_fails(summary, fail_on) else EXIT_OK  # type: ignore[arg-type]
+
+
+def wants_color(environ: Mapping[str, str], *, no_color_flag: bool, isatty: bool) -> bool:
+    """Whether a human report written to the terminal gets colour.
+
+    ``--no-color`` wins; then ``NO_COLOR`` set to a non-empty value disables colour (no-color.org:
+    an empty ``NO_COLOR`` does not); then ``FORCE_COLOR`` set and not ``0``/``false`` enables it
+    even when stdout is not a terminal (a CI log); else colour exactly when stdout is a terminal.
+    """
+    if no_color_flag or environ.get("NO_COLOR"):
+        return False
+    force = environ.get("FORCE_COLOR")
+    if force and force.strip().lower() not in ("0", "false"):
+        return True
+    return isatty
+
+
+#: Formats whose extension wins when several reporters claim the same one.
+_BUILTIN_FORMATS = ("text", "json", "junit", "markdown")
+
+
+def choose_format(requested: str | None, output: str | None, reporters: Mapping[str, Reporter]) -> str:
+    """The format to render: ``--format``, or the one ``--output FILE``'s extension names.
+
+    Writing to a file, an extension claimed by a reporter (:attr:`Reporter.file_extension`:
+    ``.json`` json, ``.xml`` junit, ``.md`` markdown, ``.txt`` text, a plugin's own) decides
+    the format when ``--format`` is not given, and must agree with it when it is. A file whose
+    extension no reporter claims needs ``--format``. Anything else is a usage error: a report
+    is never silently written in a format its name contradicts.
+    """
+    from doctor_core.errors import UsageError
+
+    if output is None or output == "-":
+        return requested or "text"
+    suffix = os.path.splitext(output)[1].lower().lstrip(".")
+    claimed = sorted(name for name, r in reporters.items() if suffix and r.file_extension.lower() == suffix)
+    if len(claimed) > 1:
+        builtin = [name for name in claimed if name in _BUILTIN_FORMATS]
+        claimed = builtin if len(builtin) == 1 else claimed
+    if requested is not None:
+        if claimed and requested in reporters and requested not in claimed:
+            raise UsageError(
+                f"--format {requested} contradicts the output file {output!r} (.{suffix} is "
+                f"{' or '.join(claimed)}); change --format or the file name"
+            )
+        return requested
+    if len(claimed) == 1:
+        return claimed[0]
+    known = ", ".join(
+        sorted({f".{r.file_extension} {name}" for name, r in reporters.items() if name in _BUILTIN_FORMATS})
+    )
+    if claimed:
+        raise UsageError(
+            f"the extension of {output!r} fits several formats ({', '.join(claimed)}); give --format"
+        )
+    raise UsageError(
+        f"cannot tell the format of {output!r} from its extension; give --format (extensions: {known})"
+    )
+
+
+def write_report_file(path: str, text: str) -> None:
+    """Write ``text`` to ``path`` so that a reader never sees a half-written report.
+
+    The text goes to a temporary file in the same directory, is flushed to disk, and replaces
+    ``path`` in one rename: an interrupted or failed write leaves the previous report intact.
+    The new file keeps the old one's permissions (or gets the default ones under the umask). A
+    symlink is followed; a path that is not a regular file (``/dev/stdout``, a FIFO) is written
+    directly.
+
+    :raises OSError: the directory is not writable, the disk is full, ...
+    """
+    import contextlib
+    import stat
+    import tempfile
+
+    target = os.path.realpath(path)
+    if os.path.exists(target) and not os.path.isfile(target):
+        with open(target, "w", encoding="utf-8") as handle:
+            handle.write(text)
+        return
+    if os.path.exists(target):
+        mode = stat.S_IMODE(os.stat(target).st_mode)
+    else:
+        umask = os.umask(0)
+        os.umask(umask)
+        mode = 0o666 & ~umask
+    directory, name = os.path.split(target)
+    fd, temp = tempfile.mkstemp(prefix=f".{name}.", suffix=".tmp", dir=directory)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as handle:
+            handle.write(text)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.chmod(temp, mode)
+        os.replace(temp, target)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(temp)
+        raise
 
 
 async def _interruptible_run(doctor: Doctor, **kwargs: Any) -> Report:
@@ -479,27 +663,29 @@ def _cmd_run(
     environ: Mapping[str, str],
     streams: _Streams,
 ) -> int:
-    import asyncio
-
-    from doctor_core.api import DEFAULT_TITLE, title_for
     from doctor_core.errors import UsageError
+    from doctor_core.isolation import run_bounded
     from doctor_core.progress import LiveProgress, wanted
-    from doctor_core.reporters.text import overall_line, problem_line
+    from doctor_core.reporters.text import overall_line, policy_line, problem_line
 
     _prepare(doctor, ns, destinations, streams)
     reporters = doctor.reporters
-    reporter = reporters.get(ns.format)
+    fmt = choose_format(ns.format, ns.output, reporters)
+    reporter = reporters.get(fmt)
     if reporter is None:
-        raise UsageError(f"unknown output format {ns.format!r}; available: {', '.join(sorted(reporters))}")
+        raise UsageError(f"unknown output format {fmt!r}; available: {', '.join(sorted(reporters))}")
+    to_file = ns.output is not None and ns.output != "-"
     doctor.checks(ns.tag, ns.check)  # usage errors before anything is shown
+    if ns.target:
+        doctor.plan(ns.tag, ns.check, ns.target)  # an unknown --target too
     if wanted(
         stderr=streams.err,
         stdout=streams.out,
         machine_readable=reporter.machine_readable,
-        output_file=bool(ns.output),
+        output_file=to_file,
     ):
         doctor.add_plugin(LiveProgress(streams.err), name="doctor_core.progress")
-    report = asyncio.run(
+    report = run_bounded(
         _interruptible_run(
             doctor,
             tags=ns.tag,
@@ -507,27 +693,28 @@ def _cmd_run(
             timeout=ns.timeout,
             concurrency=ns.concurrency,
             deadline=ns.deadline,
+            targets=ns.target,
         )
     )
     color = (
-        not ns.no_color
-        and "NO_COLOR" not in environ
-        and not ns.output
+        not to_file
         and not reporter.machine_readable
-        and _isatty(streams.out)
+        and wants_color(environ, no_color_flag=ns.no_color, isatty=_isatty(streams.out))
     )
-    title = title_for(ns.tag) if not ns.check else DEFAULT_TITLE
-    text = doctor.render(report, ns.format, verbose=ns.verbose, color=color, title=title)
+    text = doctor.render(report, fmt, verbose=ns.verbose, color=color, fail_on=ns.fail_on)
     if reporter.machine_readable:
         for problem in report.plugin_errors:
             streams.err.write(f"doctor: warning: {problem_line(problem)}\n")
-    if ns.output:
+    if to_file:
         try:
-            with open(ns.output, "w", encoding="utf-8") as handle:
-                handle.write(text)
+            write_report_file(ns.output, text)
         except OSError as exc:
             raise UsageError(f"cannot write the report to {ns.output!r}: {exc.strerror or exc}") from None
-        streams.out.write(f"{overall_line(report.summary)} (report written to {ns.output})\n")
+        summary = report.under(ns.fail_on).summary
+        streams.out.write(f"{overall_line(summary)} (report written to {ns.output})\n")
+        policy = policy_line(summary)
+        if policy is not None:
+            streams.out.write(policy + "\n")
     else:
         streams.out.write(text if text.endswith("\n") else text + "\n")
     if report.interrupted:
@@ -579,11 +766,14 @@ def _cmd_list(doctor: Doctor, ns: argparse.Namespace, streams: _Streams) -> int:
     if not definitions:
         streams.out.write(NO_CHECKS_HINT[0].upper() + NO_CHECKS_HINT[1:] + ".\n")
         return EXIT_OK
+    from doctor_core.printable import neutralize
+
     rows = [["CHECK", "SEVERITY", "DURATION", "PLUGIN", "TAGS"]]
     rows += [
         [d.check_id, d.default_severity.value, f"{d.estimated_duration_s:g}s", d.plugin, ", ".join(d.tags)]
         for d in definitions
     ]
+    rows = [[neutralize(cell) for cell in row] for row in rows]
     streams.out.write("\n".join(_table(rows)) + "\n")
     return EXIT_OK
 
@@ -606,13 +796,19 @@ def _cmd_plugins(doctor: Doctor, ns: argparse.Namespace, streams: _Streams) -> i
         }
         streams.out.write(json.dumps(payload, indent=2) + "\n")
         return EXIT_OK
+    from doctor_core.printable import neutralize
+
     rows = [["PLUGIN", "DISTRIBUTION", "VERSION", "SOURCE"]]
     rows += [[i.name, i.distribution or "-", i.version or "-", i.source] for i in infos]
-    lines = _table(rows)
+    lines = _table([[neutralize(cell) for cell in row] for row in rows])
     if problems:
         lines += ["", "Problems:"]
         lines += [
-            f"- {p.plugin}" + (f" ({p.distribution})" if p.distribution else "") + f" at {p.stage}: {p.error}"
+            neutralize(
+                f"- {p.plugin}"
+                + (f" ({p.distribution})" if p.distribution else "")
+                + f" at {p.stage}: {p.error}"
+            )
             for p in problems
         ]
     streams.out.write("\n".join(lines) + "\n")
@@ -634,6 +830,7 @@ def _cmd_plugin(
 
     from doctor_core.api import DoctorCommandApp
     from doctor_core.errors import PluginError
+    from doctor_core.isolation import run_bounded
     from doctor_core.logs import get_logger
     from doctor_core.redact import describe_exception
 
@@ -671,7 +868,7 @@ def _cmd_plugin(
                     loop.remove_signal_handler(sig)
 
         try:
-            value = asyncio.run(waiter())
+            value = run_bounded(waiter())
         except asyncio.CancelledError:
             streams.err.write("doctor: interrupted\n")
             return EXIT_INTERRUPTED

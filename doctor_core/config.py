@@ -27,7 +27,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from doctor_core.errors import ConfigError, PluginError
-from doctor_core.redact import describe_exception, redact, register_secret
+from doctor_core.redact import MASK, describe_exception, redact, register_secret
 from doctor_core.types import ConfigSection
 
 if TYPE_CHECKING:
@@ -76,11 +76,64 @@ def _nested_model(model: type[BaseModel], field: str) -> type[BaseModel] | None:
     return None
 
 
+def _list_item_model(model: type[BaseModel], field: str) -> type[BaseModel] | None:
+    """The item model of a ``list[Model]`` (or ``tuple[Model, ...]``) field, else ``None``."""
+    import typing
+
+    from pydantic import BaseModel as Base
+
+    for name, info in model.model_fields.items():
+        if field in (name, info.alias):
+            annotation = info.annotation
+            # Optional[list[Model]] too: look through a union for the list type.
+            candidates = [annotation, *typing.get_args(annotation)]
+            for candidate in candidates:
+                if typing.get_origin(candidate) in (list, tuple):
+                    args = [arg for arg in typing.get_args(candidate) if arg is not Ellipsis]
+                    if len(args) == 1 and isinstance(args[0], type) and issubclass(args[0], Base):
+                        return args[0]
+    return None
+
+
+def _is_index(key: object) -> bool:
+    if isinstance(key, bool):
+        return False
+    if isinstance(key, int):
+        return key >= 0
+    return isinstance(key, str) and key.isascii() and key.isdigit() and len(key) <= 4
+
+
 def _is_secret_field(model: type[BaseModel], field: str) -> bool:
     for name, info in model.model_fields.items():
         if field in (name, info.alias):
             return "SecretStr" in repr(info.annotation)
     return False
+
+
+#: Key names whose value is (or points at) a secret, whatever their type.
+_SECRET_KEY_WORDS = ("password", "passwd", "token", "secret", "apikey", "api_key")
+
+
+def _is_secret_bearing(model: type[BaseModel] | None, key: str) -> bool:
+    """A ``SecretStr`` / ``SecretRef`` field, or a key whose name says it holds a secret."""
+    if any(word in key.lower() for word in _SECRET_KEY_WORDS):
+        return True
+    if model is None:
+        return False
+    for name, info in model.model_fields.items():
+        if key in (name, info.alias):
+            text = repr(info.annotation)
+            return "SecretStr" in text or "ResolvedSecret" in text
+    return False
+
+
+def _without_value(message: str, value: Any) -> str:
+    """``message`` with ``value`` (and its repr form) replaced by the mask: a config error never quotes it."""
+    if not isinstance(value, str) or not value:
+        return message
+    for form in sorted({value, repr(value)[1:-1], value.strip()} - {""}, key=len, reverse=True):
+        message = message.replace(form, MASK)
+    return message
 
 
 class Configuration:
@@ -114,6 +167,7 @@ class Configuration:
         self._sources: dict[str, dict[Path_, str]] = {name: {} for name in self._sections}
         self._validated: dict[str, Any] = {}
         self._models: dict[str, type[BaseModel]] = {}
+        self._lists: set[tuple[str, Path_]] = set()  # (section, path) of list-of-model values
 
         self.file = locate_file(config_file, self._environ, have_mapping=data is not None, cwd=cwd)
         if self.file is not None:
@@ -193,6 +247,10 @@ class Configuration:
                         )
                         continue
                 key = canonical
+            item_model = _list_item_model(model, key) if model is not None else None
+            if item_model is not None and isinstance(value, Mapping | list | tuple):
+                self._merge_list(section, item_model, (*prefix, key), value, source)
+                continue
             nested = _nested_model(model, key) if model is not None else None
             if isinstance(value, Mapping) and (nested is not None or model is None):
                 self._merge_into(section, nested, (*prefix, key), value, source)
@@ -201,6 +259,43 @@ class Configuration:
                 register_secret(value)
             target[key] = value
             self._sources[section][(*prefix, key)] = source
+
+    def _merge_list(
+        self,
+        section: str,
+        item_model: type[BaseModel],
+        path: Path_,
+        value: Mapping[Any, Any] | list[Any] | tuple[Any, ...],
+        source: str,
+    ) -> None:
+        """A list of models, merged entry by entry: YAML gives a list, the environment indices
+        (``OCI__Registries__0__RegistryUrl``); a later layer's entry ``i`` updates entry ``i``.
+
+        Entries are kept as a mapping of index strings until validation (:func:`_listify`), so
+        each entry's keys get the same case-insensitive matching and warnings as a section's.
+        """
+        dotted = ".".join((section, *path))
+        if isinstance(value, Mapping):
+            bad = [str(key) for key in value if not _is_index(key)]
+            if bad:
+                raise ConfigError(
+                    f"is a list: give its entries as indices 0, 1, ... (e.g. "
+                    f"{section}__{'__'.join(path)}__0__KEY), not {bad[0]!r}",
+                    key=dotted,
+                    source=source,
+                )
+            items = [(str(int(key)), item) for key, item in value.items()]
+        else:
+            items = [(str(index), item) for index, item in enumerate(value)]
+        self._lists.add((section, path))
+        for index, item in items:
+            if not isinstance(item, Mapping):
+                raise ConfigError(
+                    f"must be a mapping of keys, not a {type(item).__name__}",
+                    key=f"{dotted}.{index}",
+                    source=source,
+                )
+            self._merge_into(section, item_model, (*path, index), item, source)
 
     def _merge_environment(self) -> None:
         for variable in sorted(self._environ):
@@ -257,8 +352,9 @@ class Configuration:
         if name in self._validated:
             return self._validated[name]
         model = self._model(name)
+        values = self._listify(name, (), self._values[name])
         try:
-            validated = model.model_validate(self._values[name])
+            validated = model.model_validate(values)
         except ValidationError as exc:
             raise self._config_error(name, exc) from None
         for value in _walk(validated):
@@ -267,13 +363,42 @@ class Configuration:
         self._validated[name] = validated
         return validated
 
+    def _listify(self, name: str, path: Path_, values: dict[str, Any]) -> dict[str, Any]:
+        """The merged values with every list-of-model mapping ``{"0": ..., "1": ...}`` as a list.
+
+        :raises ConfigError: indices with a gap (``...__0__`` and ``...__2__`` but no ``1``).
+        """
+        result: dict[str, Any] = {}
+        for key, value in values.items():
+            here = (*path, key)
+            if isinstance(value, dict) and (name, here) in self._lists:
+                indices = sorted(int(index) for index in value)
+                missing = [i for i in range(len(indices)) if i not in indices]
+                if missing:
+                    raise ConfigError(
+                        f"entry {missing[0]} is missing (entries count from 0 without gaps; "
+                        f"given: {', '.join(map(str, indices))})",
+                        key=".".join((name, *here)),
+                        source=self._source_of(name, (*here, str(indices[-1]))),
+                    )
+                result[key] = [self._listify(name, (*here, str(i)), value[str(i)]) for i in indices]
+            elif isinstance(value, dict):
+                result[key] = self._listify(name, here, value)
+            else:
+                result[key] = value
+        return result
+
     def _config_error(self, name: str, exc: Any) -> ConfigError:
         errors = exc.errors(include_url=False, include_input=False, include_context=False)
         described = []
+        model = self._model(name)
         for error in errors:
             loc = tuple(str(part) for part in error["loc"])
             source = self._source_of(name, loc)
-            described.append((".".join((name, *loc)), redact(str(error["msg"])), source))
+            text = str(error["msg"])
+            if loc and any(_is_secret_bearing(model if i == 0 else None, part) for i, part in enumerate(loc)):
+                text = _without_value(text, _lookup(self._values[name], loc))
+            described.append((".".join((name, *loc)), redact(text), source))
         key, message, source = described[0]
         if len(described) > 1:
             more = "; ".join(f"{k}: {m}" + (f" (from {s})" if s else "") for k, m, s in described[1:])
@@ -287,6 +412,19 @@ class Configuration:
             if loc[:length] in sources:
                 return sources[loc[:length]]
         return None
+
+
+def _lookup(values: Mapping[str, Any], loc: tuple[str, ...]) -> Any:
+    """The raw (unvalidated) value at ``loc``, matching keys case-insensitively; ``None`` if absent."""
+    current: Any = values
+    for part in loc:
+        if not isinstance(current, Mapping):
+            return None
+        match = next((key for key in current if str(key).lower() == part.lower()), None)
+        if match is None:
+            return None
+        current = current[match]
+    return current
 
 
 def _walk(value: Any) -> list[Any]:

@@ -5,16 +5,31 @@ Contract:
 * bounded concurrency (``RunOptions.concurrency``); each check under its own timeout
   (``estimated_duration_s * timeout_factor`` unless ``timeout`` overrides it), the whole run under
   ``deadline`` seconds;
-* a check's callable is resolved only when it is about to run; ``async`` functions are awaited,
-  plain functions run in a daemon thread (a hung sync check cannot be interrupted, but it cannot
-  keep the process alive either);
-* whatever goes wrong inside a check -- import failure, exception, timeout, a return value that is
-  not a :class:`~doctor_core.models.CheckOutcome` -- becomes a result with status ``error``;
+* checks run per target (:mod:`doctor_core.targets`) get the concurrency bound per target;
+* a check's callable is resolved only when it is about to run; ``async`` functions run in a task
+  of their own, plain functions in a daemon thread (a hung sync check cannot be interrupted, but
+  it cannot keep the process alive either);
+* every check gets a deadline (``ctx.deadline``: its start plus its timeout, or the run's deadline
+  if earlier), also readable by library code through :func:`doctor_core.deadlines.time_left`;
+* whatever goes wrong inside a check -- import failure, exception, ``SystemExit``,
+  ``KeyboardInterrupt`` raised by code or any other ``BaseException``
+  (:func:`~doctor_core.isolation.is_plugin_fault`), timeout, a return value that is not a
+  :class:`~doctor_core.models.CheckOutcome` -- becomes a result with status ``error``;
   every text of a result is redacted;
+* at its timeout or the run's deadline a check is cancelled and given ``deadline_grace_s`` for its
+  cleanup; one that has not stopped by then (it swallowed ``CancelledError``, or a sync check is
+  stuck in its thread) is *abandoned*: reported as such, and nobody waits for it any more;
 * cancellation of the run (Ctrl-C in the CLI, ``task.cancel()`` for embedders) cancels running
-  checks so their ``finally`` blocks run (within ``cleanup_grace_s``), marks them ``error``
+  checks so their ``finally`` blocks run (within ``cleanup_grace_s``, longer: cleanup such as
+  cancelling an upload session is worth it when the user stops the run), marks them ``error``
   "interrupted", marks checks not started ``skip`` "not run: interrupted", and still returns the
   report (``interrupted=True``);
+* a single step of a check (the code between two ``await``) that holds the event loop for
+  ``BLOCKING_STEP_S`` or more -- ``time.sleep`` in async code -- is named in the check's result
+  (metric ``event_loop_blocked_ms``, a note in the message); each step is timed with two clock
+  reads, so healthy checks are not slowed;
+* ``sys.stdout`` goes to stderr while checks and hooks run
+  (:func:`~doctor_core.isolation.plugin_stdout_to_stderr`);
 * shared resources are closed after every check has finished, in reverse order of creation.
 
 Results are ordered as the checks were given (discovery order), not by finish time.
@@ -23,18 +38,22 @@ Results are ordered as the checks were given (discovery order), not by finish ti
 from __future__ import annotations
 
 import asyncio
+import contextvars
 import inspect
 import threading
 import time
-from collections.abc import Awaitable, Callable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Coroutine, Generator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, TypeVar
 
+from doctor_core.deadlines import CHECK_DEADLINE
 from doctor_core.defaults import DEFAULT_CONCURRENCY, DEFAULT_DEADLINE_S, DEFAULT_TIMEOUT_FACTOR
+from doctor_core.isolation import is_plugin_fault, note_abandoned, plugin_stdout_to_stderr
 from doctor_core.models import CheckDefinition, CheckOutcome, CheckResult, Report, Status, Summary
 from doctor_core.plugins import PluginManager
 from doctor_core.redact import describe_exception, redact, redact_value, register_secret
+from doctor_core.targets import ScopedResources
 from doctor_core.types import Check, CheckContext
 
 T = TypeVar("T")
@@ -42,6 +61,8 @@ T = TypeVar("T")
 __all__ = ["DEFAULT_CONCURRENCY", "DEFAULT_DEADLINE_S", "DEFAULT_TIMEOUT_FACTOR", "Engine", "RunOptions"]
 
 _RECOMMENDING = frozenset({Status.INFO, Status.WARN, Status.FAIL, Status.ERROR})
+#: A step of a check holding the event loop this long (seconds) is named in its result.
+BLOCKING_STEP_S = 1.0
 
 
 @dataclass(frozen=True)
@@ -53,6 +74,7 @@ class RunOptions:
     deadline: float = DEFAULT_DEADLINE_S
     timeout_factor: float = DEFAULT_TIMEOUT_FACTOR
     cleanup_grace_s: float = 5.0
+    deadline_grace_s: float = 1.0
     close_timeout_s: float = 5.0
 
     def __post_init__(self) -> None:
@@ -113,10 +135,13 @@ class RunResources:
         self._tasks.clear()
 
 
-def _run_in_daemon_thread(function: Callable[[CheckContext], Any], ctx: CheckContext) -> asyncio.Future[Any]:
-    """Run a sync check in a daemon thread: a hung one does not keep the process from exiting."""
-    import contextvars
+def _in_daemon_thread(
+    function: Callable[..., Any], *args: Any, name: str, timer: _StepTimer
+) -> asyncio.Future[Any]:
+    """``function(*args)`` in a daemon thread (a sync check, a check module's import).
 
+    A hung call does not keep the process from exiting; its result is delivered if the loop still runs.
+    """
     loop = asyncio.get_running_loop()
     future: asyncio.Future[Any] = loop.create_future()
     context = contextvars.copy_context()
@@ -131,7 +156,7 @@ def _run_in_daemon_thread(function: Callable[[CheckContext], Any], ctx: CheckCon
 
     def target() -> None:
         try:
-            value = context.run(function, ctx)
+            value = context.run(function, *args)
         except BaseException as exc:
             ok, value = False, exc
         else:
@@ -141,8 +166,127 @@ def _run_in_daemon_thread(function: Callable[[CheckContext], Any], ctx: CheckCon
         except RuntimeError:
             return  # the loop is closed: nobody waits for this result any more
 
-    threading.Thread(target=target, name=f"doctor-check-{ctx.definition.check_id}", daemon=True).start()
+    thread = threading.Thread(target=target, name=name, daemon=True)
+    timer.threads.append(thread)
+    thread.start()
     return future
+
+
+class _StepTimer:
+    """The longest single step (code between two ``await``) of one check's tasks, in seconds.
+
+    Also holds the worker threads the check was given (a sync check, a check module's import), to
+    tell "stopped" from "its thread is still running" when the engine stops waiting.
+    """
+
+    __slots__ = ("longest", "threads")
+
+    def __init__(self) -> None:
+        self.longest = 0.0
+        self.threads: list[threading.Thread] = []
+
+    def threads_running(self) -> bool:
+        return any(thread.is_alive() for thread in self.threads)
+
+    def record(self, seconds: float) -> None:
+        if seconds > self.longest:
+            self.longest = seconds
+
+
+#: The timer of the check whose code runs in this context; tasks a check creates inherit it.
+_STEP_TIMER: contextvars.ContextVar[_StepTimer | None] = contextvars.ContextVar(
+    "doctor_step_timer", default=None
+)
+
+
+class _Timed:
+    """Awaits ``awaitable`` exactly as ``await`` would, timing each step it runs on the event loop."""
+
+    __slots__ = ("_awaitable", "_timer")
+
+    def __init__(self, awaitable: Awaitable[T], timer: _StepTimer) -> None:
+        self._awaitable = awaitable
+        self._timer = timer
+
+    def __await__(self) -> Generator[Any, Any, Any]:
+        steps = self._awaitable.__await__()
+        value: Any = None
+        error: BaseException | None = None
+        clock = time.perf_counter
+        while True:
+            began = clock()
+            try:
+                if error is None:
+                    yielded = steps.send(value)
+                else:
+                    thrown, error = error, None
+                    yielded = steps.throw(thrown)
+            except StopIteration as stop:
+                self._timer.record(clock() - began)
+                return stop.value
+            except BaseException:
+                self._timer.record(clock() - began)
+                raise
+            self._timer.record(clock() - began)
+            try:
+                value = yield yielded
+            except GeneratorExit:
+                close = getattr(steps, "close", None)
+                if close is not None:
+                    close()
+                raise
+            except BaseException as exc:  # delivered into the awaitable, as ``await`` does
+                value, error = None, exc
+
+
+async def _timed(awaitable: Awaitable[T], timer: _StepTimer) -> T:
+    return await _Timed(awaitable, timer)  # type: ignore[no-any-return]
+
+
+def _timing_task_factory(
+    previous: Any,
+) -> Callable[..., asyncio.Future[Any]]:
+    """A task factory timing the steps of tasks created by a check (``gather``, ``TaskGroup`` ...)."""
+
+    def factory(loop: asyncio.AbstractEventLoop, coro: Coroutine[Any, Any, Any], **kwargs: Any) -> Any:
+        timer = _STEP_TIMER.get()
+        if timer is not None:
+            coro = _timed(coro, timer)
+        if previous is not None:
+            return previous(loop, coro, **kwargs)
+        return asyncio.Task(coro, loop=loop, **kwargs)
+
+    return factory
+
+
+@dataclass(frozen=True)
+class _Raised:
+    """A ``BaseException`` raised by a check, carried out of its task as a value.
+
+    ``SystemExit`` and ``KeyboardInterrupt`` escaping a task would stop the event loop itself.
+    """
+
+    error: BaseException
+    loading: bool = False
+
+
+def _abandoned_note(grace_s: float) -> str:
+    return f"the check did not stop within {grace_s:g} s of being cancelled; abandoned"
+
+
+class _Abandoned(Exception):
+    """The check did not stop within its grace after being cancelled; nobody waits for it now."""
+
+
+def _advice_key(check_id: str, target: str | None) -> str:
+    """Where a run's recommendations are kept: per check, and per target when it has one."""
+    return check_id if target is None else f"{check_id}\x00{target}"
+
+
+def _with_target(result: CheckResult, check: Check) -> CheckResult:
+    """The result naming the target its check ran for (:mod:`doctor_core.targets`), if any."""
+    target = getattr(check, "target", None)
+    return result if target is None else result.model_copy(update={"target": target})
 
 
 class Engine:
@@ -157,38 +301,70 @@ class Engine:
         self._configs = configs
         self._log_factory = log_factory
         self._stop_reason: str | None = None
+        self._grace_s: float | None = None
+        self._run_end = float("inf")
 
     async def run(self, checks: Sequence[Check], options: RunOptions) -> Report:
+        with plugin_stdout_to_stderr():
+            loop = asyncio.get_running_loop()
+            previous = loop.get_task_factory()
+            loop.set_task_factory(_timing_task_factory(previous))
+            try:
+                return await self._run(checks, options)
+            finally:
+                loop.set_task_factory(previous)
+
+    async def _run(self, checks: Sequence[Check], options: RunOptions) -> Report:
         started_at = datetime.now(UTC)
         start = time.monotonic()
+        self._run_end = start + options.deadline
         definitions = tuple(check.definition for check in checks)
         self._plugins.notify("doctor_run_started", checks=definitions)
         resources = RunResources()
-        semaphore = asyncio.Semaphore(options.concurrency)
+        # ``concurrency`` bounds the checks running at once *per target* (one group for checks
+        # without a target): targets are different systems, so N registries are checked side by
+        # side instead of N times slower (doctor_core.targets).
+        semaphores: dict[str | None, asyncio.Semaphore] = {}
         recommendations: dict[str, list[str]] = {}
         tasks = [
-            asyncio.ensure_future(self._run_one(check, options, semaphore, resources, recommendations))
+            asyncio.ensure_future(
+                self._run_one(
+                    check,
+                    options,
+                    semaphores.setdefault(
+                        getattr(check, "target", None), asyncio.Semaphore(options.concurrency)
+                    ),
+                    resources,
+                    recommendations,
+                )
+            )
             for check in checks
         ]
         interrupted = False
+        close_timeout_s = options.close_timeout_s
         try:
             if tasks:
                 _done, pending = await asyncio.wait(tasks, timeout=options.deadline)
                 if pending:
-                    await self._stop(tasks, f"run deadline of {options.deadline:g} s reached", options)
+                    close_timeout_s = min(close_timeout_s, options.deadline_grace_s)
+                    await self._stop(
+                        tasks, f"run deadline of {options.deadline:g} s reached", options.deadline_grace_s
+                    )
         except asyncio.CancelledError:
             interrupted = True
             current = asyncio.current_task()
             if current is not None:
                 current.uncancel()
-            await self._stop(tasks, "interrupted", options)
+            await self._stop(tasks, "interrupted", options.cleanup_grace_s)
         finally:
-            await self._close(resources, options)
-        results = [self._collect(task, check, options) for task, check in zip(tasks, checks, strict=True)]
+            await self._close(resources, close_timeout_s)
+        results = [
+            _with_target(self._collect(task, check), check) for task, check in zip(tasks, checks, strict=True)
+        ]
         advice: list[str] = []
         for result in results:
             if result.status in _RECOMMENDING:
-                for item in recommendations.get(result.check_id, ()):
+                for item in recommendations.get(_advice_key(result.check_id, result.target), ()):
                     if item not in advice:
                         advice.append(item)
         report = Report(
@@ -199,37 +375,40 @@ class Engine:
             recommendations=tuple(advice),
             plugin_errors=self._plugins.problems,
             interrupted=interrupted,
+            causes=Report.causes_of(results),
         )
         self._plugins.notify("doctor_run_finished", report=report)
         return report
 
-    async def _stop(self, tasks: list[asyncio.Future[CheckResult]], reason: str, options: RunOptions) -> None:
-        """Cancel unfinished checks and give their cleanup code ``cleanup_grace_s`` to run."""
+    async def _stop(self, tasks: list[asyncio.Future[CheckResult]], reason: str, grace_s: float) -> None:
+        """Cancel unfinished checks; each gives its own check ``grace_s`` to clean up, then abandons it."""
         self._stop_reason = reason
+        self._grace_s = grace_s
         pending = [task for task in tasks if not task.done()]
         for task in pending:
             task.cancel()
         if not pending:
             return
         try:
-            await asyncio.wait(pending, timeout=options.cleanup_grace_s)
+            # Each wrapper waits at most ``grace_s`` for its check; the margin is for the wrapper.
+            await asyncio.wait(pending, timeout=grace_s + 0.5)
         except asyncio.CancelledError:  # a second Ctrl-C: stop waiting for cleanup
             current = asyncio.current_task()
             if current is not None:
                 current.uncancel()
 
-    async def _close(self, resources: RunResources, options: RunOptions) -> None:
+    async def _close(self, resources: RunResources, timeout_s: float) -> None:
         def on_error(key: str, exc: BaseException) -> None:
             self._plugins.record_problem("doctor_core.engine", f"close:{key}", exc)
 
         try:
-            await resources.aclose(options.close_timeout_s, on_error)
+            await resources.aclose(timeout_s, on_error)
         except asyncio.CancelledError:
             current = asyncio.current_task()
             if current is not None:
                 current.uncancel()
 
-    def _collect(self, task: asyncio.Future[CheckResult], check: Check, options: RunOptions) -> CheckResult:
+    def _collect(self, task: asyncio.Future[CheckResult], check: Check) -> CheckResult:
         if task.done() and not task.cancelled():
             failure = task.exception()
             if failure is None:
@@ -238,9 +417,10 @@ class Engine:
             # engine's wrapper itself failed (a broken lifecycle hook, a bug): say what it was.
             return self._error(check.definition, describe_exception(failure), 0, Status.ERROR)
         reason = self._stop_reason or "interrupted"
+        grace = self._grace_s if self._grace_s is not None else 0
         return self._error(
             check.definition,
-            f"{reason} (the check did not stop within {options.cleanup_grace_s:g} s)",
+            f"{reason} ({_abandoned_note(grace)})",
             0,
             Status.ERROR,
         )
@@ -275,10 +455,12 @@ class Engine:
                 start = time.monotonic()
                 self._plugins.notify("doctor_check_started", definition=definition)
                 result = await self._execute(check, options, resources, recommendations, start)
-        except asyncio.CancelledError:
+        except (asyncio.CancelledError, _Abandoned) as stopped:
             reason = self._stop_reason or "interrupted"
             elapsed = int((time.monotonic() - start) * 1000)
-            if started:
+            if isinstance(stopped, _Abandoned):
+                result = self._error(definition, f"{reason} ({stopped})", elapsed, Status.ERROR)
+            elif started:
                 result = self._error(definition, reason, elapsed, Status.ERROR)
             else:
                 result = self._error(definition, f"not run: {reason}", 0, Status.SKIP)
@@ -289,6 +471,59 @@ class Engine:
             )
         self._plugins.notify("doctor_check_finished", result=result)
         return result
+
+    async def _wind_down(
+        self, inner: asyncio.Future[Any], grace_s: float, definition: CheckDefinition, timer: _StepTimer
+    ) -> str | None:
+        """Cancel the check's task and wait ``grace_s`` for it; why it was abandoned, or ``None``.
+
+        A sync check's thread cannot be cancelled: when it is still running, the check is abandoned
+        at once (waiting would not help).
+        """
+        inner.cancel()
+        try:
+            await asyncio.wait([inner], timeout=grace_s)
+        except asyncio.CancelledError:  # stopped while winding down (a second Ctrl-C): give up on it
+            if not inner.done():
+                note_abandoned(f"check {definition.check_id}", inner)
+            raise
+        if inner.done() and not timer.threads_running():
+            return None
+        note_abandoned(f"check {definition.check_id}", inner)
+        if inner.done():
+            return "its thread cannot be cancelled and is still running; abandoned"
+        return _abandoned_note(grace_s)
+
+    async def _invoke(self, check: Check, ctx: CheckContext, timer: _StepTimer) -> Any:
+        """The check itself, in its own task; what it raises comes back as :class:`_Raised`.
+
+        A check given as an import string is imported in a daemon thread, under the check's
+        timeout: a module whose import hangs is abandoned like a hanging check.
+        """
+        CHECK_DEADLINE.set(ctx.deadline)
+        _STEP_TIMER.set(timer)
+        name = f"doctor-check-{ctx.definition.check_id}"
+        try:
+            if isinstance(check.run, str):
+                function = await _in_daemon_thread(check.resolve, name=name, timer=timer)
+            else:
+                function = check.resolve()
+        except asyncio.CancelledError:
+            raise
+        except BaseException as exc:  # SystemExit & co. must not escape the task
+            return _Raised(exc, loading=True)
+        try:
+            if inspect.iscoroutinefunction(function):
+                outcome = await _Timed(function(ctx), timer)
+            else:
+                outcome = await _in_daemon_thread(function, ctx, name=name, timer=timer)
+            if inspect.isawaitable(outcome):
+                outcome = await _Timed(outcome, timer)
+        except asyncio.CancelledError:
+            raise
+        except BaseException as exc:  # SystemExit & co. must not escape the task
+            return _Raised(exc)
+        return outcome
 
     async def _execute(
         self,
@@ -304,36 +539,41 @@ class Engine:
         def elapsed() -> int:
             return int((time.monotonic() - start) * 1000)
 
-        try:
-            function = check.resolve()
-        except Exception as exc:
-            return self._error(
-                definition, f"cannot load the check: {describe_exception(exc)}", elapsed(), Status.ERROR
-            )
+        target = getattr(check, "target", None)  # a doctor_core.targets.PlannedCheck's target
+        config = self._configs.get(definition.plugin) if target is None else getattr(check, "config", None)
         ctx = CheckContext(
             definition=definition,
-            config=self._configs.get(definition.plugin),
-            shared=resources,
+            config=config,
+            shared=ScopedResources(resources, target) if target is not None else resources,
+            target=target,
             log=self._log_factory(check_id=definition.check_id),
             secrets=register_secret,
             timeout_s=timeout_s,
             run_options={"timeout": options.timeout, "deadline": options.deadline},
+            deadline=min(start + timeout_s, self._run_end),
         )
-        scope = asyncio.timeout(timeout_s)
+        timer = _StepTimer()
+        inner = asyncio.ensure_future(self._invoke(check, ctx, timer))
         try:
-            async with scope:
-                if inspect.iscoroutinefunction(function):
-                    outcome = await function(ctx)
-                else:
-                    outcome = await _run_in_daemon_thread(function, ctx)
-                if inspect.isawaitable(outcome):
-                    outcome = await outcome
-        except TimeoutError as exc:
-            if scope.expired():
-                return self._error(definition, f"timed out after {timeout_s:g} s", elapsed(), Status.ERROR)
-            return self._error(definition, describe_exception(exc), elapsed(), Status.ERROR)
-        except Exception as exc:
-            return self._error(definition, describe_exception(exc), elapsed(), Status.ERROR)
+            done, _ = await asyncio.wait([inner], timeout=timeout_s)
+        except asyncio.CancelledError:
+            grace = self._grace_s if self._grace_s is not None else options.cleanup_grace_s
+            why = await self._wind_down(inner, grace, definition, timer)
+            if why is not None:
+                raise _Abandoned(why) from None
+            raise
+        if not done:
+            grace = options.deadline_grace_s
+            why = await self._wind_down(inner, grace, definition, timer)
+            note = "" if why is None else f" ({why})"
+            return self._error(definition, f"timed out after {timeout_s:g} s{note}", elapsed(), Status.ERROR)
+        outcome = inner.result()
+        if isinstance(outcome, _Raised):
+            error = outcome.error
+            if not is_plugin_fault(error):
+                raise error  # the user's own Ctrl-C outside the CLI: let it interrupt
+            prefix = "cannot load the check: " if outcome.loading else ""
+            return self._error(definition, prefix + describe_exception(error), elapsed(), Status.ERROR)
         if not isinstance(outcome, CheckOutcome):
             return self._error(
                 definition,
@@ -341,7 +581,17 @@ class Engine:
                 elapsed(),
                 Status.ERROR,
             )
-        recommendations[definition.check_id] = [redact(item) for item in outcome.recommendations]
+        message = outcome.message
+        metrics = dict(outcome.metrics)
+        if timer.longest >= BLOCKING_STEP_S:
+            metrics["event_loop_blocked_ms"] = int(timer.longest * 1000)
+            message = (
+                f"{message} [note: this check blocked the event loop for {timer.longest:.1f} s at once, "
+                "delaying every other check; it makes a blocking call in async code]"
+            )
+        recommendations[_advice_key(definition.check_id, target)] = [
+            redact(item) for item in outcome.recommendations
+        ]
         return CheckResult(
             check_id=definition.check_id,
             name=definition.name,
@@ -349,9 +599,24 @@ class Engine:
             tags=definition.tags,
             default_severity=definition.default_severity,
             status=outcome.status,
-            message=redact(outcome.message),
+            message=redact(message),
             evidence=redact_value(dict(outcome.evidence)),
             remediation=tuple(redact(step) for step in outcome.remediation),
             duration_ms=elapsed(),
-            metrics=dict(outcome.metrics),
+            metrics=metrics,
+            cause=_redacted_cause(outcome.cause),
         )
+
+
+def _redacted_cause(cause: Any) -> Any:
+    """The outcome's root cause (a ``Cause`` or None) as the result carries it: redacted like the
+    message."""
+    if cause is None:
+        return None
+    return cause.model_copy(
+        update={
+            "key": redact(cause.key),
+            "summary": redact(cause.summary),
+            "remediation": tuple(redact(step) for step in cause.remediation),
+        }
+    )

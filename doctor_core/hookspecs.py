@@ -15,6 +15,10 @@ the core collects the contributions of all plugins and validates them. A hook th
 reported as a plugin problem (with the plugin's distribution) and the run goes on without that
 contribution, unless ``--strict-plugins`` is set.
 
+Implementations are called in plugin load order; ``tryfirst=True`` / ``trylast=True`` move one to the
+front / back. Wrappers (``wrapper=True``, ``hookwrapper=True``) are refused with a plugin problem:
+each implementation is called on its own so that its failures are attributed to its plugin.
+
 Lifecycle hooks (``doctor_run_started`` ... ``doctor_run_finished``) are notifications for progress
 displays and embedders. They are called in the engine's event loop and must not block.
 """

@@ -5,11 +5,18 @@ Loading policy (stevedore) and call contract (pluggy) are kept apart:
 * Entry points of the group ``doctor.plugins`` are *listed* once through stevedore (which caches
   the scan), blocked names removed, and only the allowed ones imported -- each by its own guarded
   ``load()``, so one broken plugin (even one raising ``AssertionError`` or ``SystemExit`` at
-  import, which stevedore's own guard lets through) cannot stop the others.
+  import, which stevedore's own guard lets through) cannot stop the others. Each import runs in a
+  daemon thread bounded by ``import_timeout_s`` (:func:`~doctor_core.isolation.call_with_timeout`):
+  an import that hangs is that plugin's ``load`` problem, and everything else goes on.
+* While plugin code runs (imports, hook calls) ``sys.stdout`` goes to stderr
+  (:func:`~doctor_core.isolation.plugin_stdout_to_stderr`): a ``print()`` cannot corrupt a report.
 * Every loaded object is registered with pluggy under its entry point name. A failed registration
   or a hook implementation without a matching specification is a problem for that plugin only.
 * Contribution hooks are called *per implementation* (``get_hookimpls()``), so an exception or a
-  malformed contribution is attributed to the plugin that produced it.
+  malformed contribution is attributed to the plugin that produced it. pluggy's ordering markers are
+  honoured (``tryfirst`` implementations first, ``trylast`` last, registration order otherwise);
+  wrappers (``wrapper=True`` / ``hookwrapper=True``) are refused with a plugin problem, because a
+  wrapper sees and may rewrite every other plugin's contribution, which would defeat attribution.
 
 Nothing here raises on a plugin's behalf except in strict mode, where any recorded
 :class:`~doctor_core.models.PluginProblem` becomes a :class:`~doctor_core.errors.PluginError`.
@@ -40,12 +47,14 @@ import pluggy
 from doctor_core import hookspecs
 from doctor_core.definitions import CheckDefinition
 from doctor_core.errors import PluginError
+from doctor_core.isolation import PluginTimeout, call_with_timeout, is_plugin_fault, plugin_stdout_to_stderr
 from doctor_core.redact import describe_exception, redact
 from doctor_core.types import Check, Command, ConfigSection, Reporter, is_import_string, is_model_class
 
 if TYPE_CHECKING:
     from importlib.metadata import Distribution, EntryPoint
 
+    from pluggy import HookImpl
     from pydantic import BaseModel
 
     from doctor_core.models import PluginProblem
@@ -60,6 +69,9 @@ RESERVED_COMMANDS = frozenset({"list", "plugins", "schema", "run", "help"})
 LIFECYCLE_HOOKS = frozenset(
     {"doctor_run_started", "doctor_check_started", "doctor_check_finished", "doctor_run_finished"}
 )
+
+#: Seconds one plugin's import may take before it is reported and left behind.
+DEFAULT_IMPORT_TIMEOUT_S = 10.0
 
 _TRUE = {"1", "true", "yes", "on"}
 
@@ -129,6 +141,8 @@ class PluginManager:
     :param strict: raise :class:`PluginError` as soon as any problem is recorded during loading
         or collection.
     :param group: the entry point group (tests and embedders with their own group change it).
+    :param import_timeout_s: how long one plugin's import may take (``$DOCTOR_PLUGIN_IMPORT_TIMEOUT``
+        through :class:`~doctor_core.api.Doctor`).
     """
 
     def __init__(
@@ -140,8 +154,10 @@ class PluginManager:
         strict: bool = False,
         group: str = ENTRYPOINT_GROUP,
         builtins: Iterable[str] = BUILTIN_PLUGINS,
+        import_timeout_s: float = DEFAULT_IMPORT_TIMEOUT_S,
     ) -> None:
         self.group = group
+        self.import_timeout_s = import_timeout_s
         self.strict = strict
         self.disabled = frozenset(disable)
         self._pm = pluggy.PluginManager(hookspecs.PROJECT)
@@ -149,11 +165,13 @@ class PluginManager:
         self._registered: dict[str, _Registered] = {}
         self._problems: list[PluginProblem] = []
         self._dist_cache: dict[tuple[str, str], Distribution] | None = None
+        self._refused_wrappers: set[tuple[str, str]] = set()
         self._collected: dict[str, Any] = {}
         for module_name in builtins:
             self._register_builtin(module_name)
         if load_entrypoints:
-            self._load_entrypoints()
+            with plugin_stdout_to_stderr():
+                self._load_entrypoints()
         for obj in plugins:
             self.register(obj)
         self._raise_if_strict()
@@ -182,8 +200,11 @@ class PluginManager:
 
     def _load_one(self, ep: EntryPoint) -> None:
         try:
-            plugin = ep.load()
-        except (Exception, SystemExit) as exc:
+            plugin = call_with_timeout(ep.load, self.import_timeout_s, f"import-{ep.name}")
+        except PluginTimeout as exc:
+            self._problem(ep.name, "load", f"importing {ep.value!r} {exc}", entry_point=ep)
+            return
+        except Exception as exc:
             self._problem(ep.name, "load", exc, entry_point=ep)
             return
         self._register(_Registered(ep.name, plugin, "entry point", ep))
@@ -313,16 +334,24 @@ class PluginManager:
         """Call every implementation of ``hook_name`` on its own; failures become problems."""
         caller = getattr(self._pm.hook, hook_name)
         results: list[tuple[str, Any]] = []
-        for impl in caller.get_hookimpls():
-            args = [kwargs[arg] for arg in impl.argnames]
-            try:
-                value = impl.function(*args)
-                if hook_name not in LIFECYCLE_HOOKS:
-                    value = _materialize(value)
-            except Exception as exc:
-                self._problem(impl.plugin_name, f"hook:{hook_name}", exc)
-                continue
-            results.append((impl.plugin_name, value))
+        with plugin_stdout_to_stderr():
+            for impl in _call_order(caller.get_hookimpls()):
+                if impl.hookwrapper or impl.wrapper:
+                    if (impl.plugin_name, hook_name) not in self._refused_wrappers:
+                        self._refused_wrappers.add((impl.plugin_name, hook_name))
+                        self._problem(impl.plugin_name, f"hook:{hook_name}", _WRAPPERS_REFUSED)
+                    continue
+                args = [kwargs[arg] for arg in impl.argnames]
+                try:
+                    value = impl.function(*args)
+                    if hook_name not in LIFECYCLE_HOOKS:
+                        value = _materialize(value)
+                except BaseException as exc:
+                    if not is_plugin_fault(exc):
+                        raise
+                    self._problem(impl.plugin_name, f"hook:{hook_name}", exc)
+                    continue
+                results.append((impl.plugin_name, value))
         return results
 
     def _contributions(self, hook_name: str, kind: type, what: str) -> list[tuple[str, Any]]:
@@ -493,6 +522,23 @@ class PluginManager:
         if hook_name not in LIFECYCLE_HOOKS:
             raise ValueError(f"{hook_name} is not a lifecycle hook")
         self._call_each(hook_name, kwargs)
+
+
+_WRAPPERS_REFUSED = (
+    "wrapper implementations (wrapper=True, hookwrapper=True) are not supported by doctor's hooks: "
+    "each implementation is called on its own so that its failures are attributed to its plugin; "
+    "use tryfirst=True / trylast=True to order an implementation"
+)
+
+
+def _call_order(impls: list[HookImpl]) -> list[HookImpl]:
+    """Implementations in doctor's calling order: ``tryfirst`` ones, the others, then ``trylast``.
+
+    Within each group the order is registration order (plugins in the order they were loaded), which
+    is what keeps results in the plugins' declaration order. pluggy's own order within a group is the
+    reverse (last registered first); doctor documents registration order instead.
+    """
+    return sorted(impls, key=lambda impl: 0 if impl.tryfirst else 2 if impl.trylast else 1)
 
 
 @dataclass(frozen=True)

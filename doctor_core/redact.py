@@ -9,6 +9,15 @@ Two layers:
 * **Shapes of secrets.** Authorization header values, ``password=``/``token=`` style pairs,
   credentials in URLs and JWTs are masked even when their value was never registered.
 
+The shapes mask *values*, never words of ordinary text: a pair is ``key=value`` (an assignment:
+query strings, ``key=value`` log fields) or a quoted key with a quoted value (``"password": "x"``
+in JSON, ``'token': 'x'`` in a Python repr); ``password: set OCI__Password`` or
+``username 'passwd': invalid`` are prose and stay intact. A bare ``Basic`` credential must decode
+to ``user:password``, a bare ``Bearer`` token must have 8 or more token characters with a digit or
+``=``: "Bearer authentication" and "Basic demo/app:v1" are phrases. After an
+``Authorization:`` header name, any value is masked. Redacting text that holds no secret returns
+it unchanged (tests/reliability/test_redaction_properties.py holds that as a property).
+
 Reporters, log processors, exception messages turned into results, and evidence all call this.
 The registry is process-wide on purpose: a secret learned anywhere is masked everywhere.
 """
@@ -18,7 +27,7 @@ from __future__ import annotations
 import base64
 import re
 import threading
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
 MASK = "***"
@@ -33,17 +42,41 @@ _secrets: set[str] = set()
 #: compiling a regular expression of a few JWT-sized literals costs tens of milliseconds each time.
 _ordered: tuple[str, ...] = ()
 
-_SHAPES: tuple[tuple[re.Pattern[str], str], ...] = (
+def _basic_credential(match: re.Match[str]) -> str:
+    """Mask ``Basic <b64>`` only when ``<b64>`` decodes to ``user:password`` (RFC 7617), not a word."""
+    value = match.group(2)
+    if len(value) % 4 == 0:
+        try:
+            decoded = base64.b64decode(value, validate=True)
+        except ValueError:
+            decoded = b""
+        if b":" in decoded:
+            return f"{match.group(1)} {MASK}"
+    return match.group(0)
+
+
+#: Keys whose value is a secret, in ``key=value`` and ``"key": "value"`` shapes.
+_SECRET_KEYS = (
+    r"password|passwd|secret|token|access_token|refresh_token|identitytoken|identity_token|auth|"
+    r"api[_-]?key"
+)
+
+_SHAPES: tuple[tuple[re.Pattern[str], str | Callable[[re.Match[str]], str]], ...] = (
     # Authorization: Basic xxx / Bearer xxx (header lines, reprs, log fields)
     (re.compile(r"(?i)\b(authorization['\"]?\s*[:=]\s*['\"]?)(basic|bearer)\s+[^\s'\",}]+"), rf"\1\2 {MASK}"),
-    (re.compile(r"(?i)\b(basic|bearer)\s+[A-Za-z0-9+/._~-]{8,}={0,2}"), rf"\1 {MASK}"),
-    # key=value / "key": "value" for secret-looking keys
+    # a bare Basic credential: base64 of "user:password" (see _basic_credential)
+    (re.compile(r"\b([Bb]asic|BASIC)\s+([A-Za-z0-9+/]{4,}={0,2})(?![\w.~+/=-])"), _basic_credential),
+    # a bare Bearer token: 8+ token characters with a digit or "=" (a word is not a token)
     (
-        re.compile(
-            r"(?i)(\b(?:password|passwd|secret|token|access_token|refresh_token|identitytoken|"
-            r"identity_token|auth|api[_-]?key)['\"]?\s*[:=]\s*['\"]?)([^\s'\",&}]+)"
-        ),
-        rf"\1{MASK}",
+        re.compile(r"\b([Bb]earer|BEARER)\s+(?=[A-Za-z0-9._~+/-]*[0-9=])[A-Za-z0-9._~+/-]{8,}={0,2}"),
+        rf"\1 {MASK}",
+    ),
+    # key=value for secret-looking keys (an assignment, not prose)
+    (re.compile(rf"(?i)(\b(?:{_SECRET_KEYS})\s*=\s*)([^\s'\",&}}]+)"), rf"\1{MASK}"),
+    # "key": "value" / 'key': 'value' (JSON, Python reprs): quoted key and quoted value
+    (
+        re.compile(rf"""(?i)((["'])(?:{_SECRET_KEYS})\2\s*:\s*(["']))((?:(?!\3).)+)\3"""),
+        rf"\1{MASK}\3",
     ),
     # userinfo in URLs: https://user:pass@host
     (re.compile(r"(?i)(\b[a-z][a-z0-9+.-]*://[^/\s:@]+:)[^/\s@]+@"), rf"\1{MASK}@"),

@@ -8,9 +8,10 @@ Fixtures:
 ``doctor_factory(*plugins, config=None, environ=None, load_entrypoints=False, **kwargs)``
     builds a :class:`doctor_core.Doctor` around in-process plugins, with an empty environment and
     no installed plugins unless asked.
-``run_check(check_or_id, config=None, *, plugins=(), environ=None, timeout=None)``
+``run_check(check_or_id, config=None, *, plugins=(), environ=None, timeout=None, target=None)``
     runs one check (a :class:`~doctor_core.Check` or an installed check id) and returns its
-    :class:`~doctor_core.CheckResult`; ``await run_check.arun(...)`` inside async tests.
+    :class:`~doctor_core.CheckResult`; ``await run_check.arun(...)`` inside async tests. For a
+    check run per target (:mod:`doctor_core.targets`), ``target`` picks the one to run and return.
 ``doctor_cli(*args, environ=None, cwd=None, plugins=(), load_entrypoints=True)``
     runs the command line in-process and returns :class:`CliResult`.
 
@@ -152,9 +153,11 @@ class CheckRunner:
         plugins: Iterable[object] = (),
         environ: Mapping[str, str] | None = None,
         timeout: float | None = None,
+        target: str | None = None,
     ) -> CheckResult:
         doctor, check_id = self._prepare(check, plugins, config, environ)
-        return doctor.run(check_ids=(check_id,), timeout=timeout).result(check_id)
+        targets = (target,) if target is not None else ()
+        return doctor.run(check_ids=(check_id,), timeout=timeout, targets=targets).result(check_id, target)
 
     async def arun(
         self,
@@ -164,10 +167,12 @@ class CheckRunner:
         plugins: Iterable[object] = (),
         environ: Mapping[str, str] | None = None,
         timeout: float | None = None,  # noqa: ASYNC109 - the check's timeout, passed to the engine
+        target: str | None = None,
     ) -> CheckResult:
         doctor, check_id = self._prepare(check, plugins, config, environ)
-        report = await doctor.arun(check_ids=(check_id,), timeout=timeout)
-        return report.result(check_id)
+        targets = (target,) if target is not None else ()
+        report = await doctor.arun(check_ids=(check_id,), timeout=timeout, targets=targets)
+        return report.result(check_id, target)
 
 
 @pytest.fixture

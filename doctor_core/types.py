@@ -43,6 +43,10 @@ class Check:
 
     definition: CheckDefinition
     run: CheckFunction | str
+    #: Optional: the targets to run this check for, found in the plugin's configuration (a
+    #: function of ``ctx.config`` returning ``doctor_core.targets.Target`` objects, or its
+    #: ``"module:function"`` import string). See :mod:`doctor_core.targets`.
+    targets: Callable[[Any], Any] | str | None = None
 
     def resolve(self) -> CheckFunction:
         """The callable behind :attr:`run`, importing it if it was given as a string."""
@@ -86,6 +90,25 @@ class CheckContext:
     secrets: Callable[[str], None]
     timeout_s: float
     run_options: Mapping[str, Any] = field(default_factory=dict)
+    #: The target this run of the check is for (see :mod:`doctor_core.targets`), else ``None``.
+    target: str | None = None
+
+    #: When the engine stops waiting for this check (``time.monotonic()``): its start plus
+    #: ``timeout_s``, or the run's deadline if that is earlier. ``None`` outside the engine.
+    deadline: float | None = None
+
+    def remaining(self) -> float | None:
+        """Seconds until :attr:`deadline` (``<= 0`` once passed; ``None`` when there is none).
+
+        Bound waits, retries and per-request timeouts by it: at the deadline the engine cancels
+        the check, gives its cleanup a short grace and then abandons it (see docs/writing-plugins.md).
+        Library code without the context calls :func:`doctor_core.deadlines.time_left`.
+        """
+        if self.deadline is None:
+            return None
+        import time
+
+        return self.deadline - time.monotonic()
 
     def outcome(self, status: Any, message: str, **kwargs: Any) -> CheckOutcome:
         """Shorthand for building this check's :class:`CheckOutcome`."""
@@ -102,6 +125,14 @@ class Reporter:
     given with ``--output``). ``machine_readable`` formats are never mixed with progress output,
     colour or banners. ``verbose`` asks for evidence and remediation where the format has a
     human layout; ``color`` is True only when writing to a terminal that wants colour.
+
+    ``file_extension`` (without the dot) is how ``--output FILE`` infers the format when
+    ``--format`` is not given, and what an explicit ``--format`` is checked against.
+
+    Output hygiene: unless ``exact_text`` is True, ``render`` receives the report with every text
+    that came from a check or a plugin neutralised (:func:`doctor_core.neutralize`: control and
+    bidi characters shown escaped), so a hostile registry message cannot drive the terminal or
+    forge a line. Set ``exact_text`` only for a format that escapes every string itself (JSON).
     """
 
     name: str
@@ -109,15 +140,24 @@ class Reporter:
     render: Callable[[Report, RenderOptions], str]
     machine_readable: bool = False
     file_extension: str = "txt"
+    exact_text: bool = False
 
 
 @dataclass(frozen=True)
 class RenderOptions:
-    """How the user asked for a report to be rendered."""
+    """How the user asked for a report to be rendered.
+
+    ``fail_on`` is the ``--fail-on`` policy (``"fail"`` or ``"warn"``): a format with a notion of
+    failure must count as failures exactly the results that make the run fail, so that it agrees
+    with the exit code. The report handed to ``render`` already has ``summary.fail_on`` and
+    ``summary.failed`` decided under this policy (``summary.fails_result(status)`` tells whether a
+    result is one of them).
+    """
 
     verbose: bool = False
     color: bool = False
     title: str = "Doctor Checks Summary"
+    fail_on: str = "fail"
 
 
 @dataclass(frozen=True)
@@ -135,6 +175,19 @@ class ConfigFlag:
 
 
 @dataclass(frozen=True)
+class ConfigKey:
+    """One key of a configuration section, described without importing the section's model.
+
+    ``doctor --help`` lists every installed section's keys as environment variables
+    (``OCI__RegistryUrl``) from these, so help stays free of pydantic and of the plugin's
+    settings module. ``name`` is the key as users write it (the model's field name or alias).
+    """
+
+    name: str
+    description: str = ""
+
+
+@dataclass(frozen=True)
 class ConfigSection:
     """A plugin's top-level configuration section.
 
@@ -148,12 +201,29 @@ class ConfigSection:
     when the configuration is read (a run, a plugin command, an embedder asking for a section); a
     string that cannot be imported or does not name a pydantic model is reported as a problem of
     the plugin that declared the section.
+
+    ``keys`` is the cheap description of the model's keys for ``doctor --help`` (see
+    :class:`ConfigKey`). Give it when ``model`` is an import string; it must name exactly the
+    model's keys (:meth:`model_keys` gives them, for a test that keeps the two equal). When it is
+    empty and ``model`` is a class, help describes the model's fields directly.
     """
 
     name: str
     model: type[BaseModel] | str
     description: str = ""
     flags: tuple[ConfigFlag, ...] = ()
+    keys: tuple[ConfigKey, ...] = ()
+
+    def help_keys(self) -> tuple[ConfigKey, ...]:
+        """The keys ``doctor --help`` lists: :attr:`keys`, else those of a model class already
+        given (never imports anything; empty for an import string without :attr:`keys`)."""
+        if self.keys or isinstance(self.model, str):
+            return self.keys
+        return model_keys(self.model) if is_model_class(self.model) else ()
+
+    def model_keys(self) -> tuple[ConfigKey, ...]:
+        """The keys of the model (imported if given as a string), with their descriptions."""
+        return model_keys(self.resolve_model())
 
     def resolve_model(self) -> type[BaseModel]:
         """The model class behind :attr:`model`, importing it if it was given as a string.
@@ -181,6 +251,13 @@ class ConfigSection:
                 f"config section {self.name!r}: model {self.model!r} is not a pydantic BaseModel subclass"
             )
         return target  # type: ignore[no-any-return]
+
+
+def model_keys(model: type[BaseModel]) -> tuple[ConfigKey, ...]:
+    """A pydantic model's keys as users write them (alias, else field name), in field order."""
+    return tuple(
+        ConfigKey(info.alias or name, info.description or "") for name, info in model.model_fields.items()
+    )
 
 
 def is_import_string(value: object) -> bool:

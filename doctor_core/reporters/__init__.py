@@ -1,8 +1,10 @@
 """The built-in output formats, registered as the internal plugin ``doctor_core.reporters``.
 
 They go through :func:`~doctor_core.hookspecs.DoctorSpecs.doctor_add_reporters` exactly like a
-plugin's formats. Each format lives in its own module, imported only when it renders; this module
-imports neither them nor the report models (pydantic), because every invocation loads it.
+plugin's formats. Apart from JSON they render the neutralised report (see
+:class:`~doctor_core.types.Reporter`), so outside text never reaches them raw. Each format lives
+in its own module, imported only when it renders; this module imports neither them nor the
+report models (pydantic), because every invocation loads it.
 """
 
 from __future__ import annotations
@@ -38,6 +40,7 @@ def doctor_add_reporters() -> list[Reporter]:
             _lazy("doctor_core.reporters.json"),
             machine_readable=True,
             file_extension="json",
+            exact_text=True,  # JSON escapes every string itself and keeps it exact
         ),
         Reporter(
             "junit",

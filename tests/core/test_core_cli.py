@@ -2,15 +2,18 @@
 
 from __future__ import annotations
 
+import io
 import json
 import shlex
 import subprocess
 import sys
+import xml.etree.ElementTree as ET
 from pathlib import Path
 
 import pytest
 
 from doctor_core import Check, CheckDefinition, CheckOutcome, Status, hookimpl
+from doctor_core.cli import run_cli
 from tests.core.conftest import REPO, isolated_site, subprocess_env
 
 QUICK_START = [
@@ -336,3 +339,192 @@ def test_core_alone_has_no_checks(tmp_path):
     )
     proc = _core_only(tmp_path)
     assert proc.returncode == 0 and "No checks were run." in proc.stdout
+
+
+# ------------------------------------------------------------------ output target and format
+def test_output_dash_is_stdout(doctor_cli, seed_plugin, tmp_path):
+    result = _cli(doctor_cli, seed_plugin, "doctor --tag registry --format json -o -", cwd=tmp_path)
+    assert result.exit_code == 0, result.stderr
+    assert json.loads(result.stdout)["summary"]["warnings"] == 1
+    assert not (tmp_path / "-").exists()
+    result = _cli(doctor_cli, seed_plugin, "doctor --tag registry -o -", cwd=tmp_path)
+    assert result.stdout.startswith("Registry Checks Summary\n") and not (tmp_path / "-").exists()
+
+
+@pytest.mark.parametrize(
+    ("name", "check"),
+    [
+        ("r.json", lambda text: json.loads(text)["schema_version"] == "1.1"),
+        ("r.XML", lambda text: text.startswith('<?xml version="1.0"')),
+        ("r.md", lambda text: text.startswith("# Registry Checks Summary\n")),
+        ("r.txt", lambda text: text.startswith("Registry Checks Summary\n=====")),
+    ],
+)
+def test_format_inferred_from_the_output_extension(doctor_cli, seed_plugin, tmp_path, name, check):
+    result = _cli(doctor_cli, seed_plugin, f"doctor --tag registry -o {name}", cwd=tmp_path)
+    assert result.exit_code == 0, result.stderr
+    assert check((tmp_path / name).read_text())
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        ("--format text -o r.json", "--format text contradicts the output file 'r.json' (.json is json)"),
+        ("--format json -o r.xml", "--format json contradicts the output file 'r.xml' (.xml is junit)"),
+        ("-o report", "cannot tell the format of 'report' from its extension; give --format"),
+        ("-o r.log", "cannot tell the format of 'r.log' from its extension; give --format"),
+    ],
+)
+def test_format_and_output_name_that_disagree_are_a_usage_error(
+    doctor_cli, seed_plugin, tmp_path, args, message
+):
+    result = _cli(doctor_cli, seed_plugin, f"doctor --tag registry {args}", cwd=tmp_path)
+    assert result.exit_code == 2
+    assert result.stderr.startswith(f"doctor: error: {message}"), result.stderr
+    assert list(tmp_path.iterdir()) == []  # nothing written, not even a text file
+
+
+def test_explicit_format_writes_any_unclaimed_extension(doctor_cli, seed_plugin, tmp_path):
+    command = "doctor --tag registry --format junit -o doctor.report"
+    result = _cli(doctor_cli, seed_plugin, command, cwd=tmp_path)
+    assert result.exit_code == 0
+    ET.fromstring((tmp_path / "doctor.report").read_text())
+
+
+def test_report_file_is_replaced_whole_keeping_its_permissions(doctor_cli, seed_plugin, tmp_path):
+    """The new report is written beside the old one and renamed over it: a reader (or a crash)
+    never sees a half-written file, and no temporary file is left behind."""
+    target = tmp_path / "r.json"
+    target.write_text("previous good report")
+    target.chmod(0o640)
+    before = target.stat().st_ino
+    result = _cli(doctor_cli, seed_plugin, "doctor --tag registry -o r.json", cwd=tmp_path)
+    assert result.exit_code == 0
+    assert target.stat().st_ino != before  # replaced by a rename, not truncated in place
+    assert target.stat().st_mode & 0o777 == 0o640
+    assert json.loads(target.read_text())["summary"]["total"] == 5
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["r.json"]
+
+
+def test_a_write_failing_half_way_keeps_the_previous_report(doctor_cli, seed_plugin, tmp_path):
+    """A reporter whose text cannot be encoded fails after part of it was written: the previous
+    report stays whole and the temporary file is removed."""
+    from doctor_core import Reporter
+
+    class Broken:
+        @hookimpl
+        def doctor_add_reporters(self):
+            def render(report, options):
+                return "x" * 100_000 + "\ud800 cannot be encoded"
+
+            return [Reporter("broken", "fails half-way", render, file_extension="bad", exact_text=True)]
+
+    target = tmp_path / "r.bad"
+    target.write_text("previous good report")
+    result = doctor_cli(
+        "--tag", "registry", "-o", "r.bad",
+        plugins=[seed_plugin, Broken()], load_entrypoints=False, cwd=tmp_path,
+    )  # fmt: skip
+    assert result.exit_code == 2 and "UnicodeEncodeError" in result.stderr
+    assert target.read_text() == "previous good report"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["r.bad"]
+
+
+def test_junit_file_agrees_with_the_exit_code_under_fail_on_warn(doctor_cli, seed_plugin, tmp_path):
+    result = _cli(
+        doctor_cli, seed_plugin, "doctor --tag registry --format junit --fail-on warn -o r.xml", cwd=tmp_path
+    )
+    assert result.exit_code == 1
+    suite = ET.fromstring((tmp_path / "r.xml").read_text())
+    assert suite.get("failures") == "1"
+    assert result.stdout.endswith("Failed: warnings fail the run (--fail-on warn)\n")
+    result = _cli(doctor_cli, seed_plugin, "doctor --tag registry --format json --fail-on warn", cwd=tmp_path)
+    assert result.exit_code == 1 and json.loads(result.stdout)["summary"]["failed"] is True
+
+
+# ------------------------------------------------------------------------------------ colour
+class _Terminal(io.StringIO):
+    def isatty(self) -> bool:
+        return True
+
+
+def _colour_run(seed_plugin, environ: dict[str, str], *args: str, tty: bool) -> str:
+    out = _Terminal() if tty else io.StringIO()
+    env = {"SEED__Scenario": "fallback", **environ}
+    run_cli(
+        ["--tag", "registry", *args],
+        environ=env,
+        stdout=out,
+        stderr=io.StringIO(),
+        plugins=[seed_plugin],
+        load_entrypoints=False,
+    )
+    return out.getvalue()
+
+
+@pytest.mark.parametrize(
+    ("environ", "args", "tty", "colour"),
+    [
+        ({}, (), True, True),
+        ({}, (), False, False),
+        ({"NO_COLOR": "1"}, (), True, False),
+        ({"NO_COLOR": ""}, (), True, True),  # no-color.org: an empty NO_COLOR does not disable
+        ({"FORCE_COLOR": "1"}, (), False, True),
+        ({"FORCE_COLOR": "0"}, (), False, False),
+        ({"FORCE_COLOR": ""}, (), False, False),
+        ({"FORCE_COLOR": "1", "NO_COLOR": "1"}, (), False, False),
+        ({"FORCE_COLOR": "1"}, ("--no-color",), True, False),  # the flag wins
+        ({"FORCE_COLOR": "1"}, ("--format", "json"), False, False),  # never in machine formats
+    ],
+)
+def test_colour_follows_no_color_force_color_and_the_flag(seed_plugin, environ, args, tty, colour):
+    assert ("\x1b[" in _colour_run(seed_plugin, environ, *args, tty=tty)) is colour
+
+
+# ------------------------------------------------------------------------------------- help
+def test_help_has_examples_and_the_plugins_environment_variables_without_pydantic(tmp_path):
+    out, modules = _import_log(["--help"], subprocess_env(tmp_path))
+    assert "\nexamples:\n  doctor list\n" in out
+    assert "  doctor --tag registry --format junit --fail-on warn -o doctor.xml\n" in out
+    assert "\nenvironment (a plugin key: SECTION__Key=value, case-insensitive):\n" in out
+    for variable in ("DOCTOR_CONFIG", "NO_COLOR=1", "FORCE_COLOR=1", "OCI__RegistryUrl", "OCI__Token"):
+        assert f"\n  {variable} " in out, variable
+    assert not {"pydantic", "pydantic_core", "doctor_oci.settings"} & modules
+
+
+def test_declared_config_keys_name_exactly_the_models_keys():
+    """Every installed section that lists its keys for --help lists exactly its model's keys."""
+    from doctor_core import Doctor
+
+    doctor = Doctor({}, environ={})
+    sections = doctor.plugin_manager.config_sections()
+    assert "OCI" in sections
+    for name, owned in sections.items():
+        declared = [key.name for key in owned.section.help_keys()]
+        if owned.section.keys:
+            assert declared == [key.name for key in owned.section.model_keys()], name
+
+
+def test_help_lists_keys_declared_derived_from_a_model_class_or_one_line_per_section(doctor_cli):
+    from pydantic import BaseModel, Field
+
+    from doctor_core import ConfigKey, ConfigSection
+
+    class Settings(BaseModel):
+        Level: int = Field(default=1, description="how loud")
+
+    class Plugin:
+        @hookimpl
+        def doctor_add_config_sections(self):
+            return [
+                ConfigSection("DECLARED", "nowhere.mod:S", keys=(ConfigKey("Url", "where to go\x1b[2J"),)),
+                ConfigSection("CLASS", Settings),
+                ConfigSection("LAZY", "nowhere.settings:S", description="lazy section"),
+            ]
+
+    result = doctor_cli("--help", plugins=[Plugin()], load_entrypoints=False)
+    assert result.exit_code == 0
+    lines = [" ".join(line.split()) for line in result.stdout.splitlines()]
+    assert "DECLARED__Url where to go\\x1b[2J" in lines  # plugin text neutralised
+    assert "CLASS__Level how loud" in lines
+    assert "LAZY__<Key> lazy section" in lines

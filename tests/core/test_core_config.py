@@ -138,3 +138,52 @@ def test_model_given_as_an_import_string_is_imported_on_first_use(tmp_path):
     broken = {"OCI": ConfigSection("OCI", "tests.core.no_such_module:Settings")}
     with pytest.raises(PluginError, match=r"config section 'OCI': cannot import model"):
         Configuration(broken, data={"OCI": {"RegistryUrl": "x"}}, environ={})
+
+
+PASTED = "Sup3r-S3cret-Passw0rd!xyz"  # a password pasted where a reference belongs
+
+
+@pytest.mark.parametrize(
+    ("ref", "described"),
+    [
+        (PASTED, "got a value of 25 characters without a scheme"),
+        (f"env:{PASTED}", "by the secret reference (25 characters, not a valid variable name) is not set"),
+        (f"file:{PASTED}", "named by the reference (25 characters, without a directory) does not exist"),
+        (f"pw:{PASTED}", "whose part before ':' (2 characters) is not 'env' or 'file'"),
+    ],
+    ids=["bare", "env", "file", "scheme"],
+)
+def test_a_secret_ref_that_may_be_the_secret_is_described_never_echoed(ref, described):
+    """Issue #12 item 6: ``OCI__PasswordSecretRef=<pw>`` (or env:/file:<pw>) must not print <pw>."""
+    config = Configuration(SECTIONS, environ={"OCI__PasswordSecretRef": ref})
+    with pytest.raises(ConfigError) as caught:
+        config.section("OCI")
+    text = str(caught.value)
+    assert caught.value.key == "OCI.PasswordSecretRef"
+    assert described in text
+    for fragment in (PASTED, PASTED[:8], PASTED[-8:], "S3cret"):
+        assert fragment not in text
+
+
+def test_a_secret_ref_naming_a_real_path_or_variable_shows_it(tmp_path):
+    config = Configuration(SECTIONS, environ={"OCI__PasswordSecretRef": f"file:{tmp_path}/absent"})
+    with pytest.raises(ConfigError, match=r"secret file '.*/absent' does not exist"):
+        config.section("OCI")
+    config = Configuration(SECTIONS, environ={"OCI__PasswordSecretRef": "env:DTP_UNSET_VARIABLE"})
+    with pytest.raises(ConfigError, match=r"environment variable 'DTP_UNSET_VARIABLE' .*is not set"):
+        config.section("OCI")
+
+
+class StrictSecrets(BaseModel):
+    Token: SecretStr | None = None
+    ApiTokenName: str | None = Field(default=None, pattern=r"^[a-z]+$")
+
+
+def test_an_error_about_a_secret_bearing_key_never_quotes_its_value():
+    """Even a validator whose message quotes its input (a pattern error does) shows no secret."""
+    sections = {"S": ConfigSection("S", StrictSecrets)}
+    config = Configuration(sections, environ={"S__ApiTokenName": "Hunter2-Secret-Value"})
+    with pytest.raises(ConfigError) as caught:
+        config.section("S")
+    assert caught.value.key == "S.ApiTokenName"
+    assert "Hunter2-Secret-Value" not in str(caught.value)

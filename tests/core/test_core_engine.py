@@ -104,7 +104,10 @@ async def test_sync_checks_run_in_a_thread_and_a_hung_one_times_out():
     )
     release.set()
     assert report.result("check.e.sync").message == "doctor-check-check.e.sync"
-    assert report.result("check.e.synchang").message == "timed out after 0.2 s"
+    # Issue #12: a sync check stuck in its thread is abandoned at its timeout, and says so.
+    assert report.result("check.e.synchang").message == (
+        "timed out after 0.2 s (its thread cannot be cancelled and is still running; abandoned)"
+    )
 
 
 async def test_results_keep_selection_order_and_concurrency_is_bounded():
@@ -291,3 +294,87 @@ async def test_a_failure_of_the_engine_wrapper_is_named_not_called_an_interrupti
     assert result.status is Status.ERROR
     assert result.message == "RuntimeError: wrapper exploded"
     assert not report.interrupted
+
+
+async def test_a_check_and_library_code_see_the_checks_deadline():
+    """ctx.deadline / ctx.remaining() and doctor_core.deadlines.time_left() (issue #13)."""
+    from doctor_core.deadlines import time_left
+
+    seen: dict[str, float | None] = {}
+
+    async def reads(ctx):
+        seen["remaining"] = ctx.remaining()
+        seen["deadline"] = ctx.deadline
+        # library code without the context, also in a task the check starts
+        seen["time_left"] = await asyncio.ensure_future(asyncio.sleep(0, result=time_left()))
+        return CheckOutcome(status=Status.PASS, message="ok")
+
+    def reads_sync(ctx):
+        seen["thread"] = time_left()
+        return CheckOutcome(status=Status.PASS, message="ok")
+
+    before = time.monotonic()
+    doctor = _doctor(_check("check.e.reads", reads), _check("check.e.readsync", reads_sync))
+    report = await doctor.arun(timeout=5, deadline=3)
+    assert {r.status for r in report.results} == {Status.PASS}
+    assert seen["deadline"] is not None and before + 2.5 < seen["deadline"] <= time.monotonic() + 3
+    for key in ("remaining", "time_left", "thread"):
+        value = seen[key]
+        assert value is not None and 2.5 < value <= 3, (key, value)  # the run's deadline comes first
+    assert time_left() is None  # outside a check: no deadline
+
+
+async def test_base_exceptions_in_checks_and_hooks_are_contained():
+    class Odd(BaseException):
+        pass
+
+    async def exits(ctx):
+        raise SystemExit(5)
+
+    async def interrupts(ctx):
+        raise KeyboardInterrupt
+
+    async def odd(ctx):
+        raise Odd("odd")
+
+    class BadListener:
+        __name__ = "bad-listener"
+
+        @hookimpl
+        def doctor_check_finished(self, result):
+            raise SystemExit(7)
+
+    doctor = _doctor(
+        _check("check.e.exits", exits),
+        _check("check.e.kbd", interrupts),
+        _check("check.e.odd", odd),
+        _check("check.e.ok", _ok),
+        extra=[BadListener()],
+    )
+    report = await doctor.arun()
+    assert report.result("check.e.exits").message == "SystemExit: 5"
+    assert report.result("check.e.kbd").message == "KeyboardInterrupt"
+    assert report.result("check.e.odd").message == "Odd: odd"
+    assert report.result("check.e.ok").status is Status.PASS
+    assert not report.interrupted
+    problems = report.plugin_errors
+    assert any(p.stage == "hook:doctor_check_finished" and "SystemExit" in p.error for p in problems)
+
+
+def test_doctor_run_returns_on_time_when_a_check_ignores_cancellation():
+    """Doctor.run (run_bounded): asyncio.run would wait forever for the swallowing task."""
+
+    async def swallows(ctx):
+        while True:
+            try:
+                await asyncio.sleep(0.05)
+            except asyncio.CancelledError:  # swallowed on purpose: the fault under test
+                continue
+
+    started = time.monotonic()
+    report = _doctor(_check("check.e.swallows", swallows), _check("check.e.ok", _ok)).run(timeout=0.3)
+    assert time.monotonic() - started < 0.3 + 1 + 1 + 1  # timeout, grace, shutdown grace, margin
+    assert report.result("check.e.swallows").message == (
+        "timed out after 0.3 s (the check did not stop within 1 s of being cancelled; abandoned)"
+    )
+    assert report.result("check.e.ok").status is Status.PASS

@@ -159,6 +159,40 @@ def test_duplicate_reporters_and_commands_are_dropped_and_reported():
     assert sorted(p.stage for p in manager.problems) == ["duplicate-command", "duplicate-reporter"]
 
 
+def _inline(name, check_id, **marks):
+    def doctor_add_checks(self):
+        return [Check(CheckDefinition(check_id=check_id, name=check_id), run="x:y")]
+
+    return type(name, (), {"doctor_add_checks": hookimpl(**marks)(doctor_add_checks)})()
+
+
+def test_tryfirst_and_trylast_order_contributions_and_registration_order_holds_otherwise():
+    plugins = [
+        _inline("Late", "check.late", trylast=True),
+        _inline("Plain1", "check.plain1"),
+        _inline("Early", "check.early", tryfirst=True),
+        _inline("Plain2", "check.plain2"),
+    ]
+    manager = PluginManager(plugins=plugins, load_entrypoints=False)
+    assert manager.problems == ()
+    assert list(manager.checks()) == ["check.early", "check.plain1", "check.plain2", "check.late"]
+
+
+@pytest.mark.parametrize("marks", [{"wrapper": True}, {"hookwrapper": True}])
+def test_wrapper_implementations_are_refused_with_a_clear_problem_and_others_still_count(marks):
+    class Wrapping:
+        @hookimpl(**marks)
+        def doctor_add_checks(self):
+            yield
+
+    manager = PluginManager(plugins=[Wrapping(), _inline("Plain", "check.plain")], load_entrypoints=False)
+    assert list(manager.checks()) == ["check.plain"]
+    [problem] = manager.problems
+    assert problem.plugin == "Wrapping" and problem.stage == "hook:doctor_add_checks"
+    assert "wrapper implementations" in problem.error and "tryfirst" in problem.error
+    assert "NoneType" not in problem.error
+
+
 def test_unknown_hook_name_is_a_register_problem():
     class Typo:
         @hookimpl

@@ -86,3 +86,34 @@ def test_registration_while_other_threads_redact_is_consistent():
         thread.join()
     assert errors == []
     assert redact("token-0000 token-0199") == f"{MASK} {MASK}"
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "username 'tester' has no password: set OCI__Password or OCI__PasswordSecretRef",
+        "username 'passwd': invalid credentials",
+        "the token: expired; the secret: rotate it",
+        "the registry uses Bearer authentication; Basic authentication is off",
+        "auth: required",
+    ],
+)
+def test_ordinary_words_next_to_secret_keys_stay_intact(text):
+    """Issue #12 item 6: redaction masks values, not words."""
+    assert redact(text) == text
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("token=abc123&scope=x", f"token={MASK}&scope=x"),
+        ("password = hunter2 next", f"password = {MASK} next"),
+        ('{"password": "hunter2", "n": 1}', f'{{"password": "{MASK}", "n": 1}}'),
+        ("{'identitytoken': 'tok-1'}", f"{{'identitytoken': '{MASK}'}}"),
+        ("Basic dXNlcjpwYXNzd29yZA== end", f"Basic {MASK} end"),
+        ("Bearer abc.def-1234567 end", f"Bearer {MASK} end"),
+        ("Authorization: Bearer abcdefghijk", f"Authorization: Bearer {MASK}"),
+    ],
+)
+def test_secret_values_in_their_shapes_are_masked(text, expected):
+    assert redact(text) == expected

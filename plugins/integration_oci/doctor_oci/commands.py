@@ -14,17 +14,19 @@ image or repository not found, network, a registry without the API under ``--met
 from __future__ import annotations
 
 import argparse
+import asyncio
 import sys
 import unicodedata
 from typing import TYPE_CHECKING, TextIO
 
+from doctor_core.defaults import DEFAULT_DEADLINE_S
 from doctor_core.errors import ConfigError
 from doctor_core.redact import redact
 from doctor_core.types import Command, CommandApp
 
 if TYPE_CHECKING:
     from doctor_oci.client.reference import Reference
-    from doctor_oci.referrers.models import ReferrersResult
+    from doctor_oci.referrers.models import Referrer, ReferrersResult
     from doctor_oci.settings import OciSettings
 
 PROG = "doctor oci referrers"
@@ -51,7 +53,16 @@ Cosign tags in another repository (cosign's COSIGN_REPOSITORY):
   a registry part it names a repository on OCI.RegistryUrl when configured, else on Docker Hub.
   On another registry, OCI credentials are not sent there either.
 
-Exit status: 0 lookup done (even with no referrers), 1 lookup failed, 2 usage error.
+cosign tags (sha256-<hex>.sig/.att/.sbom) are read on every method but 'api', beside the
+referrers API too; KIND says signature, attestation or sbom, SOURCE 'cosign-tags (.sig)' the tag.
+--verify checks that every manifest the sha256-<hex> index lists still exists (one HEAD each)
+and reports the missing ones as stale instead of listing them.
+
+--deadline bounds the whole lookup (default 300 s, like a run's); every paged listing is also
+bounded in bytes, entries, pages and time.
+
+Exit status: 0 lookup done (even with no referrers), 1 lookup failed or the deadline passed,
+2 usage error.
 """
 
 
@@ -83,6 +94,30 @@ def configure(parser: argparse.ArgumentParser) -> None:
         help="read cosign tags (.sig/.att/.sbom) from this repository instead of IMAGE's "
         "(default: OCI.CosignRepository, else $COSIGN_REPOSITORY; '' for IMAGE's own)",
     )
+    referrers.add_argument(
+        "--verify", action="store_true",
+        help="check that every manifest the sha256-<hex> index lists exists; report missing ones as stale",
+    )
+    referrers.add_argument(
+        "--deadline", dest="referrers_deadline", type=_positive_seconds, metavar="SECONDS",
+        default=DEFAULT_DEADLINE_S,
+        help=f"give up after SECONDS in total (default: {DEFAULT_DEADLINE_S:g})",
+    )
+
+    from doctor_oci.matrix import add_parser as add_matrix_parser
+
+    add_matrix_parser(commands)  # doctor oci matrix
+
+
+def _positive_seconds(text: str) -> float:
+    """``--deadline``'s value: a finite number of seconds above zero."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a number of seconds: {text!r}") from None
+    if not 0 < value < float("inf"):
+        raise argparse.ArgumentTypeError(f"must be a positive number of seconds, got {text!r}")
+    return value
 
 
 def image_reference(image: str, settings: OciSettings) -> Reference:
@@ -108,13 +143,45 @@ def _printable(text: str | None) -> str:
 
 
 def short_digest(digest: str) -> str:
-    """``sha256:abcdef123456`` (algorithm and the first 12 characters of the encoded part)."""
+    """``sha256:abcdef123456`` (algorithm and the first 12 characters of the encoded part); the
+    text output no longer uses it (full digests, copyable), kept for callers."""
     algorithm, _, encoded = digest.partition(":")
     return f"{algorithm}:{encoded[:12]}"
 
 
+def _source_cell(referrer: Referrer) -> str:
+    """``cosign-tags (.sig)``: the source, with the cosign tag's suffix when it was under one."""
+    if referrer.tag is None:
+        return referrer.source
+    return f"{referrer.source} (.{referrer.tag.rpartition('.')[2]})"
+
+
+def _table(referrers: list[Referrer]) -> list[str]:
+    header = ("DIGEST", "KIND", "ARTIFACT TYPE", "MEDIA TYPE", "SIZE", "SOURCE")
+    rows = [
+        (
+            _printable(referrer.digest),
+            referrer.kind or "-",
+            _printable(referrer.artifact_type),
+            _printable(referrer.media_type),
+            str(referrer.size),
+            _printable(_source_cell(referrer)),
+        )
+        for referrer in referrers
+    ]
+    widths = [max(len(row[i]) for row in (header, *rows)) for i in range(len(header))]
+
+    def line(row: tuple[str, ...]) -> str:
+        cells = [cell.rjust(widths[i]) if i == 4 else cell.ljust(widths[i]) for i, cell in enumerate(row)]
+        return "  ".join(cells).rstrip()
+
+    return [line(header), *(line(row) for row in rows)]
+
+
 def render_text(result: ReferrersResult) -> str:
-    """The human layout: a header, then a table DIGEST / ARTIFACT TYPE / MEDIA TYPE / SIZE / SOURCE."""
+    """The human layout: a header, then a table DIGEST / KIND / ARTIFACT TYPE / MEDIA TYPE / SIZE /
+    SOURCE with full digests (copyable into the next command); with ``--verify``, the stale index
+    entries in a second table."""
     supported = {True: "supported", False: "not supported", None: "not probed (--method fallback)"}
     lines = [
         f"Subject:        {_printable(result.subject.reference)}",
@@ -123,27 +190,16 @@ def render_text(result: ReferrersResult) -> str:
         *([f"Cosign tags:    {_printable(result.cosign_repository)}"] if result.cosign_repository else []),
         f"Referrers API:  {supported[result.referrers_api_supported]}",
         f"Referrers:      {len(result.referrers)}",
+        *([f"Stale:          {len(result.stale)}"] if result.stale is not None else []),
     ]
-    if not result.referrers:
-        return "\n".join([*lines, "", "No referrers found."]) + "\n"
-    header = ("DIGEST", "ARTIFACT TYPE", "MEDIA TYPE", "SIZE", "SOURCE")
-    rows = [
-        (
-            _printable(short_digest(referrer.digest)),
-            _printable(referrer.artifact_type),
-            _printable(referrer.media_type),
-            str(referrer.size),
-            referrer.source,
-        )
-        for referrer in result.referrers
-    ]
-    widths = [max(len(row[i]) for row in (header, *rows)) for i in range(len(header))]
-
-    def line(row: tuple[str, ...]) -> str:
-        cells = [cell.rjust(widths[i]) if i == 3 else cell.ljust(widths[i]) for i, cell in enumerate(row)]
-        return "  ".join(cells).rstrip()
-
-    return "\n".join([*lines, "", line(header), *(line(row) for row in rows)]) + "\n"
+    lines += ["", *_table(result.referrers)] if result.referrers else ["", "No referrers found."]
+    if result.stale:
+        lines += [
+            "",
+            "Stale (listed in the referrers tag index, but the manifest no longer exists):",
+            *_table(result.stale),
+        ]
+    return "\n".join(lines) + "\n"
 
 
 def _streams(app: CommandApp) -> tuple[TextIO, TextIO]:
@@ -173,14 +229,19 @@ async def run_referrers(args: argparse.Namespace, app: CommandApp) -> int:
         cosign = cosign_repository_in_effect(settings, args.cosign_repository)
     except InvalidCosignRepository as exc:
         return fail(str(exc), 2)
+    deadline = getattr(args, "referrers_deadline", DEFAULT_DEADLINE_S)
     try:
-        result = await discover_referrers(
-            reference,
-            args.artifact_type,
-            method=args.referrers_method,
-            settings=settings,
-            cosign_repository=cosign.reference if cosign is not None else None,
-        )
+        async with asyncio.timeout(deadline):
+            result = await discover_referrers(
+                reference,
+                args.artifact_type,
+                method=args.referrers_method,
+                settings=settings,
+                cosign_repository=cosign.reference if cosign is not None else None,
+                verify=getattr(args, "verify", False),
+            )
+    except TimeoutError:
+        return fail(f"the lookup did not finish within the deadline of {deadline:g} s (--deadline)", 1)
     except RegistryError as exc:
         return fail(str(exc), 1)
     except ValueError as exc:
@@ -196,15 +257,20 @@ async def run(args: argparse.Namespace, app: CommandApp) -> int:
     """Dispatch ``doctor oci COMMAND``."""
     if getattr(args, "oci_command", None) == "referrers":
         return await run_referrers(args, app)
+    if getattr(args, "oci_command", None) == "matrix":
+        from doctor_oci.matrix import run_matrix
+
+        return await run_matrix(args, app)
     _, stderr = _streams(app)
-    stderr.write("doctor oci: error: a command is required (referrers)\n")
+    stderr.write("doctor oci: error: a command is required (referrers, matrix)\n")
     return 2
 
 
 #: The command group the plugin contributes through ``doctor_add_commands``.
 oci_command = Command(
     name="oci",
-    help="OCI registry tools: referrer discovery (doctor oci referrers IMAGE)",
+    help="OCI registry tools: referrer discovery (doctor oci referrers IMAGE), the measured "
+    "compatibility matrix (doctor oci matrix)",
     configure=configure,
     run=run,
 )

@@ -16,11 +16,29 @@ from collections.abc import Iterator
 
 from doctor_core.definitions import CheckDefinition, Severity
 from doctor_core.hookspecs import hookimpl
-from doctor_core.types import Check, Command, ConfigFlag, ConfigSection
+from doctor_core.types import Check, Command, ConfigFlag, ConfigKey, ConfigSection
 
 _CHECKS = "doctor_oci.checks"
 #: The ``OCI`` section's pydantic model, imported by the core only when the configuration is read.
 SETTINGS_MODEL = "doctor_oci.settings:OciSettings"
+
+#: The ``OCI`` keys as ``doctor --help`` lists them (``OCI__RegistryUrl`` ...), without importing
+#: the settings module. Must name exactly OciSettings' fields (a test in tests/core holds them equal).
+SETTINGS_KEYS: tuple[ConfigKey, ...] = (
+    ConfigKey("RegistryUrl", "registry to check (https assumed; http only when written)"),
+    ConfigKey("Username", "user for basic auth / token exchange"),
+    ConfigKey("Password", "password (prefer PasswordSecretRef)"),
+    ConfigKey("PasswordSecretRef", "where to read the password: env:NAME or file:PATH"),
+    ConfigKey("Token", "static bearer token (alternative to username/password)"),
+    ConfigKey("TestRepository", "repository probed by the checks (default library/alpine)"),
+    ConfigKey("TestTag", "tag probed by the pull and referrers checks (default latest)"),
+    ConfigKey("TimeoutSeconds", "timeout per HTTP request (default 10)"),
+    ConfigKey("CaBundle", "PEM file of CA certificates to trust"),
+    ConfigKey("Insecure", "skip TLS verification (also --insecure; not for production)"),
+    ConfigKey("DockerConfig", "docker config.json to read credentials from"),
+    ConfigKey("CosignRepository", "repository holding cosign signatures (as COSIGN_REPOSITORY)"),
+    ConfigKey("Registries", "more registries: these keys plus Name each (OCI__Registries__0__RegistryUrl)"),
+)
 
 #: The five definitions, in the seed's order (also the order ``doctor list`` shows them).
 DEFINITIONS: tuple[CheckDefinition, ...] = (
@@ -66,6 +84,10 @@ DEFINITIONS: tuple[CheckDefinition, ...] = (
     ),
 )
 
+#: Each check runs once per configured registry (``OCI.Registries``; once when there is only the
+#: seed's ``OCI.RegistryUrl``): see :mod:`doctor_oci.targets`.
+TARGETS = "doctor_oci.targets:registry_targets"
+
 #: check id -> "module:function" of its body.
 RUNNERS: dict[str, str] = {
     "check.integration.oci.credentials": f"{_CHECKS}.credentials:run",
@@ -80,7 +102,7 @@ RUNNERS: dict[str, str] = {
 def doctor_add_checks() -> Iterator[Check]:
     """The five registry checks (bodies imported lazily by the engine)."""
     for definition in DEFINITIONS:
-        yield Check(definition, run=RUNNERS[definition.check_id])
+        yield Check(definition, run=RUNNERS[definition.check_id], targets=TARGETS)
 
 
 @hookimpl
@@ -91,6 +113,7 @@ def doctor_add_config_sections() -> Iterator[ConfigSection]:
         model=SETTINGS_MODEL,
         description="The OCI registry to check and how to authenticate to it.",
         flags=(ConfigFlag("--insecure", "Insecure", help="skip TLS verification (not for production)"),),
+        keys=SETTINGS_KEYS,
     )
 
 

@@ -79,3 +79,61 @@ def test_cosign_repository_forms_that_cannot_work(value, reason):
     with pytest.raises(ValidationError) as info:
         OciSettings(CosignRepository=value)
     assert reason in str(info.value)
+
+
+# -- credentials an HTTP header can carry (issue #12 item 7) ---------------------------------------
+@pytest.mark.parametrize(
+    "token",
+    [
+        "tok\nen-CANARY",
+        "tok\r\nX-Injected: 1",
+        "tökén-CANARY",
+        "two words-CANARY",
+        "tab\there-CANARY",
+        "nul\x00-CANARY",
+    ],
+)
+def test_static_token_that_no_header_can_carry_is_a_configuration_error(token):
+    with pytest.raises(ValidationError) as info:
+        OciSettings(Token=token)
+    errors = info.value.errors()
+    assert [error["loc"] for error in errors] == [("Token",)]
+    assert "visible ASCII" in errors[0]["msg"] and "CANARY" not in errors[0]["msg"]
+
+
+def test_static_token_surrounding_whitespace_is_stripped_and_a_jwt_passes():
+    jwt = "eyJhbGciOiJSUzI1NiJ9.eyJzdWIiOiJ4In0.c2ln-_~+/="
+    assert OciSettings(Token=f"  {jwt}\n").Token.get_secret_value() == jwt
+
+
+@pytest.mark.parametrize(
+    ("key", "value"),
+    [
+        ("Username", "user:name"),
+        ("Username", "us\ner"),
+        ("Password", "pass\nword-CANARY"),
+        ("Password", "p\x7f"),
+    ],
+)
+def test_basic_credentials_with_forbidden_characters_are_refused(key, value):
+    with pytest.raises(ValidationError) as info:
+        OciSettings(**{key: value})
+    errors = info.value.errors()
+    assert [error["loc"] for error in errors] == [(key,)]
+    assert "RFC 7617" in errors[0]["msg"] and "CANARY" not in errors[0]["msg"]
+
+
+def test_basic_credentials_are_utf8_so_non_ascii_is_accepted():
+    settings = OciSettings(Username="jürgen", Password="pässwörd €")
+    assert settings.Username == "jürgen" and settings.password() == "pässwörd €"
+
+
+@pytest.mark.parametrize("token", ["line1\nline2-SECRETVALUE", "nön-ascii-SECRETVALUE"])
+def test_bad_static_token_exits_2_naming_the_key_without_the_value(doctor_cli, token):
+    result = doctor_cli(
+        "--tag", "registry", environ={"OCI__RegistryUrl": "http://127.0.0.1:9", "OCI__Token": token}
+    )
+    assert result.exit_code == 2, result.stderr
+    assert "OCI.Token" in result.stderr and "OCI__Token" in result.stderr
+    assert "SECRETVALUE" not in result.stderr + result.stdout
+    assert "Traceback" not in result.stderr and "LocalProtocolError" not in result.stderr

@@ -18,7 +18,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
-from doctor_core import Check, CheckDefinition, ConfigSection, Severity, hookimpl
+from doctor_core import Check, CheckDefinition, ConfigKey, ConfigSection, Severity, hookimpl
 
 #: The section name users write (``NET:`` in YAML, ``NET__Hosts`` in the environment).
 SECTION = "NET"
@@ -33,6 +33,14 @@ def doctor_add_config_sections() -> Iterator[ConfigSection]:
         name=SECTION,
         model="doctor_example_net.settings:NetSettings",
         description="Example network checks: DNS resolution and TLS certificate expiry",
+        keys=(
+            ConfigKey("Hosts", "host names the DNS check resolves"),
+            ConfigKey("TlsEndpoints", "host:port endpoints whose TLS certificate is inspected"),
+            ConfigKey("ExpiryWarnDays", "warn when a certificate expires within this many days"),
+            ConfigKey("TimeoutSeconds", "time allowed for each lookup or TLS handshake"),
+            ConfigKey("CaBundle", "PEM file of CA certificates to trust instead of the system's"),
+            ConfigKey("PerHost", "run the DNS check once per host (one result per host)"),
+        ),
     )
 
 
@@ -49,6 +57,8 @@ def doctor_add_checks() -> Iterator[Check]:
             estimated_duration_s=2,
         ),
         run="doctor_example_net.checks:check_dns_resolve",
+        # With NET.PerHost: once per host (doctor_core.targets); otherwise once over all hosts.
+        targets="doctor_example_net.settings:host_targets",
     )
     yield Check(
         CheckDefinition(

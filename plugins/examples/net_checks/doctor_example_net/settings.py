@@ -20,6 +20,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
@@ -78,6 +79,11 @@ class NetSettings(BaseModel):
         default=None,
         description="PEM file of the CA certificates to trust instead of the system's (private CAs)",
     )
+    PerHost: bool = Field(
+        default=False,
+        description="Run the DNS check once per host: one result per host, each naming it "
+        "(target), selectable with 'doctor --target HOST'",
+    )
 
     @field_validator("Hosts")
     @classmethod
@@ -106,3 +112,16 @@ class NetSettings(BaseModel):
     def endpoints(self) -> list[Endpoint]:
         """:attr:`TlsEndpoints` parsed (they were validated, so this cannot fail)."""
         return [parse_endpoint(item) for item in self.TlsEndpoints]
+
+
+def host_targets(config: NetSettings | None) -> list[Any]:
+    """The DNS check's targets (``Check.targets``): with ``PerHost``, one per host, each with a
+    copy of the section holding only that host; otherwise none (the check runs once, over all).
+
+    This is the core's "checks per target" feature (``doctor_core.targets``) in its smallest form.
+    """
+    from doctor_core.targets import Target
+
+    if config is None or not config.PerHost:
+        return []
+    return [Target(host, config.model_copy(update={"Hosts": [host]})) for host in dict.fromkeys(config.Hosts)]

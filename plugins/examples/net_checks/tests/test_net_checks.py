@@ -171,3 +171,24 @@ def test_a_bad_section_does_not_run_the_check(run_check: CheckRunner, bad: dict[
         run(run_check, TLS, **bad)
 
     assert "NET." in str(raised.value)
+
+
+# ------------------------------------------------------------------------- per host (targets)
+
+
+def test_per_host_gives_one_dns_result_per_host(doctor_factory: Any) -> None:
+    config = net(Hosts=["localhost", "does-not-exist.invalid"], PerHost=True, TimeoutSeconds=3)
+    report = doctor_factory(plugin, config=config).run(check_ids=[DNS])
+    assert [(r.target, r.status) for r in report.results] == [
+        ("localhost", Status.PASS),
+        ("does-not-exist.invalid", Status.FAIL),
+    ]
+    assert list(report.result(DNS, "localhost").evidence["hosts"]) == ["localhost"]
+    assert report.summary.overall is Status.FAIL  # the exit code covers every host
+
+
+def test_per_host_target_selection_with_the_test_kit(run_check: CheckRunner) -> None:
+    config = net(Hosts=["localhost", "does-not-exist.invalid"], PerHost=True)
+    result = run_check(DNS, config, plugins=[plugin], target="localhost")
+    assert_result(result, status=Status.PASS)
+    assert result.target == "localhost"

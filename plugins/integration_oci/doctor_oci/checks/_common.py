@@ -37,6 +37,7 @@ from doctor_oci.client import (
     TLSError,
     parse_www_authenticate,
 )
+from doctor_oci.client.jsonbody import parse_json
 from doctor_oci.registries import RegistryProfile, advice, recommendations
 from doctor_oci.runtime import check_metrics, common_evidence, registry_client, registry_profile, settings_of
 from doctor_oci.settings import OciSettings
@@ -80,8 +81,8 @@ def error_code(response: httpx.Response) -> str | None:
     if not response.content:
         return None
     try:
-        body = response.json()
-    except ValueError:
+        body = parse_json(response.content, what="the error body")
+    except ProtocolError:
         return None
     errors = body.get("errors") if isinstance(body, dict) else None
     if isinstance(errors, list) and errors and isinstance(errors[0], dict):

@@ -134,7 +134,8 @@ async def _probe(
     evidence["fallback_required"] = not probe.supported
     if probe.supported:
         if not synthetic:
-            evidence["referrers_count"] = await _count(client, settings, repository, digest, "api", cosign)
+            # "auto" reuses the cached probe and adds the cosign tags beside the API (issue #15)
+            evidence["referrers_count"] = await _count(client, settings, repository, digest, "auto", cosign)
         return Verdict(Status.PASS, f"Referrers API supported (OCI 1.1){note}", evidence)
     if not synthetic:
         evidence["referrers_count"] = await _count(client, settings, repository, digest, "fallback", cosign)
@@ -157,7 +158,7 @@ async def _count(
     settings: OciSettings,
     repository: str,
     digest: str,
-    method: Literal["api", "fallback"],
+    method: Literal["auto", "fallback"],
     cosign: CosignRepository | None,
 ) -> int:
     """How many referrers the shared discovery module finds for the subject (the cosign-style

@@ -6,12 +6,14 @@ The contract shared with the checks and referrer discovery is ``docs/dev/oci-cli
 from __future__ import annotations
 
 from doctor_oci.client.auth import AccessToken, Authenticator, TokenCache
+from doctor_oci.client.budget import BudgetExceeded, PageBudget
 from doctor_oci.client.challenge import Challenge, parse_www_authenticate
 from doctor_oci.client.client import Manifest, PingResult, RegistryClient
 from doctor_oci.client.credentials import Credentials, default_docker_config_path, resolve_credentials
 from doctor_oci.client.errors import (
     AuthenticationError,
     ConnectError,
+    CredentialRedirectRefused,
     InsecureTransportRefused,
     NotFound,
     PermissionDenied,
@@ -67,14 +69,17 @@ __all__ = [
     "AccessToken",
     "AuthenticationError",
     "Authenticator",
+    "BudgetExceeded",
     "Challenge",
     "ConnectError",
+    "CredentialRedirectRefused",
     "Credentials",
     "InsecureTransportRefused",
     "InvalidReference",
     "InvalidRegistryUrl",
     "Manifest",
     "NotFound",
+    "PageBudget",
     "PermissionDenied",
     "PingResult",
     "ProtocolError",

@@ -18,9 +18,12 @@ and then answers them:
 Tokens are cached per (registry, realm, service, credentials, scope set) until shortly before
 they expire, and fetched single-flight: concurrent requests needing the same scope set share one
 fetch. A token service that refuses the credentials is remembered for the client's life, so a
-run does not hammer it. A realm on plain http for an https registry is refused
-(:class:`InsecureTransportRefused`) unless ``Insecure`` is set; a realm on another host is normal
-(Docker Hub, GHCR) and gets the credentials only as the token request's own Basic auth.
+run does not hammer it. A realm on plain http for an https registry never gets credentials
+(:class:`InsecureTransportRefused`); an anonymous token request may go there only when
+``Insecure`` is set. A realm on another host is normal (Docker Hub, GHCR) and gets the
+credentials only as the token request's own Basic auth or form body. A token request carrying
+credentials is never redirected to another origin (the transport's ``credential_bound`` rule:
+:class:`CredentialRedirectRefused`).
 """
 
 from __future__ import annotations
@@ -50,6 +53,7 @@ from doctor_oci.client.errors import (
     TLSError,
     error_from_response,
 )
+from doctor_oci.client.jsonbody import parse_json
 from doctor_oci.client.reference import RegistryEndpoint
 from doctor_oci.client.transport import TOKEN_FETCH_EXTENSION, Transport
 from doctor_oci.client.urls import describe_url, origin
@@ -446,13 +450,25 @@ class Authenticator:
             ready.set_result(key)
         return key
 
-    def _realm_url(self, realm: BearerRealm) -> httpx.URL:
+    def _realm_url(self, realm: BearerRealm, *, with_credentials: bool) -> httpx.URL:
+        """The token service's URL; refuses a plain-http realm for an https registry.
+
+        Credentials (Basic, a refresh token, a password) never go to such a realm, not even with
+        ``Insecure`` (which is about certificate verification); an anonymous token request may,
+        when ``Insecure`` is set.
+        """
         try:
             url = httpx.URL(self.endpoint.base_url + "/").join(realm.realm)
         except httpx.InvalidURL:
             raise ProtocolError(f"the registry's token realm {realm.realm!r} is not a valid URL") from None
         if url.scheme not in {"http", "https"}:
             raise ProtocolError(f"the registry's token realm {describe_url(url)} is not an http(s) URL")
+        if url.scheme == "http" and self.endpoint.scheme == "https" and with_credentials:
+            raise InsecureTransportRefused(
+                f"the registry sends clients to a token service over plain http ({describe_url(url)}); "
+                "refusing to send credentials unencrypted (--insecure does not change this: it only "
+                "skips certificate verification)",
+            )
         if url.scheme == "http" and self.endpoint.scheme == "https" and not self.insecure:
             raise InsecureTransportRefused(
                 f"the registry sends clients to a token service over plain http ({describe_url(url)}); "
@@ -462,9 +478,9 @@ class Authenticator:
 
     async def fetch_token(self, realm: BearerRealm, scopes: frozenset[str]) -> AccessToken:
         """Fetch a token for ``scopes`` from ``realm`` (no cache). Raises typed errors."""
-        url = self._realm_url(realm)
         identity = self.credentials.identity_token
         basic = self.credentials.usable_basic
+        url = self._realm_url(realm, with_credentials=identity is not None or basic is not None)
         if identity is not None:
             form = {"grant_type": "refresh_token", "refresh_token": identity.get_secret_value()}
             response = await self._post(url, realm, scopes, form)
@@ -489,6 +505,7 @@ class Authenticator:
             authorization=authorization,
             auth_origin=origin(url),
             extensions={TOKEN_FETCH_EXTENSION: True},
+            credential_bound=authorization is not None,
         )
         return self._token_from(response, scopes, with_credentials=basic is not None)
 
@@ -507,6 +524,7 @@ class Authenticator:
             content=urlencode(body).encode(),
             headers={"Content-Type": "application/x-www-form-urlencoded"},
             extensions={TOKEN_FETCH_EXTENSION: True},
+            credential_bound=True,
         )
 
     def _token_from(
@@ -515,12 +533,7 @@ class Authenticator:
         request = f"{response.request.method} {describe_url(response.request.url)}"
         if response.status_code != 200:
             raise self._refusal(response, request, with_credentials)
-        try:
-            data = response.json()
-        except ValueError:
-            raise ProtocolError(
-                "the token service answered 200 without a JSON body", status=200, request=request
-            ) from None
+        data = parse_json(response.content, what="the token service's answer", status=200, request=request)
         if not isinstance(data, dict):
             raise ProtocolError(
                 "the token service's answer is not a JSON object", status=200, request=request

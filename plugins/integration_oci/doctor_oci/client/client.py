@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
-import json
 import ssl
 import weakref
 from collections.abc import Awaitable, Callable, Hashable, Mapping, Sequence
@@ -24,6 +23,7 @@ import httpx
 
 from doctor_core.redact import redact
 from doctor_oci.client.auth import AuthAttempt, Authenticator, TokenCache
+from doctor_oci.client.budget import DEFAULT_MAX_TAGS, PageBudget
 from doctor_oci.client.challenge import Challenge, parse_www_authenticate
 from doctor_oci.client.credentials import Credentials, resolve_credentials
 from doctor_oci.client.errors import (
@@ -33,9 +33,11 @@ from doctor_oci.client.errors import (
     RegistryError,
     error_from_response,
 )
+from doctor_oci.client.jsonbody import parse_json
 from doctor_oci.client.link import next_link
 from doctor_oci.client.mediatypes import MANIFEST_ACCEPT, base_media_type
 from doctor_oci.client.reference import RegistryEndpoint, digest_algorithm, is_digest
+from doctor_oci.client.tls import verifying_context
 from doctor_oci.client.transport import (
     DEFAULT_MAX_BODY_BYTES,
     TAG_LIST_MAX_BODY_BYTES,
@@ -97,9 +99,8 @@ class _AuthInfo:
 def _verify(settings: OciSettings) -> ssl.SSLContext | bool:
     if settings.Insecure:
         return False
-    if settings.CaBundle is not None:
-        return ssl.create_default_context(cafile=str(settings.CaBundle))
-    return True
+    # One context per trust setting per process, shared by the clients (client/tls.py: why).
+    return verifying_context(settings.CaBundle)
 
 
 def _digest_of(raw: bytes, algorithm: str) -> str:
@@ -522,12 +523,7 @@ class RegistryClient:
                     request=description,
                 )
         digest = expected[0].strip() if expected else _digest_of(raw, "sha256")
-        try:
-            data = json.loads(raw)
-        except ValueError:
-            raise ProtocolError(
-                "the manifest is not valid JSON", status=response.status_code, request=description
-            ) from None
+        data = parse_json(raw, what="the manifest", status=response.status_code, request=description)
         if not isinstance(data, dict):
             raise ProtocolError(
                 "the manifest is not a JSON object", status=response.status_code, request=description
@@ -538,33 +534,51 @@ class RegistryClient:
             media_type = declared
         return Manifest(digest=digest, media_type=media_type, size=len(raw), raw=raw, data=data)
 
-    async def list_tags(self, repository: str, *, page_size: int = 1000, max_pages: int = 1000) -> list[str]:
-        """All tags of ``repository``, following ``Link`` pagination; raises typed errors."""
-        if page_size < 1 or max_pages < 1:
+    async def list_tags(
+        self,
+        repository: str,
+        *,
+        page_size: int = 1000,
+        max_pages: int | None = None,
+        budget: PageBudget | None = None,
+    ) -> list[str]:
+        """All tags of ``repository``, following ``Link`` pagination; raises typed errors.
+
+        Asks for ``page_size`` tags a page (``n=``). The whole listing runs under one
+        :class:`~doctor_oci.client.budget.PageBudget` (bytes, tags, pages, wall time across all
+        pages; default a fresh one, ``max_pages`` lowering its page limit): past it,
+        :class:`~doctor_oci.client.budget.BudgetExceeded`. A link back to a page already read is a
+        :class:`ProtocolError` (a loop), a link to another origin too.
+        """
+        if page_size < 1 or (max_pages is not None and max_pages < 1):
             raise ValueError("page_size and max_pages must be positive")
+        # bytes: one whole tag-list page may be as large as a listing (registries ignoring n)
+        budget = budget or PageBudget(
+            "the tag list", max_bytes=TAG_LIST_MAX_BODY_BYTES, max_entries=DEFAULT_MAX_TAGS
+        )
+        if max_pages is not None:
+            budget.max_pages = min(budget.max_pages, max_pages)
         url: str | None = f"{self.base_url}/v2/{repository}/tags/list?n={page_size}"
         tags: list[str] = []
         seen: set[str] = set()
-        pages = 0
         scopes = (self.scope(repository, "pull"),)
         while url is not None:
             if url in seen:
                 raise ProtocolError("the registry's tag list pagination loops", request=f"GET {url}")
-            if pages >= max_pages:
-                raise ProtocolError(f"the tag list has more than {max_pages} pages", request=f"GET {url}")
             seen.add(url)
-            pages += 1
+
+            async def fetch(cap: int, target: str = url) -> httpx.Response:
+                return await self.request("GET", target, scopes=scopes, max_body_bytes=cap)
+
             response = self.raise_for_status(
-                await self.request("GET", url, scopes=scopes, max_body_bytes=TAG_LIST_MAX_BODY_BYTES)
+                await budget.read_page(fetch, TAG_LIST_MAX_BODY_BYTES, request=f"GET {url}")
             )
-            try:
-                body = response.json()
-            except ValueError:
-                raise ProtocolError(
-                    "the tag list is not JSON",
-                    status=response.status_code,
-                    request=describe_request(response.request),
-                ) from None
+            body = parse_json(
+                response.content,
+                what="the tag list",
+                status=response.status_code,
+                request=describe_request(response.request),
+            )
             page = body.get("tags") if isinstance(body, dict) else None
             if page is not None and not (
                 isinstance(page, list) and all(isinstance(tag, str) for tag in page)
@@ -574,6 +588,7 @@ class RegistryClient:
                     status=response.status_code,
                     request=describe_request(response.request),
                 )
+            budget.charge(len(response.content), len(page or ()), request=f"GET {url}")
             tags.extend(page or [])
             url = next_link(", ".join(response.headers.get_list("link")) or None, str(response.url))
         return tags

@@ -36,6 +36,8 @@ from typing import Any, Literal
 from pydantic import SecretStr
 
 from doctor_core.redact import redact, register_secret
+from doctor_oci.client.errors import ProtocolError
+from doctor_oci.client.jsonbody import parse_json
 from doctor_oci.settings import OciSettings
 
 __all__ = [
@@ -151,6 +153,8 @@ def _load_json(path: Path) -> dict[str, Any] | None:
         data = json.loads(text)
     except ValueError as exc:
         raise _FileProblem(f"{path} is not valid JSON (line {getattr(exc, 'lineno', '?')})") from None
+    except RecursionError:
+        raise _FileProblem(f"{path} nests JSON too deeply to be a credentials file") from None
     if not isinstance(data, dict):
         raise _FileProblem(f"{path} does not hold a JSON object")
     return data
@@ -296,8 +300,8 @@ def _run_helper(name: str, host: str, timeout_s: float) -> Credentials:
             problem=redact(f"credential helper {program} failed (exit {process.returncode}): {first_line}"),
         )
     try:
-        data = json.loads(out)
-    except ValueError:
+        data = parse_json(out, what=f"credential helper {program}'s answer")
+    except ProtocolError:
         return Credentials(
             source=source, problem=f"credential helper {program} printed something that is not JSON"
         )

@@ -9,7 +9,6 @@ Every error carries the HTTP ``status`` (when there was a response), the first r
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 import httpx
@@ -20,6 +19,7 @@ from doctor_oci.client.urls import describe_request, same_origin
 __all__ = [
     "AuthenticationError",
     "ConnectError",
+    "CredentialRedirectRefused",
     "InsecureTransportRefused",
     "NotFound",
     "PermissionDenied",
@@ -165,16 +165,32 @@ class InsecureTransportRefused(RegistryError):
     """Credentials or tokens would travel over plain http (or to another host) without being configured so."""
 
 
+class CredentialRedirectRefused(InsecureTransportRefused):
+    """A request carrying credentials was redirected to another origin; the redirect was not followed.
+
+    Raised for token-service requests (Basic credentials, a refresh/identity token or a password
+    in the form body): following a ``307``/``308`` would re-send them, and any redirect would hand
+    the credential exchange to a party the registry did not name. ``target`` is the redirect's
+    origin only (``scheme://host:port``): never its path or query, which may carry signed values.
+    """
+
+    def __init__(self, message: str, *, target: str, **kwargs: Any) -> None:
+        self.target = target
+        super().__init__(message, **kwargs)
+
+
 def parse_error_body(content: bytes) -> tuple[tuple[str, ...], str | None]:
     """``(codes, first message)`` of an ``{"errors":[{"code","message","detail"}]}`` body.
 
     Any other body (HTML, plain text, broken JSON) gives ``((), short text)``: the spec allows any
     format for 4xx bodies, so this never raises.
     """
+    from doctor_oci.client.jsonbody import parse_json  # jsonbody raises this module's errors
+
     text = content[:8192].decode("utf-8", errors="replace").strip()
     try:
-        data = json.loads(text) if text.startswith("{") else None
-    except ValueError:
+        data = parse_json(text, what="the error body") if text.startswith("{") else None
+    except ProtocolError:
         data = None
     codes: list[str] = []
     message: str | None = None

@@ -12,11 +12,18 @@ sends a request under these rules:
   HTTP date). A ``Retry-After`` beyond the cap or the remaining time budget is not slept: the
   429 is returned (``error_for`` makes it :class:`RateLimited`). Requests that are not idempotent
   (POST, PATCH) are retried only when the connection failed before anything was sent.
-* **Redirects** are followed by hand (at most 5); ``Authorization`` is attached only to URLs of
-  the origin the credentials belong to, so it never follows a redirect to another host. A 401
-  from another host the registry redirected to is :class:`RedirectedToAnotherHost` (raised):
-  it is the redirect's fault, never the credentials'.
-* **Body cap**: bodies are streamed and reading stops past the cap (:class:`ResponseTooLarge`).
+* **Credentials stay with their origin** (scheme, host, port -- so https -> http is another
+  origin). Redirects are followed by hand (at most 5). ``Authorization`` is attached only to
+  hops on the origin the credentials belong to (``auth_origin``): a blob GET the registry
+  redirects to a CDN goes there without it. A request that exists to present credentials
+  (``credential_bound``: a token-service request with Basic credentials, a refresh token or a
+  password in its body) is not redirected to another origin at all: following a ``307``/``308``
+  would re-send the body there. It fails with :class:`CredentialRedirectRefused`, naming the
+  target origin only. A 401 from another host the registry redirected to is
+  :class:`RedirectedToAnotherHost` (raised): it is the redirect's fault, never the credentials'.
+* **Body cap**: bodies are streamed, decoded by doctor (:mod:`doctor_oci.client.decoding`: at
+  most two ``Content-Encoding`` layers, decoded bytes counted as they are produced) and reading
+  stops past the cap (:class:`ResponseTooLarge`).
 * **Errors**: httpx exceptions become :class:`ConnectError` / :class:`TLSError` /
   :class:`RegistryTimeout` / :class:`ProtocolError` with a redacted request description.
 * **Metrics** (:class:`RequestMetrics`) count every request sent, via httpx event hooks.
@@ -44,8 +51,11 @@ from typing import Any
 
 import httpx
 
+from doctor_core.deadlines import time_left
+from doctor_oci.client.decoding import ACCEPT_ENCODING, prepare_decoding
 from doctor_oci.client.errors import (
     ConnectError,
+    CredentialRedirectRefused,
     ProtocolError,
     RegistryError,
     RegistryTimeout,
@@ -53,7 +63,7 @@ from doctor_oci.client.errors import (
     TLSError,
     redirected_to_another_host,
 )
-from doctor_oci.client.urls import Origin, describe_url, origin
+from doctor_oci.client.urls import Origin, describe_origin, describe_url, origin
 
 
 def _preload_async_backend() -> None:
@@ -96,6 +106,9 @@ TAG_LIST_MAX_BODY_BYTES = 32 * 1024 * 1024
 MAX_REDIRECTS = 5
 RETRY_STATUSES = frozenset({429, 502, 503, 504})
 IDEMPOTENT_METHODS = frozenset({"GET", "HEAD", "OPTIONS", "DELETE", "PUT"})
+#: A request gives up this long before the calling check's deadline (doctor_core.deadlines), so
+#: the check reports the registry's timeout itself rather than being cut off by the engine.
+CHECK_DEADLINE_MARGIN_S = 0.1
 #: Request extension marking token-service requests (counted separately in the metrics).
 TOKEN_FETCH_EXTENSION = "doctor_oci.token_fetch"
 
@@ -372,13 +385,22 @@ class Transport:
         idempotent: bool | None = None,
         max_body_bytes: int | None = None,
         extensions: Mapping[str, Any] | None = None,
+        credential_bound: bool = False,
     ) -> httpx.Response:
-        """Send with retries and redirects; return the final response (any status), body read and capped."""
+        """Send with retries and redirects; return the final response (any status), body read and capped.
+
+        ``credential_bound``: the request carries credentials in its header or body that belong
+        to ``url``'s origin; a redirect to any other origin is refused
+        (:class:`CredentialRedirectRefused`) instead of followed.
+        """
         method = method.upper()
         idem = method in IDEMPOTENT_METHODS if idempotent is None else idempotent
         cap = self.max_body_bytes if max_body_bytes is None else max_body_bytes
         policy = self.policy
         budget = policy.budget_s if policy.budget_s is not None else self.timeout_s * policy.max_attempts
+        left = time_left()  # the calling check's deadline: no attempt or retry outlives it
+        if left is not None and left > 0:  # (past it, only cleanup runs: CANCEL_TIMEOUT_S bounds that)
+            budget = min(budget, max(0.001, left - CHECK_DEADLINE_MARGIN_S))
         deadline = time.monotonic() + budget
         attempt = 0
         while True:
@@ -392,6 +414,7 @@ class Transport:
                 auth_origin,
                 cap,
                 extensions,
+                credential_bound,
                 limit_s=max(0.001, min(self.timeout_s, deadline - time.monotonic())),
             )
             last_attempt = attempt >= policy.max_attempts
@@ -434,6 +457,7 @@ class Transport:
         auth_origin: Origin | None,
         cap: int,
         extensions: Mapping[str, Any] | None,
+        credential_bound: bool,
         *,
         limit_s: float,
     ) -> _Outcome:
@@ -446,7 +470,15 @@ class Transport:
         try:
             async with asyncio.timeout(limit_s):
                 return await self._follow(
-                    method, url, headers, content, authorization, auth_origin, cap, extensions
+                    method,
+                    url,
+                    headers,
+                    content,
+                    authorization,
+                    auth_origin,
+                    cap,
+                    extensions,
+                    credential_bound,
                 )
         except TimeoutError:
             description = f"{method} {describe_url(url)}"
@@ -468,11 +500,13 @@ class Transport:
         auth_origin: Origin | None,
         cap: int,
         extensions: Mapping[str, Any] | None,
+        credential_bound: bool,
     ) -> _Outcome:
-        """One attempt: the request and its redirect chain."""
+        """One attempt: the request and its redirect chain (credentials kept to their origin)."""
         history: list[httpx.Response] = []
+        first_origin = _origin_or_none(url)
         for hop in range(MAX_REDIRECTS + 1):
-            request_headers = dict(headers or {})
+            request_headers = {"Accept-Encoding": ACCEPT_ENCODING, **dict(headers or {})}
             if authorization is not None and auth_origin is not None and _origin_or_none(url) == auth_origin:
                 request_headers["Authorization"] = authorization
             request = self.client.build_request(
@@ -519,6 +553,18 @@ class Transport:
                 return _Outcome(
                     error=ProtocolError("the registry redirected to a non-HTTP URL", request=description)
                 )
+            if credential_bound and _origin_or_none(url) != first_origin:
+                target = describe_origin(url)
+                return _Outcome(
+                    error=CredentialRedirectRefused(
+                        f"the server redirected a request carrying credentials (HTTP {response.status_code}) "
+                        f"to another origin, {target}; not followed: credentials are only sent to "
+                        "the origin they belong to",
+                        target=target,
+                        status=response.status_code,
+                        request=description,
+                    )
+                )
             if response.status_code == 303 or (
                 response.status_code in {301, 302} and method not in {"GET", "HEAD"}
             ):
@@ -529,7 +575,11 @@ class Transport:
 
     @staticmethod
     async def _read_capped(response: httpx.Response, cap: int, method: str, url: httpx.URL) -> None:
-        """Read the body, refusing more than ``cap`` decoded bytes; the content is kept on the response."""
+        """Read the body, refusing more than ``cap`` raw or decoded bytes; kept on the response.
+
+        The body is decoded by :func:`~doctor_oci.client.decoding.prepare_decoding` (bounded,
+        incremental, yielding to the event loop) and read with httpx's public ``aread``.
+        """
         declared = response.headers.get("content-length")
         if (
             declared is not None
@@ -543,21 +593,8 @@ class Transport:
                 status=response.status_code,
                 request=f"{method} {describe_url(url)}",
             )
-        chunks: list[bytes] = []
-        total = 0
-        async for chunk in response.aiter_bytes():
-            total += len(chunk)
-            if total > cap:
-                raise ResponseTooLarge(
-                    f"the response body exceeds the {cap}-byte limit; reading stopped",
-                    limit=cap,
-                    status=response.status_code,
-                    request=f"{method} {describe_url(url)}",
-                )
-            chunks.append(chunk)
-        # httpx keeps a read body in ``_content``; setting it makes ``.content``/``.json()`` work
-        # after this capped read (``aread()`` has no size limit).
-        response._content = b"".join(chunks)
+        prepare_decoding(response, cap, request=f"{method} {describe_url(url)}")
+        await response.aread()
 
     @staticmethod
     def _log(

@@ -15,7 +15,7 @@ import httpx
 
 from doctor_core.redact import MASK, redact
 
-__all__ = ["Origin", "describe_request", "describe_url", "origin", "same_origin"]
+__all__ = ["Origin", "describe_origin", "describe_request", "describe_url", "origin", "same_origin"]
 
 Origin = tuple[str, str, int]
 
@@ -39,6 +39,17 @@ def same_origin(a: str | httpx.URL, b: str | httpx.URL) -> bool:
         return origin(a) == origin(b)
     except (httpx.InvalidURL, ValueError):
         return False
+
+
+def describe_origin(url: str | httpx.URL) -> str:
+    """``scheme://host[:port]`` of ``url``: where a request goes, without path, query or userinfo."""
+    try:
+        scheme, host, port = origin(url)
+    except (httpx.InvalidURL, ValueError):
+        return MASK
+    shown = f"[{host}]" if ":" in host else host
+    default = _DEFAULT_PORTS.get(scheme)
+    return redact(f"{scheme}://{shown}" + ("" if port == default else f":{port}"))
 
 
 def describe_url(url: str | httpx.URL) -> str:

@@ -29,7 +29,8 @@ from doctor_oci.referrers.discovery import (
     discover_referrers_sync,
     resolve_subject_digest,
 )
-from doctor_oci.referrers.fallback import cosign_referrers, tag_schema_referrers
+from doctor_oci.referrers.fallback import cosign_referrers, tag_schema_referrers, verify_referrers
+from doctor_oci.referrers.kinds import Kind, kind_of, manifest_artifact_type
 from doctor_oci.referrers.models import ApiProbe, Method, Referrer, ReferrersResult, Subject
 
 __all__ = [
@@ -37,6 +38,7 @@ __all__ = [
     "MAX_PAGES",
     "ApiProbe",
     "InvalidCosignRepository",
+    "Kind",
     "Method",
     "Referrer",
     "ReferrersApiUnsupported",
@@ -47,10 +49,13 @@ __all__ = [
     "discover_referrers",
     "discover_referrers_sync",
     "is_valid_digest",
+    "kind_of",
     "list_api_referrers",
+    "manifest_artifact_type",
     "parse_cosign_repository",
     "probe_referrers_api",
     "referrers_tag",
     "resolve_subject_digest",
     "tag_schema_referrers",
+    "verify_referrers",
 ]

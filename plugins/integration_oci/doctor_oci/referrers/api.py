@@ -29,8 +29,10 @@ import httpx
 
 from doctor_core.logs import get_logger
 from doctor_oci.client import RegistryClient
-from doctor_oci.client.errors import ProtocolError
+from doctor_oci.client.budget import DEFAULT_MAX_PAGES, PageBudget
+from doctor_oci.client.errors import ProtocolError, RegistryError
 from doctor_oci.client.link import next_link
+from doctor_oci.client.transport import DEFAULT_MAX_BODY_BYTES
 from doctor_oci.referrers.descriptors import (
     FILTERS_HEADER,
     OCI_INDEX_MEDIA_TYPE,
@@ -40,10 +42,15 @@ from doctor_oci.referrers.descriptors import (
     parse_index,
     referrers_from_index,
 )
+from doctor_oci.referrers.kinds import kind_of, manifest_artifact_type
 from doctor_oci.referrers.models import SOURCE_API, ApiProbe, Referrer
 
-#: Most pages followed before giving up (a registry paging 1 referrer at a time still gets 100).
-MAX_PAGES = 100
+#: Referrers asked for per page (``n=``): the most oras-project/distribution honours (it answers
+#: a larger ``n`` with its default of 10); registries that ignore ``n`` page as they like.
+PAGE_SIZE = 100
+#: The page limit of the default budget (kept as a name for callers of ``MAX_PAGES``): pages are
+#: bounded by the listing's :class:`~doctor_oci.client.budget.PageBudget`, not by a fixed cap.
+MAX_PAGES = DEFAULT_MAX_PAGES
 _UNSUPPORTED_STATUSES = {
     400: "bad request",
     405: "method not allowed",
@@ -74,7 +81,11 @@ def referrers_path(repository: str, digest: str) -> str:
 
 
 async def _get(
-    client: RegistryClient, repository: str, url: str, params: dict[str, str] | None
+    client: RegistryClient,
+    repository: str,
+    url: str,
+    params: dict[str, str] | None,
+    max_body_bytes: int | None = None,
 ) -> httpx.Response:
     return await client.request(
         "GET",
@@ -82,6 +93,7 @@ async def _get(
         scopes=(client.scope(repository, "pull"),),
         headers={"Accept": OCI_INDEX_MEDIA_TYPE},
         params=params,
+        max_body_bytes=max_body_bytes,
     )
 
 
@@ -105,6 +117,7 @@ def classify(client: RegistryClient, response: httpx.Response) -> ApiProbe:
         "filters_applied": filters,
         "url": str(response.url),
         "link": _link_header(response),
+        "size": len(response.content),
     }
     if status == 200 and index is not None:
         return ApiProbe(supported=True, reason="200 with an OCI index", index=index, **common)
@@ -160,9 +173,10 @@ async def probe_referrers_api(
 async def _probe(
     client: RegistryClient, repository: str, digest: str, artifact_type: str | None, state: _RepositoryState
 ) -> ApiProbe:
-    params = {"artifactType": artifact_type} if artifact_type else None
+    params = {"n": str(PAGE_SIZE), **({"artifactType": artifact_type} if artifact_type else {})}
+    path = referrers_path(repository, digest)
     try:
-        response = await _get(client, repository, referrers_path(repository, digest), params)
+        response = await _get(client, repository, path, params)
         probe = classify(client, response)
     except BaseException:
         state.probes.pop((digest, artifact_type), None)
@@ -182,23 +196,32 @@ async def list_api_referrers(
     probe: ApiProbe,
     *,
     artifact_type: str | None = None,
-    max_pages: int = MAX_PAGES,
+    max_pages: int | None = None,
+    budget: PageBudget | None = None,
 ) -> list[Referrer]:
     """All referrers from a supported probe's first page and the pages its ``Link`` headers lead to.
 
     Links are resolved relative to the page they came in; a link to another host, a link back to
-    a page already read (a loop), a page that is not an OCI index, or more than ``max_pages``
-    pages raise :class:`ProtocolError`. When ``artifact_type`` is given and a page does not say
+    a page already read (a loop) or a page that is not an OCI index raise :class:`ProtocolError`.
+    The whole listing, the probe's page included, runs under one
+    :class:`~doctor_oci.client.budget.PageBudget` (default a fresh one; ``max_pages`` lowers its
+    page limit): bytes, entries, pages and wall time across all pages, past which
+    :class:`~doctor_oci.client.budget.BudgetExceeded` is raised -- memory stays bounded however
+    many distinct pages a registry serves. When ``artifact_type`` is given and a page does not say
     (``OCI-Filters-Applied`` or the rc1 annotation) that the registry filtered by it, the page is
     filtered here. Malformed entries are skipped and counted in the log.
     """
     if not probe.supported or probe.index is None or probe.url is None:
         raise ValueError("list_api_referrers needs a probe that found the referrers API supported")
+    budget = budget or PageBudget("the referrers list")
+    if max_pages is not None:
+        budget.max_pages = min(budget.max_pages, max_pages)
     referrers: list[Referrer] = []
     skipped = 0
     index, filters, url, link = probe.index, probe.filters_applied, probe.url, probe.link
+    entries = probe.index.get("manifests")
+    budget.charge(probe.size, len(entries) if isinstance(entries, list) else 0, request=f"GET {url}")
     visited = {str(httpx.URL(url))}
-    pages = 1
     while True:
         wanted = artifact_type if artifact_type and "artifactType" not in filters else None
         parsed = referrers_from_index(index, SOURCE_API, artifact_type=wanted)
@@ -210,29 +233,78 @@ async def list_api_referrers(
         following = str(httpx.URL(following))
         if following in visited:
             raise ProtocolError(
-                f"the referrers list pages in a loop (page {pages + 1} links back to an earlier page)",
+                f"the referrers list pages in a loop (page {budget.pages + 1} links back to an earlier page)",
                 request=f"GET {following}",
             )
-        if pages >= max_pages:
-            raise ProtocolError(
-                f"the referrers list has more than {max_pages} pages", request=f"GET {following}"
-            )
         visited.add(following)
-        response = await _get(client, repository, following, None)
+
+        async def fetch(cap: int, target: str = following) -> httpx.Response:
+            return await _get(client, repository, target, None, max_body_bytes=cap)
+
+        response = await budget.read_page(fetch, DEFAULT_MAX_BODY_BYTES, request=f"GET {following}")
         if response.status_code != 200:
             raise client.error_for(response)
         content_type = response.headers.get("Content-Type")
         page = parse_index(response.content, content_type)
         if page is None:
             raise ProtocolError(
-                f"page {pages + 1} of the referrers list is not an OCI index "
+                f"page {budget.pages + 1} of the referrers list is not an OCI index "
                 f"({base_media_type(content_type) or 'no content type'})",
                 status=response.status_code,
                 request=f"GET {following}",
             )
-        pages += 1
+        budget.charge(len(response.content), len(page["manifests"]), request=f"GET {following}")
         index, url, link = page, str(response.url), _link_header(response)
         filters = filters_applied(response.headers.get_list(FILTERS_HEADER), page)
     if skipped:
         _log().warning("referrers api: malformed descriptors skipped", repository=repository, skipped=skipped)
     return referrers
+
+
+#: What a draft-era registry lists as ``artifactType`` for an OCI 1.1 artifact (its config's
+#: media type, the empty descriptor's): it names no artifact, so the manifest itself is read.
+EMPTY_MEDIA_TYPE = "application/vnd.oci.empty.v1+json"
+#: Most manifests read per listing to correct such entries (beyond, entries stay as listed).
+MAX_ARTIFACT_TYPE_READS = 64
+
+
+async def correct_listed_artifact_types(
+    client: RegistryClient,
+    repository: str,
+    referrers: list[Referrer],
+    limit: asyncio.Semaphore,
+    *,
+    artifact_type: str | None = None,
+    max_reads: int = MAX_ARTIFACT_TYPE_READS,
+) -> list[Referrer]:
+    """``referrers`` with each entry listed as the empty media type (a registry following the
+    draft spec repeats the config type: oras-project/distribution, early Harbor/Zot) replaced by
+    the artifact type its manifest declares, read by digest (at most ``max_reads`` manifests,
+    concurrently under ``limit``). An entry whose manifest cannot be read stays as listed. With
+    ``artifact_type`` (a filter), a corrected entry of another type is dropped."""
+    wanted = [i for i, r in enumerate(referrers) if r.artifact_type == EMPTY_MEDIA_TYPE][:max_reads]
+    if not wanted:
+        return referrers
+
+    async def read(referrer: Referrer) -> Referrer:
+        try:
+            async with limit:
+                manifest = await client.get_manifest(repository, referrer.digest)
+        except RegistryError as exc:
+            _log().info("referrer manifest not readable; artifact type kept as listed",
+                        digest=referrer.digest, error=str(exc))
+            return referrer
+        artifact_type = manifest_artifact_type(manifest.data)
+        if not artifact_type or artifact_type == referrer.artifact_type:
+            return referrer
+        return referrer.model_copy(
+            update={"artifact_type": artifact_type, "kind": kind_of(artifact_type, referrer.annotations)}
+        )
+
+    corrected = await asyncio.gather(*(read(referrers[i]) for i in wanted))
+    out: list[Referrer | None] = list(referrers)
+    for index, referrer in zip(wanted, corrected, strict=True):
+        changed = referrer is not referrers[index]
+        keep = not changed or artifact_type is None or referrer.artifact_type == artifact_type
+        out[index] = referrer if keep else None
+    return [referrer for referrer in out if referrer is not None]

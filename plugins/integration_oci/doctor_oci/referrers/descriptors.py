@@ -7,12 +7,12 @@ descriptors and counts the rest.
 
 from __future__ import annotations
 
-import json
 import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from doctor_oci.referrers.kinds import kind_of
 from doctor_oci.referrers.models import Referrer, Source
 
 OCI_INDEX_MEDIA_TYPE = "application/vnd.oci.image.index.v1+json"
@@ -101,6 +101,7 @@ def referrer_from_descriptor(entry: object, source: Source) -> Referrer | None:
         size=size,
         annotations=annotations,
         source=source,
+        kind=kind_of(artifact_type or None, annotations),
     )
 
 
@@ -147,6 +148,20 @@ def referrers_from_index(
     return ParsedEntries(tuple(kept), skipped)
 
 
+def _json_or_none(body: bytes) -> Any:
+    """``body`` through the client's one bounded JSON parser; ``None`` for anything unusable.
+
+    Imported here: the client package pulls in httpx, which ``doctor list`` must not pay for.
+    """
+    from doctor_oci.client.errors import ProtocolError
+    from doctor_oci.client.jsonbody import parse_json
+
+    try:
+        return parse_json(body, what="the referrers answer")
+    except ProtocolError:
+        return None
+
+
 def parse_index(body: bytes, content_type: str | None) -> dict[str, Any] | None:
     """``body`` as an OCI image index, or ``None`` when it is not one.
 
@@ -154,9 +169,8 @@ def parse_index(body: bytes, content_type: str | None) -> dict[str, Any] | None:
     ``Content-Type`` is the OCI index type. Malformed JSON, another document or another media type
     give ``None``: the caller treats that as "no index" (API unsupported / no tag-schema referrers).
     """
-    try:
-        data = json.loads(body)
-    except (ValueError, UnicodeDecodeError):
+    data = _json_or_none(body)
+    if data is None:
         return None
     if not isinstance(data, dict) or not isinstance(data.get("manifests"), list):
         return None
@@ -192,9 +206,8 @@ def filters_applied(header_values: Iterable[str], index: Mapping[str, Any] | Non
 
 def error_code(body: bytes) -> str | None:
     """The first ``errors[].code`` of a distribution error body, if it is one."""
-    try:
-        data = json.loads(body)
-    except (ValueError, UnicodeDecodeError):
+    data = _json_or_none(body)
+    if data is None:
         return None
     errors = data.get("errors") if isinstance(data, dict) else None
     if isinstance(errors, list) and errors and isinstance(errors[0], dict):

@@ -3,11 +3,17 @@ check, ``doctor oci referrers`` and library users.
 
 Flow: resolve the subject's digest (HEAD, GET when HEAD does not tell), then
 
-* ``method="auto"``: probe the referrers API (cached per repository); supported -> page through
-  it; unsupported -> the fallback;
+* ``method="auto"``: probe the referrers API (cached per repository), and -- in the same round --
+  read the tag-schema index and fetch the cosign-style tags. API supported -> its pages plus the
+  cosign tags (cosign v2 writes tags also where the API exists); unsupported -> the tag-schema
+  index plus the cosign tags. Merged and de-duplicated by digest, first source wins in the order
+  referrers-api, tag-schema, cosign-tags;
 * ``method="api"``: the API only; unsupported -> :class:`ReferrersApiUnsupported`;
-* ``method="fallback"``: the referrers tag schema and cosign-style tags, merged and de-duplicated
-  by digest (first source wins, in the order tag-schema, cosign-tags), without probing the API.
+* ``method="fallback"``: the referrers tag schema and cosign-style tags, without probing the API.
+
+Round trips: with a tag reference, HEAD, then one round of reads (then the API's further pages);
+with a digest reference, the HEAD joins that round. With token auth the challenge and the token
+come first, once per client.
 
 ``cosign_repository`` (cosign's ``COSIGN_REPOSITORY``) moves only the cosign-style tags: they are
 read there *instead of* the subject's repository; the API and the ``<alg>-<hex>`` index stay on the
@@ -23,6 +29,7 @@ or none (the rule lives in :func:`~doctor_oci.client.resolve_credentials`, for e
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Awaitable
 from typing import Any, get_args
 
 import httpx
@@ -33,10 +40,14 @@ from doctor_oci.client import RegistryClient
 from doctor_oci.client.errors import NotFound, RegistryError, Unsupported
 from doctor_oci.client.reference import Reference, RegistryEndpoint
 from doctor_oci.client.transport import RequestMetrics
-from doctor_oci.referrers.api import list_api_referrers, probe_referrers_api
+from doctor_oci.referrers.api import (
+    correct_listed_artifact_types,
+    list_api_referrers,
+    probe_referrers_api,
+)
 from doctor_oci.referrers.cosign import parse_cosign_repository
 from doctor_oci.referrers.descriptors import is_valid_digest
-from doctor_oci.referrers.fallback import cosign_referrers, tag_schema_referrers
+from doctor_oci.referrers.fallback import cosign_referrers, tag_schema_referrers, verify_referrers
 from doctor_oci.referrers.models import (
     SOURCE_API,
     SOURCE_COSIGN,
@@ -100,15 +111,45 @@ async def resolve_subject_digest(client: RegistryClient, reference: Reference) -
 
 
 def _merge(*sources: list[Referrer]) -> list[Referrer]:
-    """Concatenate, keeping each digest's first occurrence (deterministic: source order, then list order)."""
-    seen: set[str] = set()
-    merged: list[Referrer] = []
+    """Concatenate, keeping each digest's first occurrence (deterministic: source order, then list
+    order); a later cosign-tag occurrence lends its ``tag`` and ``kind`` to the kept entry."""
+    kept: dict[str, Referrer] = {}
     for referrers in sources:
         for referrer in referrers:
-            if referrer.digest not in seen:
-                seen.add(referrer.digest)
-                merged.append(referrer)
-    return merged
+            first = kept.get(referrer.digest)
+            if first is None:
+                kept[referrer.digest] = referrer
+            elif referrer.tag is not None and first.tag is None:
+                kept[referrer.digest] = first.model_copy(
+                    update={"tag": referrer.tag, "kind": first.kind or referrer.kind}
+                )
+    return list(kept.values())
+
+
+async def _first_error_cancels(*awaitables: Awaitable[Any]) -> list[Any]:
+    """Run ``awaitables`` together; their results in order. The first failure cancels the rest
+    and is raised (``asyncio.gather`` would leave them running)."""
+    tasks = [asyncio.ensure_future(awaitable) for awaitable in awaitables]
+    try:
+        await asyncio.wait(tasks, return_when=asyncio.FIRST_EXCEPTION)
+        for task in tasks:
+            if task.done() and not task.cancelled() and task.exception() is not None:
+                raise task.exception()  # type: ignore[misc]
+        return [task.result() for task in tasks]
+    finally:
+        for task in tasks:
+            if not task.done():
+                task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+
+
+async def _speculative(awaitable: Awaitable[list[Referrer]]) -> list[Referrer] | RegistryError:
+    """A read whose result may not be needed (the tag-schema index while the API is probed): its
+    registry error is returned, to be raised only if the result is used."""
+    try:
+        return await awaitable
+    except RegistryError as exc:
+        return exc
 
 
 async def _discover(
@@ -119,35 +160,79 @@ async def _discover(
     concurrency: int,
     cosign: Reference | None = None,
     settings: OciSettings | None = None,
+    verify: bool = False,
 ) -> ReferrersResult:
-    digest = await resolve_subject_digest(client, reference)
-    subject = Subject(reference=str(reference), digest=digest)
+    """One round of independent reads once the subject digest is known (with a digest reference,
+    the subject's HEAD joins that round): the API probe, the tag-schema index and the cosign tags
+    start together; then only the API's further pages (and ``verify``'s HEADs) follow."""
     repository = reference.repository
+    limit = asyncio.Semaphore(concurrency)
+    moved = cosign if cosign is not None and not _same_repository(client, reference, cosign) else None
+    if reference.digest is not None:
+        digest = reference.digest
+        subject_read: Awaitable[Any] = resolve_subject_digest(client, reference)
+    else:
+        digest = await resolve_subject_digest(client, reference)
+        subject_read = asyncio.sleep(0)
+    subject = Subject(reference=str(reference), digest=digest)
+
+    async def nothing() -> None:
+        return None
+
+    probe_read = (
+        probe_referrers_api(client, repository, digest, artifact_type=artifact_type)
+        if method != "fallback"
+        else nothing()
+    )
+    index_read: Awaitable[Any]
+    cosign_read: Awaitable[Any]
+    if method == "api":
+        index_read, cosign_read = nothing(), nothing()
+    else:
+        index_read = tag_schema_referrers(
+            client, repository, digest, artifact_type=artifact_type, limit=limit
+        )
+        if method == "auto":
+            index_read = _speculative(index_read)
+        cosign_read = (
+            cosign_referrers(client, repository, digest, artifact_type=artifact_type, limit=limit)
+            if moved is None
+            else _moved_cosign_referrers(client, moved, settings, digest, artifact_type, limit)
+        )
+    _, probe, from_index, from_cosign = await _first_error_cancels(
+        subject_read, probe_read, index_read, cosign_read
+    )
     supported: bool | None = None
-    if method != "fallback":
-        probe = await probe_referrers_api(client, repository, digest, artifact_type=artifact_type)
+    if probe is not None:
         supported = probe.supported
         if probe.supported:
-            referrers = await list_api_referrers(client, repository, probe, artifact_type=artifact_type)
-            return ReferrersResult(subject=subject, method=SOURCE_API, referrers_api_supported=True,
-                                   referrers=referrers)
+            from_api = await list_api_referrers(client, repository, probe, artifact_type=artifact_type)
+            from_api = await correct_listed_artifact_types(
+                client, repository, from_api, limit, artifact_type=artifact_type
+            )
+            sources = [SOURCE_API] + ([SOURCE_COSIGN] if method == "auto" else [])
+            return ReferrersResult(
+                subject=subject,
+                method="+".join(sources),
+                referrers_api_supported=True,
+                referrers=_merge(from_api, from_cosign or []),
+                cosign_repository=str(moved) if moved is not None and method == "auto" else None,
+            )
         if method == "api":
             request = f"GET {httpx.URL(probe.url)}" if probe.url else None
             raise ReferrersApiUnsupported(probe.reason, status=probe.status, request=request)
-    limit = asyncio.Semaphore(concurrency)
-    moved = cosign if cosign is not None and not _same_repository(client, reference, cosign) else None
-    from_tag, from_cosign = await asyncio.gather(
-        tag_schema_referrers(client, repository, digest, artifact_type=artifact_type, limit=limit),
-        cosign_referrers(client, repository, digest, artifact_type=artifact_type, limit=limit)
-        if moved is None
-        else _moved_cosign_referrers(client, moved, settings, digest, artifact_type, limit),
-    )
+    if isinstance(from_index, RegistryError):
+        raise from_index
+    stale: list[Referrer] | None = None
+    if verify:
+        from_index, stale = await verify_referrers(client, repository, from_index, limit=limit)
     return ReferrersResult(
         subject=subject,
         method=f"{SOURCE_TAG_SCHEMA}+{SOURCE_COSIGN}",
         referrers_api_supported=supported,
-        referrers=_merge(from_tag, from_cosign),
+        referrers=_merge(from_index, from_cosign),
         cosign_repository=str(moved) if moved is not None else None,
+        stale=stale,
     )
 
 
@@ -204,6 +289,7 @@ async def discover_referrers(
     client: RegistryClient | None = None,
     concurrency: int = 8,
     cosign_repository: str | Reference | None = None,
+    verify: bool = False,
 ) -> ReferrersResult:
     """The artifacts (signatures, SBOMs, attestations, ...) whose ``subject`` is ``reference``.
 
@@ -225,6 +311,10 @@ async def discover_referrers(
     registry is the configured one (see the module docstring); ``settings`` (else the client's)
     decide its TLS and timeouts.
 
+    ``verify``: check that every manifest the tag-schema index lists still exists (one HEAD
+    each); the missing ones go to the result's ``stale`` instead of ``referrers``. (API listings
+    are the registry's live view and cosign tags are fetched themselves: nothing to verify.)
+
     Raises the client's typed errors (:class:`NotFound` for a missing image or repository,
     :class:`AuthenticationError`, :class:`PermissionDenied`, :class:`ConnectError`, ...),
     :class:`ProtocolError` for hostile pagination, :class:`ReferrersApiUnsupported` for
@@ -235,10 +325,10 @@ async def discover_referrers(
     ref = _as_reference(reference)
     cosign = parse_cosign_repository(cosign_repository) if cosign_repository is not None else None
     if client is not None:
-        return await _discover(client, ref, artifact_type, method, concurrency, cosign, settings)
+        return await _discover(client, ref, artifact_type, method, concurrency, cosign, settings, verify)
     settings = settings or OciSettings()
     async with await open_client(settings, ref) as own:
-        return await _discover(own, ref, artifact_type, method, concurrency, cosign, settings)
+        return await _discover(own, ref, artifact_type, method, concurrency, cosign, settings, verify)
 
 
 def _registry_override(settings: OciSettings, registry: str) -> str | None:

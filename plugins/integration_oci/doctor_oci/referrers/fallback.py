@@ -25,12 +25,12 @@ from doctor_oci.client import RegistryClient
 from doctor_oci.client.errors import NotFound, ProtocolError
 from doctor_oci.referrers.descriptors import (
     OCI_INDEX_MEDIA_TYPE,
-    artifact_type_of,
     cosign_tags,
     referrer_from_descriptor,
     referrers_from_index,
     referrers_tag,
 )
+from doctor_oci.referrers.kinds import kind_of, manifest_artifact_type
 from doctor_oci.referrers.models import SOURCE_COSIGN, SOURCE_TAG_SCHEMA, Referrer
 
 #: Requests in flight at once when the caller passes no semaphore.
@@ -87,18 +87,19 @@ async def cosign_referrers(
     limit: asyncio.Semaphore | None = None,
     tags: Sequence[str] | None = None,
 ) -> list[Referrer]:
-    """The artifacts under the subject's cosign-style tags, in tag order.
+    """The artifacts under the subject's cosign-style tags, in tag order (``.att``, ``.sbom``, ``.sig``).
 
-    ``tags`` is the repository's tag list when the caller already has it; otherwise it is listed
-    (the client follows ``Link`` pagination).
+    Each known tag is fetched directly, concurrently (bounded by ``limit``); a 404 (tag or
+    repository missing) means none. ``tags``, when the caller already holds the repository's tag
+    list, restricts the fetches to the tags it contains. ``artifact_type`` keeps only entries of
+    that (manifest-derived) artifact type.
     """
     limit = limit or asyncio.Semaphore(DEFAULT_CONCURRENCY)
-    if tags is None:
-        async with limit:
-            tags = await client.list_tags(repository)
-    wanted = sorted(cosign_tags(subject_digest).intersection(tags))
+    wanted = cosign_tags(subject_digest)
+    if tags is not None:
+        wanted = wanted.intersection(tags)
     resolved = await asyncio.gather(
-        *(_resolve_tag(client, repository, tag, limit) for tag in wanted)
+        *(_resolve_tag(client, repository, tag, limit) for tag in sorted(wanted))
     )
     return [
         referrer
@@ -112,7 +113,7 @@ async def cosign_referrers(
 async def _resolve_tag(
     client: RegistryClient, repository: str, tag: str, limit: asyncio.Semaphore
 ) -> Referrer | None:
-    """One cosign-style tag as a descriptor (``None`` if it vanished or is not a usable manifest)."""
+    """One cosign-style tag as a descriptor (``None`` if absent or not a usable manifest)."""
     try:
         async with limit:
             manifest = await client.get_manifest(repository, tag)
@@ -122,14 +123,45 @@ async def _resolve_tag(
         _log().warning("cosign-style tag skipped: not a valid manifest", tag=tag, error=str(exc))
         return None
     annotations = manifest.data.get("annotations")
+    artifact_type = manifest_artifact_type(manifest.data)
     entry = {
         "mediaType": manifest.media_type,
         "digest": manifest.digest,
         "size": manifest.size,
-        "artifactType": artifact_type_of(manifest.data),
+        "artifactType": artifact_type,
         "annotations": annotations if isinstance(annotations, dict) else None,
     }
     referrer = referrer_from_descriptor(entry, SOURCE_COSIGN)
     if referrer is None:
         _log().warning("cosign-style tag skipped: not a descriptor", tag=tag)
-    return referrer
+        return None
+    return referrer.model_copy(
+        update={"tag": tag, "kind": kind_of(artifact_type, referrer.annotations, tag)}
+    )
+
+
+async def verify_referrers(
+    client: RegistryClient,
+    repository: str,
+    referrers: Sequence[Referrer],
+    *,
+    limit: asyncio.Semaphore | None = None,
+) -> tuple[list[Referrer], list[Referrer]]:
+    """``(live, stale)``: whether each listed manifest still exists (a HEAD by digest each,
+    concurrently, bounded by ``limit``). 404 is stale; any other failure is the client's typed
+    error (a verification that could not be done is not reported as "all fine")."""
+    limit = limit or asyncio.Semaphore(DEFAULT_CONCURRENCY)
+
+    async def exists(referrer: Referrer) -> bool:
+        async with limit:
+            response = await client.resolve_manifest(repository, referrer.digest)
+        if response.status_code == 200:
+            return True
+        if response.status_code == 404:
+            return False
+        raise client.error_for(response)
+
+    found = await asyncio.gather(*(exists(referrer) for referrer in referrers))
+    live = [referrer for referrer, ok in zip(referrers, found, strict=True) if ok]
+    stale = [referrer for referrer, ok in zip(referrers, found, strict=True) if not ok]
+    return live, stale

@@ -10,8 +10,18 @@ the fixed order ``referrers-api``, ``tag-schema``, ``cosign-tags``, joined by ``
 * ``tag-schema+cosign-tags`` -- the API was unsupported (or skipped with ``method="fallback"``),
   so the ``<alg>-<hex>`` index tag and the cosign-style ``.sig``/``.att``/``.sbom`` tags were read.
 
-Each referrer's ``source`` says where it was found first (a digest reachable from both fallback
-styles is listed once, with the first source in that order).
+* ``referrers-api+cosign-tags`` -- the API answered, and cosign's legacy ``.sig``/``.att``/``.sbom``
+  tags were read beside it (cosign v2 writes them also on registries with the API).
+
+Each referrer's ``source`` says where it was found first (a digest reachable from several sources
+is listed once, with the first source in that order; a cosign tag found for an entry listed
+earlier adds its ``tag`` and ``kind`` to it). ``kind`` says what the referrer is (signature,
+attestation, SBOM) when its cosign tag or artifact type tells; ``tag`` is the cosign tag it was
+found under. ``artifact_type`` is what the API or the index entry lists (``artifactType``); for
+cosign tags, read from the manifest itself (see :mod:`doctor_oci.referrers.kinds`).
+
+``stale`` is present only with ``verify=True``: the entries of the ``<alg>-<hex>`` index whose
+manifest no longer exists (deleted referrers the index still lists); they are not in ``referrers``.
 
 ``cosign_repository`` (``registry/repository``) is present only when the cosign-style tags were
 read from a repository other than the subject's (cosign's ``COSIGN_REPOSITORY``); it is left out of
@@ -24,6 +34,8 @@ from dataclasses import dataclass
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, SerializerFunctionWrapHandler, model_serializer
+
+from doctor_oci.referrers.kinds import Kind
 
 #: How discovery may proceed: the API when supported else fallback, the API only, fallback only.
 Method = Literal["auto", "api", "fallback"]
@@ -44,10 +56,20 @@ class Referrer(BaseModel):
 
     digest: str
     media_type: str
-    artifact_type: str | None = Field(description="The manifest's artifactType, else its config mediaType")
+    artifact_type: str | None = Field(
+        description="What the referrers API or tag-schema index lists as artifactType (None when it "
+        "lists none); for cosign tags the manifest's artifactType, else its layers' media type "
+        "(generic config), else its config mediaType"
+    )
     size: int = Field(ge=0)
     annotations: dict[str, str] = Field(default_factory=dict)
     source: Source
+    kind: Kind | None = Field(
+        default=None, description="signature, attestation or sbom, from the cosign tag or the artifact type"
+    )
+    tag: str | None = Field(
+        default=None, description="The cosign tag (sha256-<hex>.sig/.att/.sbom) it was found under"
+    )
 
 
 class Subject(BaseModel):
@@ -75,12 +97,18 @@ class ReferrersResult(BaseModel):
         description="Where the cosign-style tags were read (registry/repository) when that is not the "
         "subject's repository (COSIGN_REPOSITORY); left out of the output otherwise",
     )
+    stale: list[Referrer] | None = Field(
+        default=None,
+        description="With verify: tag-schema index entries whose manifest no longer exists (not in "
+        "referrers); left out of the output otherwise",
+    )
 
     @model_serializer(mode="wrap")
-    def _leave_out_unset_cosign_repository(self, handler: SerializerFunctionWrapHandler) -> dict[str, Any]:
+    def _leave_out_unset_optional_fields(self, handler: SerializerFunctionWrapHandler) -> dict[str, Any]:
         data: dict[str, Any] = handler(self)
-        if data.get("cosign_repository", "") is None:
-            del data["cosign_repository"]
+        for key in ("cosign_repository", "stale"):
+            if data.get(key, "") is None:
+                del data[key]
         return data
 
 
@@ -102,3 +130,5 @@ class ApiProbe:
     filters_applied: tuple[str, ...]
     url: str | None = None
     link: str | None = None
+    #: Bytes of the probe's body (the first page counts against the listing's budget).
+    size: int = 0

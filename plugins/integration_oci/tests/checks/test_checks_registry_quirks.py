@@ -163,6 +163,10 @@ async def test_native_api_passes_and_counts(
     mock.get(f"{base}/v2/{repo}/referrers/{DIGEST}").respond(
         200, json=index, headers={"Content-Type": OCI_INDEX}
     )
+    # the cosign tags (and the speculative referrers tag) read beside the API: none pushed
+    mock.get(url__regex=rf"^{base}/v2/{repo}/manifests/sha256-[0-9a-f]+(\.(sig|att|sbom))?$").respond(
+        404, json={"errors": [{"code": "MANIFEST_UNKNOWN", "message": "manifest unknown"}]}
+    )
     outcome = await quirk_runner(RegistryUrl="quay.io", TestRepository=repo).run("referrers")
     assert outcome.status is Status.PASS, outcome
     assert outcome.message == "Referrers API supported (OCI 1.1)"

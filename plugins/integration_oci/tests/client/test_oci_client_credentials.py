@@ -162,6 +162,7 @@ def test_identitytoken(settings: Settings, isolated_credentials: Path) -> None:
         ("{not json", "not valid JSON"),
         ("[1, 2]", "JSON object"),
         ('{"auths": {"r.example.com": {"auth": "%%%"}}}', "base64"),
+        ('{"auths": ' + "[" * 100_000, "nests JSON too deeply"),
     ],
 )
 def test_malformed_docker_config_is_a_problem(
@@ -222,6 +223,7 @@ def test_helper_not_found_means_anonymous(
     ("body", "message"),
     [
         ("echo 'this is garbage'", "not JSON"),
+        ("head -c 50000 /dev/zero | tr '\\0' '['", "not JSON"),  # 50k-deep: no RecursionError
         ('echo \'{"Username": "u"}\'', "without a 'Secret'"),
         ("echo 'boom: something broke' >&2; exit 3", "failed (exit 3)"),
     ],

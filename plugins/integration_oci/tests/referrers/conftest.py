@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import AsyncIterator, Callable, Iterator
 from typing import Any
 
@@ -24,10 +25,29 @@ def router() -> Iterator[respx.MockRouter]:
     yield mock
 
 
+#: The tags discovery reads without listing (the referrers tag, cosign's .sig/.att/.sbom).
+_DERIVED_TAG = re.compile(r"/manifests/sha(?:256|512)-[0-9a-f]+(?:\.(?:sig|att|sbom))?$")
+
+
 @pytest.fixture
 async def mock_client(router: respx.MockRouter) -> AsyncIterator[RegistryClient]:
-    """A real :class:`RegistryClient` whose HTTP goes to ``router`` (no socket is opened)."""
-    transport = httpx.MockTransport(router.async_handler)
+    """A real :class:`RegistryClient` whose HTTP goes to ``router`` (no socket is opened).
+
+    A tag derived from a digest that the test did not route (the referrers tag, a cosign tag)
+    answers ``404 MANIFEST_UNKNOWN``, as a registry does for a tag nobody pushed; any other
+    unrouted request still fails the test.
+    """
+
+    async def handler(request: httpx.Request) -> httpx.Response:
+        try:
+            return await router.async_handler(request)
+        except respx.models.AllMockedAssertionError:
+            if request.method in ("GET", "HEAD") and _DERIVED_TAG.search(request.url.path):
+                unknown = {"errors": [{"code": "MANIFEST_UNKNOWN", "message": "manifest unknown"}]}
+                return httpx.Response(404, json=unknown)
+            raise
+
+    transport = httpx.MockTransport(handler)
     client = RegistryClient(OciSettings(RegistryUrl=MOCK_URL, TimeoutSeconds=5), transport=transport)
     try:
         yield client

@@ -9,6 +9,7 @@ import httpx
 import pytest
 import respx
 from doctor_oci.client import RegistryClient
+from doctor_oci.client.budget import BudgetExceeded, PageBudget
 from doctor_oci.client.errors import (
     AuthenticationError,
     NotFound,
@@ -21,6 +22,7 @@ from doctor_oci.referrers import (
     MAX_PAGES,
     ReferrersApiUnsupported,
     discover_referrers,
+    list_api_referrers,
     probe_referrers_api,
     referrers_tag,
 )
@@ -208,7 +210,7 @@ async def test_api_listing_follows_relative_links_and_filters_client_side_when_t
     )
     router.get(REFERRERS, params={"page": "2"}).mock(return_value=_index_response([descriptor(C, SBOM)]))
     result = await discover_referrers(f"{MOCK_URL[8:]}/app:v1", SBOM, client=mock_client)
-    assert result.method == "referrers-api"
+    assert result.method == "referrers-api+cosign-tags"
     assert result.referrers_api_supported is True
     assert [r.digest for r in result.referrers] == [A, C]
     assert {r.source for r in result.referrers} == {"referrers-api"}
@@ -272,9 +274,11 @@ async def test_a_pagination_loop_is_detected(router: respx.MockRouter, mock_clie
         await discover_referrers("registry.test/app:v1", client=mock_client)
 
 
-async def test_endless_pagination_stops_at_the_page_cap(
+async def test_endless_pagination_stops_at_the_listing_budget(
     router: respx.MockRouter, mock_client: RegistryClient
 ) -> None:
+    """Issue #15/#12: no fixed page cap; the listing's budget stops endless distinct pages with a
+    clear error (the default budget allows MAX_PAGES pages; a small one keeps the test fast)."""
     _subject_routes(router)
 
     def page(request: httpx.Request) -> httpx.Response:
@@ -283,9 +287,13 @@ async def test_endless_pagination_stops_at_the_page_cap(
         return _index_response([entry], Link=f'<{REFERRERS}?page={number + 1}>; rel="next"')
 
     route = router.get(REFERRERS).mock(side_effect=page)
-    with pytest.raises(ProtocolError, match=f"more than {MAX_PAGES} pages"):
-        await discover_referrers("registry.test/app:v1", client=mock_client)
-    assert route.call_count == MAX_PAGES
+    probe = await probe_referrers_api(mock_client, "app", SUBJECT)
+    with pytest.raises(BudgetExceeded, match="more than 50 pages") as caught:
+        budget = PageBudget("the referrers list", max_pages=50)
+        await list_api_referrers(mock_client, "app", probe, budget=budget)
+    assert caught.value.limit == "pages" and isinstance(caught.value, ProtocolError)
+    assert route.call_count == 50
+    assert MAX_PAGES >= 1000  # 10,000 referrers at 10 per page fit the default budget
 
 
 async def test_a_page_that_is_not_an_index_is_a_protocol_error(

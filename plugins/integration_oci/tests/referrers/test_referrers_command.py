@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 from collections.abc import Callable
 from typing import Any
 
@@ -13,7 +15,7 @@ from doctor_oci.referrers import Referrer, ReferrersResult, Subject
 from doctor_oci.settings import OciSettings
 from referrers_helpers import Output
 
-from devtools.images import push_image, push_referrer
+from devtools.images import delete_image, push_image, push_referrer, push_tag_schema_index
 from devtools.oci_server import OciTestServer
 from devtools.registry import RunningRegistry
 from devtools.registry_http import RegistryHttp
@@ -59,7 +61,7 @@ def test_json_output_is_the_result_model(
         "reference": f"{server.host}/team/app:v1",
         "digest": served["image"].digest,
     }
-    assert document["method"] == "referrers-api"
+    assert document["method"] == "referrers-api+cosign-tags"
     assert document["referrers_api_supported"] is True
     assert document["referrers"][0] == {
         "digest": served["sbom"].digest,
@@ -68,6 +70,8 @@ def test_json_output_is_the_result_model(
         "size": served["sbom"].size,
         "annotations": {"kind": "sbom"},
         "source": "referrers-api",
+        "kind": "sbom",
+        "tag": None,
     }
     assert len(document["referrers"]) == 2
     assert ReferrersResult.model_validate(document).subject.digest == served["image"].digest
@@ -81,13 +85,15 @@ def test_text_output_is_a_header_and_a_table_and_a_bare_image_uses_the_configure
     lines = output.out.splitlines()
     assert lines[0] == f"Subject:        {served['server'].host}/team/app:v1"
     assert lines[1] == f"Digest:         {served['image'].digest}"
-    assert "Method:         referrers-api" in lines
+    assert "Method:         referrers-api+cosign-tags" in lines
     assert "Referrers API:  supported" in lines
     header = next(line for line in lines if line.startswith("DIGEST"))
-    assert header.split() == ["DIGEST", "ARTIFACT", "TYPE", "MEDIA", "TYPE", "SIZE", "SOURCE"]
+    assert header.split() == ["DIGEST", "KIND", "ARTIFACT", "TYPE", "MEDIA", "TYPE", "SIZE", "SOURCE"]
     rows = lines[lines.index(header) + 1 :]
     assert len(rows) == 1
-    assert rows[0].split()[:2] == [short_digest(served["sbom"].digest), SBOM]
+    # the full digest (issue #15: copyable into the next command), not short_digest's 12 digits
+    assert rows[0].split()[:3] == [served["sbom"].digest, "sbom", SBOM]
+    assert short_digest(served["sbom"].digest) != served["sbom"].digest
 
 
 def test_zero_referrers_is_success(
@@ -189,3 +195,38 @@ def test_text_rendering_neutralises_terminal_escapes() -> None:
     assert "\x1b" not in text
     assert "Referrers API:  not supported" in text
     assert "sha256:aaaaaaaaaaaa" in text
+
+
+def test_verify_reports_deleted_index_entries_as_stale(
+    referrers_cli: Callable[..., Output], open_registry: RunningRegistry, unique_repo: str
+) -> None:
+    """Issue #15: the fallback trusted the sha256-<hex> index blindly; --verify checks each entry."""
+    image = push_image(open_registry, unique_repo, "v1")
+    kept = push_referrer(open_registry, unique_repo, image, SBOM)
+    gone = push_referrer(open_registry, unique_repo, image, "application/vnd.example.sig")
+    push_tag_schema_index(open_registry, unique_repo, image.digest, [kept, gone])
+    assert delete_image(open_registry, unique_repo, gone.digest) == 202
+    reference = f"{open_registry.host}/{unique_repo}:v1"
+    trusting = json.loads(referrers_cli(open_registry.url, reference, "--format", "json").out)
+    assert [r["digest"] for r in trusting["referrers"]] == [kept.digest, gone.digest]
+    assert "stale" not in trusting
+    verified = referrers_cli(open_registry.url, reference, "--verify", "--format", "json")
+    assert verified.code == 0, verified.err
+    document = json.loads(verified.out)
+    assert [r["digest"] for r in document["referrers"]] == [kept.digest]
+    assert [r["digest"] for r in document["stale"]] == [gone.digest]
+    text = referrers_cli(open_registry.url, reference, "--verify").out
+    assert "Stale:          1" in text.splitlines()
+    stale_table = text.split("manifest no longer exists):", 1)[1]
+    assert gone.digest in stale_table and kept.digest not in stale_table
+
+
+@pytest.mark.parametrize("value", ["0", "-1", "soon", "inf"])
+def test_a_bad_deadline_is_a_usage_error(value: str) -> None:
+    # a subprocess: argparse writes its usage error to the process's own stderr
+    done = subprocess.run(
+        [sys.executable, "-m", "doctor_core.cli", "oci", "referrers", "127.0.0.1:9/app", "--deadline", value],
+        capture_output=True, text=True, timeout=60, check=False,
+    )
+    assert done.returncode == 2, done.stderr
+    assert "error: argument --deadline:" in done.stderr

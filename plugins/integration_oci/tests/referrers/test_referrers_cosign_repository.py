@@ -187,22 +187,35 @@ async def test_the_subjects_own_repository_is_no_relocation(signed: Signed) -> N
     assert result.cosign_repository is None
 
 
-async def test_the_referrers_api_path_never_reads_the_cosign_repository(
+async def test_the_referrers_api_path_reads_the_cosign_repository_too(
     oci_server: Callable[..., OciTestServer], pusher: Callable[[str], RegistryHttp]
 ) -> None:
+    """Issue #15: cosign v2 writes its tags also where the API exists, so the cosign repository is
+    read beside the API (changed: it used to be skipped on the API path)."""
     server = oci_server()
     http = pusher(server.url)
     image = push_image(http, "team/app", "v1")
     sbom = push_referrer(http, "team/app", image, SBOM)
-    # nothing listens on port 9: contacting the cosign repository's registry would fail the call
+    moved = push_cosign_tags(http, "team/signatures", image.digest, ["sig"])
     result = await discover_referrers(
         f"{server.host}/team/app:v1",
         settings=OciSettings(RegistryUrl=server.url),
+        cosign_repository=f"{server.host}/team/signatures",
+    )
+    assert result.method == "referrers-api+cosign-tags"
+    assert [(r.digest, r.source) for r in result.referrers] == [
+        (sbom.digest, "referrers-api"),
+        (moved["sig"].digest, "cosign-tags"),
+    ]
+    assert result.cosign_repository == f"{server.host}/team/signatures"
+    # with --method api only the API is read: nothing listens on port 9
+    only_api = await discover_referrers(
+        f"{server.host}/team/app:v1",
+        method="api",
+        settings=OciSettings(RegistryUrl=server.url),
         cosign_repository="127.0.0.1:9/team/signatures",
     )
-    assert result.method == "referrers-api"
-    assert [r.digest for r in result.referrers] == [sbom.digest]
-    assert result.cosign_repository is None
+    assert (only_api.method, only_api.cosign_repository) == ("referrers-api", None)
 
 
 @pytest.mark.parametrize(
@@ -317,8 +330,8 @@ async def test_on_a_second_registry_configured_credentials_are_never_sent_there(
     assert result.cosign_repository == f"{second_host}/team/signatures"
     # the token did go to the first registry (so the proxies would have seen a leak) ...
     assert any(r.authorization_scheme == "Bearer" for r in first_records)
-    # ... and the second registry was read without any Authorization header
-    assert any("/team/signatures/tags/list" in r.target for r in second_records)
+    # ... and the second registry was read (its cosign tags, directly) without any Authorization header
+    assert any("/team/signatures/manifests/sha256-" in r.target for r in second_records)
     assert not [r for r in second_records if r.had_authorization]
     # the second client had no configured credentials, and both clients were closed
     assert [c.credentials.source for c in opened] == ["config:Token", "none"]

@@ -90,6 +90,8 @@ def test_a_full_descriptor_becomes_a_referrer() -> None:
         "size": 12,
         "annotations": {"org.opencontainers.image.created": "2026-01-01T00:00:00Z"},
         "source": "referrers-api",
+        "kind": "sbom",
+        "tag": None,
     }
 
 

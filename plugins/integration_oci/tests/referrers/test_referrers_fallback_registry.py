@@ -18,6 +18,7 @@ from doctor_oci.referrers import ReferrersApiUnsupported, discover_referrers
 from doctor_oci.settings import OciSettings
 
 from devtools.images import (
+    ATTESTATION_ARTIFACT,
     OCI_CONFIG,
     PushedImage,
     push_cosign_tags,
@@ -71,11 +72,16 @@ def populated(open_registry: RunningRegistry) -> Populated:
         sbom.digest: (SBOM, "tag-schema"),
         sig.digest: (SIG, "tag-schema"),
         legacy.digest: (LEGACY, "tag-schema"),
-        cosign["sig"].digest: (OCI_CONFIG, "tag-schema"),
-        cosign["att"].digest: (OCI_CONFIG, "cosign-tags"),
-        cosign["sbom"].digest: (OCI_CONFIG, "cosign-tags"),
+        # cosign's legacy manifests: the artifact type is what their layer holds (issue #15)
+        cosign["sig"].digest: (COSIGN_SIMPLE_SIGNING, "tag-schema"),
+        cosign["att"].digest: (ATTESTATION_ARTIFACT, "cosign-tags"),
+        cosign["sbom"].digest: (COSIGN_SPDX, "cosign-tags"),
     }
     return Populated(open_registry, repository, image, expected)
+
+
+COSIGN_SIMPLE_SIGNING = "application/vnd.dev.cosign.simplesigning.v1+json"
+COSIGN_SPDX = "text/spdx+json"
 
 
 def _found(result_referrers: list) -> dict[str, tuple[str | None, str]]:  # type: ignore[type-arg]
@@ -91,9 +97,17 @@ async def test_auto_finds_exactly_the_expected_set_among_thousands_of_tags(popul
     assert len(result.referrers) == len(populated.expected)
     sbom = next(r for r in result.referrers if r.artifact_type == SBOM)
     assert sbom.annotations == {"org.example.kind": "sbom"}
+    kinds = {r.digest: (r.kind, r.tag) for r in result.referrers}
+    stem = populated.image.digest.replace(":", "-")
+    assert kinds[sbom.digest] == ("sbom", None)
+    signature = next(d for d, found in populated.expected.items() if found[0] == COSIGN_SIMPLE_SIGNING)
+    # listed by the index first, its cosign tag still named
+    assert kinds[signature] == ("signature", f"{stem}.sig")
 
 
-@pytest.mark.parametrize("artifact_type", [SBOM, OCI_CONFIG, "application/none"])
+@pytest.mark.parametrize(
+    "artifact_type", [SBOM, ATTESTATION_ARTIFACT, COSIGN_SPDX, OCI_CONFIG, "application/none"]
+)
 async def test_an_artifact_type_filter_keeps_exactly_the_matching_referrers(
     populated: Populated, artifact_type: str
 ) -> None:

@@ -48,7 +48,7 @@ async def test_pagination_across_several_pages(
     server = oci_server(page_size=2)
     image, expected = _populate(pusher(server.url))
     result = await discover_referrers(f"{server.host}/app:v1", settings=OciSettings(RegistryUrl=server.url))
-    assert result.method == "referrers-api"
+    assert result.method == "referrers-api+cosign-tags"
     assert result.referrers_api_supported is True
     assert result.subject.digest == image.digest
     assert result.subject.reference == f"{server.host}/app:v1"
@@ -98,7 +98,8 @@ async def test_an_image_without_referrers_gives_an_empty_result(
     result = await discover_referrers(
         f"{server.host}/lonely@{image.digest}", settings=OciSettings(RegistryUrl=server.url)
     )
-    assert (result.method, result.referrers_api_supported, result.referrers) == ("referrers-api", True, [])
+    assert (result.method, result.referrers_api_supported) == ("referrers-api+cosign-tags", True)
+    assert result.referrers == []
     assert result.subject.digest == image.digest
 
 
