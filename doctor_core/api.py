@@ -215,8 +215,9 @@ class Doctor:
         return [check.definition for check in self.select(tags, check_ids)]
 
     # ---------------------------------------------------------------------- run
-    def _configs_for(self, checks: Iterable[Check]) -> dict[str, Any]:
-        """Validate the sections of the plugins owning ``checks`` (raises before anything runs)."""
+    def _configs_for(self, checks: Iterable[Check]) -> dict[str, dict[str, Any]]:
+        """The validated sections of the plugins owning ``checks``, by plugin and section name
+        (raises before anything runs)."""
         by_plugin: dict[str, dict[str, Any]] = {}
         wanted = {check.definition.plugin for check in checks}
         for name, owned in self._plugins.config_sections().items():
@@ -224,10 +225,7 @@ class Doctor:
             # the configuration: its plugin's checks get no configuration.
             if owned.plugin in wanted and name in self.config.section_names:
                 by_plugin.setdefault(owned.plugin, {})[name] = self.config.section(name)
-        return {
-            plugin: next(iter(models.values())) if len(models) == 1 else models
-            for plugin, models in by_plugin.items()
-        }
+        return by_plugin
 
     def plan(
         self, tags: Iterable[str] = (), check_ids: Iterable[str] = (), targets: Iterable[str] = ()
@@ -239,10 +237,11 @@ class Doctor:
         :raises UsageError: an unknown tag, check id or target (with close matches).
         :raises ConfigError: an invalid configuration section.
         """
+        from doctor_core.engine import plugin_configs
         from doctor_core.targets import plan, select_targets
 
         checks = self.select(tags, check_ids)
-        return select_targets(plan(checks, self._configs_for(checks)), targets)
+        return select_targets(plan(checks, plugin_configs(self._configs_for(checks))), targets)
 
     async def arun(
         self,
@@ -254,7 +253,7 @@ class Doctor:
         targets: Iterable[str] = (),
     ) -> Report:
         """Run the selected checks and return the report; cancellation returns a partial report."""
-        from doctor_core.engine import Engine, RunOptions
+        from doctor_core.engine import Engine, RunOptions, plugin_configs
 
         try:
             options = RunOptions(
@@ -265,13 +264,13 @@ class Doctor:
         except ValueError as exc:
             raise UsageError(str(exc)) from None
         checks = self.select(tags, check_ids)
-        configs = self._configs_for(checks)
+        sections = self._configs_for(checks)
         from doctor_core.logs import get_logger
         from doctor_core.models import Selection
         from doctor_core.targets import plan, select_targets
 
-        planned = select_targets(plan(checks, configs), targets)
-        engine = Engine(self._plugins, configs, get_logger)
+        planned = select_targets(plan(checks, plugin_configs(sections)), targets)
+        engine = Engine(self._plugins, sections, get_logger)
         report = await engine.run(planned, options)
         selection = Selection(tags=tuple(tags), check_ids=tuple(check_ids))
         return report.model_copy(update={"selection": selection})

@@ -289,16 +289,32 @@ def _with_target(result: CheckResult, check: Check) -> CheckResult:
     return result if target is None else result.model_copy(update={"target": target})
 
 
+def plugin_configs(sections: Mapping[str, Mapping[str, Any]]) -> dict[str, Any]:
+    """What each plugin's checks get as ``ctx.config``: the validated model of the plugin's section
+    when it contributes exactly one (the usual case), else ``None`` -- a plugin with several
+    sections reads each from ``ctx.sections[name]``. One type, whatever the plugin declares."""
+    return {
+        plugin: next(iter(models.values())) if len(models) == 1 else None for plugin, models in sections.items()
+    }
+
+
 class Engine:
     """Runs checks for one :class:`~doctor_core.plugins.PluginManager`.
 
-    ``configs`` maps a plugin name to what its checks get as ``ctx.config`` (the validated section
-    model, a dict of models when the plugin declares several sections, or ``None``).
+    ``sections`` maps a plugin name to its validated configuration sections by section name: a
+    check gets them as ``ctx.sections``, and as ``ctx.config`` the plugin's one section
+    (:func:`plugin_configs`).
     """
 
-    def __init__(self, plugins: PluginManager, configs: Mapping[str, Any], log_factory: Callable[..., Any]):
+    def __init__(
+        self,
+        plugins: PluginManager,
+        sections: Mapping[str, Mapping[str, Any]],
+        log_factory: Callable[..., Any],
+    ):
         self._plugins = plugins
-        self._configs = configs
+        self._sections = sections
+        self._configs = plugin_configs(sections)
         self._log_factory = log_factory
         self._stop_reason: str | None = None
         self._grace_s: float | None = None
@@ -544,12 +560,12 @@ class Engine:
         ctx = CheckContext(
             definition=definition,
             config=config,
+            sections=self._sections.get(definition.plugin, {}),
             shared=ScopedResources(resources, target) if target is not None else resources,
             target=target,
             log=self._log_factory(check_id=definition.check_id),
             secrets=register_secret,
             timeout_s=timeout_s,
-            run_options={"timeout": options.timeout, "deadline": options.deadline},
             deadline=min(start + timeout_s, self._run_end),
         )
         timer = _StepTimer()

@@ -77,8 +77,10 @@ class SharedResources(Protocol):
 class CheckContext:
     """What the engine gives a running check.
 
-    ``config`` is the validated model of the plugin's own configuration section (or ``None`` when
-    the plugin declared none). ``log`` is a structlog logger bound to the check id; it is silent
+    ``config`` is the validated model of the plugin's configuration section, for a check run per
+    target that target's configuration; ``None`` when the plugin declared no section, or several
+    (then each is in ``sections``, by name). ``sections`` holds every validated section of the
+    plugin by name. ``log`` is a structlog logger bound to the check id; it is silent
     unless the user asked for ``--verbose``. ``secrets`` lets a check register values it learned
     at run time (a token, a password read from a helper) so that every output redacts them.
     """
@@ -89,9 +91,10 @@ class CheckContext:
     log: Any
     secrets: Callable[[str], None]
     timeout_s: float
-    run_options: Mapping[str, Any] = field(default_factory=dict)
     #: The target this run of the check is for (see :mod:`doctor_core.targets`), else ``None``.
     target: str | None = None
+    #: Every validated configuration section of the check's plugin, by section name.
+    sections: Mapping[str, Any] = field(default_factory=dict)
 
     #: When the engine stops waiting for this check (``time.monotonic()``): its start plus
     #: ``timeout_s``, or the run's deadline if that is earlier. ``None`` outside the engine.

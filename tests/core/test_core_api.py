@@ -135,3 +135,44 @@ def test_sigint_cancels_cleanly_prints_what_finished_and_exits_130(plugin_site, 
     assert "check.dtp.slow.wait   ERROR  interrupted" in out
     assert "Interrupted: the results above are the checks that finished." in out
     assert "Traceback" not in err
+
+
+def test_ctx_config_is_one_model_and_every_section_is_in_ctx_sections(doctor_factory):
+    """A plugin with one section gets its model as ctx.config; with two, ctx.config is None and
+    each section is in ctx.sections by name -- never a model in one case and a dict in the other."""
+    from pydantic import BaseModel
+
+    from doctor_core import ConfigSection, hookimpl
+
+    class Alpha(BaseModel):
+        Level: int = 1
+
+    class Beta(BaseModel):
+        Name: str = "b"
+
+    seen = {}
+
+    def plugin(sections):
+        class Plugin:
+            @hookimpl
+            def doctor_add_config_sections(self):
+                return [ConfigSection(name, model) for name, model in sections]
+
+            @hookimpl
+            def doctor_add_checks(self):
+                async def run(ctx):
+                    seen[len(sections)] = (ctx.config, dict(ctx.sections))
+                    return CheckOutcome(status=Status.PASS, message="ok")
+
+                check_id = f"check.sections.n{len(sections)}"
+                return [Check(CheckDefinition(check_id=check_id, name=check_id), run=run)]
+
+        return Plugin()
+
+    doctor_factory(plugin([("ALPHA", Alpha)]), environ={"ALPHA__Level": "3"}).run()
+    doctor_factory(plugin([("ALPHA", Alpha), ("BETA", Beta)]), environ={"BETA__Name": "x"}).run()
+    config, sections = seen[1]
+    assert isinstance(config, Alpha) and config.Level == 3 and sections == {"ALPHA": config}
+    config, sections = seen[2]
+    assert config is None
+    assert sections["ALPHA"].Level == 1 and sections["BETA"].Name == "x"

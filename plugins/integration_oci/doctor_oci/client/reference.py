@@ -182,10 +182,6 @@ class Reference:
         """What goes into ``/v2/<name>/manifests/<reference>``: the digest if there is one, else the tag."""
         return self.digest or self.tag or "latest"
 
-    def with_digest(self, digest: str) -> Reference:
-        digest_algorithm(digest)
-        return Reference(self.registry, self.repository, self.tag, digest)
-
     def __str__(self) -> str:
         text = f"{self.registry}/{self.repository}"
         if self.tag:
