@@ -293,9 +293,11 @@ def plugin_configs(sections: Mapping[str, Mapping[str, Any]]) -> dict[str, Any]:
     """What each plugin's checks get as ``ctx.config``: the validated model of the plugin's section
     when it contributes exactly one (the usual case), else ``None`` -- a plugin with several
     sections reads each from ``ctx.sections[name]``. One type, whatever the plugin declares."""
-    return {
-        plugin: next(iter(models.values())) if len(models) == 1 else None for plugin, models in sections.items()
-    }
+    return {plugin: _single(models) for plugin, models in sections.items()}
+
+
+def _single(models: Mapping[str, Any]) -> Any:
+    return next(iter(models.values())) if len(models) == 1 else None
 
 
 class Engine:

@@ -22,13 +22,18 @@ from typing import Any
 import httpx
 import pytest
 from doctor_oci.checks import _common
-from doctor_oci.client import RegistryClient
+from doctor_oci.client import (
+    RegistryClient,
+    RegistryError,
+    RetryPolicy,
+    parse_error_body,
+    parse_rate_limit,
+    parse_retry_after,
+)
 from doctor_oci.client.challenge import Challenge, parse_www_authenticate
 from doctor_oci.client.credentials import Credentials
-from doctor_oci.client.errors import RegistryError, parse_error_body
 from doctor_oci.client.link import next_link, parse_links
 from doctor_oci.client.reference import InvalidReference, InvalidRegistryUrl, Reference, RegistryEndpoint
-from doctor_oci.client.transport import RetryPolicy, parse_rate_limit, parse_retry_after
 from doctor_oci.referrers import descriptors
 from doctor_oci.settings import OciSettings
 from hypothesis import HealthCheck, given, settings

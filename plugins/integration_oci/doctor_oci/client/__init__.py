@@ -25,9 +25,8 @@ from doctor_oci.client.errors import (
     ResponseTooLarge,
     TLSError,
     Unsupported,
-    error_from_response,
-    parse_error_body,
 )
+from doctor_oci.client.headers import RateLimit, parse_rate_limit, parse_retry_after
 from doctor_oci.client.link import next_link, parse_links
 from doctor_oci.client.mediatypes import (
     DOCKER_MANIFEST,
@@ -48,13 +47,8 @@ from doctor_oci.client.reference import (
     digest_algorithm,
     is_digest,
 )
-from doctor_oci.client.transport import (
-    RateLimit,
-    RequestMetrics,
-    RetryPolicy,
-    parse_rate_limit,
-    parse_retry_after,
-)
+from doctor_oci.client.responses import error_from_response, parse_error_body
+from doctor_oci.client.transport import RequestMetrics, RetryPolicy
 from doctor_oci.client.urls import describe_request, describe_url, same_origin
 
 __all__ = [

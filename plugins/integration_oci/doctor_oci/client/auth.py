@@ -51,10 +51,10 @@ from doctor_oci.client.errors import (
     RegistryError,
     RegistryTimeout,
     TLSError,
-    error_from_response,
 )
 from doctor_oci.client.jsonbody import parse_json
 from doctor_oci.client.reference import RegistryEndpoint
+from doctor_oci.client.responses import error_from_response
 from doctor_oci.client.transport import TOKEN_FETCH_EXTENSION, Transport
 from doctor_oci.client.urls import describe_url, origin
 

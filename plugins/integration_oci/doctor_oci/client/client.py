@@ -31,21 +31,20 @@ from doctor_oci.client.errors import (
     PermissionDenied,
     ProtocolError,
     RegistryError,
-    error_from_response,
 )
+from doctor_oci.client.headers import RateLimit, parse_rate_limit
 from doctor_oci.client.jsonbody import parse_json
 from doctor_oci.client.link import next_link
 from doctor_oci.client.mediatypes import MANIFEST_ACCEPT, base_media_type
 from doctor_oci.client.reference import RegistryEndpoint, digest_algorithm, is_digest
+from doctor_oci.client.responses import error_from_response
 from doctor_oci.client.tls import verifying_context
 from doctor_oci.client.transport import (
     DEFAULT_MAX_BODY_BYTES,
     TAG_LIST_MAX_BODY_BYTES,
-    RateLimit,
     RequestMetrics,
     RetryPolicy,
     Transport,
-    parse_rate_limit,
 )
 from doctor_oci.client.urls import describe_request, origin
 from doctor_oci.settings import OciSettings

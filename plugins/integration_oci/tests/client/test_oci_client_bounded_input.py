@@ -17,10 +17,9 @@ import zlib
 
 import pytest
 from doctor_oci.checks._common import error_code
-from doctor_oci.client import ProtocolError, RegistryClient, ResponseTooLarge
+from doctor_oci.client import ProtocolError, RegistryClient, ResponseTooLarge, parse_error_body
 from doctor_oci.client.credentials import Credentials
 from doctor_oci.client.decoding import MAX_STACKED_ENCODINGS, BodyDecoder, content_codings
-from doctor_oci.client.errors import parse_error_body
 from doctor_oci.client.jsonbody import MAX_JSON_DEPTH, json_depth_exceeds, parse_json
 from doctor_oci.referrers import descriptors
 from doctor_oci.settings import OciSettings

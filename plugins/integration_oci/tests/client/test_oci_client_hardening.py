@@ -25,10 +25,13 @@ from doctor_oci.client import (
     AuthenticationError,
     Credentials,
     ProtocolError,
+    RedirectedToAnotherHost,
     RegistryClient,
     RegistryTimeout,
     RetryPolicy,
     TokenCache,
+    error_from_response,
+    parse_retry_after,
 )
 from doctor_oci.client.auth import (
     DEFAULT_TOKEN_LIFETIME_S,
@@ -38,9 +41,8 @@ from doctor_oci.client.auth import (
     token_lifetime,
     usable_token,
 )
-from doctor_oci.client.errors import RedirectedToAnotherHost, error_from_response
 from doctor_oci.client.reference import RegistryEndpoint
-from doctor_oci.client.transport import Transport, parse_retry_after
+from doctor_oci.client.transport import Transport
 from doctor_oci.settings import OciSettings
 from oci_client_fakes import FakeSleep
 
