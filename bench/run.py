@@ -24,7 +24,7 @@ from bench.environment import clean_env, start_bench_registry
 from bench.measure import BenchError, Machine
 from bench.results import Results, judge, render_markdown
 from bench.scenarios import run_s1, run_s1_modes, run_s2, run_s3, seed_s1, seed_s3
-from doctor_core.redact import redact
+from doctor_core.redaction import redact
 
 BENCH_DIR = Path(__file__).resolve().parent
 DEFAULT_OUTPUT = BENCH_DIR / "RESULTS.md"

@@ -33,7 +33,7 @@ from devtools.images import push_image
 from devtools.ports import LOOPBACK
 from devtools.registry import RunningRegistry, start_registry
 from doctor_core.models import Report
-from doctor_core.redact import redact
+from doctor_core.redaction import redact
 
 REPOSITORY = "bench/app"
 TAG = "v1"

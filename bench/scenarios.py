@@ -63,7 +63,7 @@ from devtools.images import (
     push_tag_schema_index,
 )
 from doctor_core.models import Report
-from doctor_core.redact import redact
+from doctor_core.redaction import redact
 
 Progress = Callable[[str], None]
 

@@ -20,9 +20,13 @@ from doctor_core._version import __version__
 
 if TYPE_CHECKING:
     from doctor_core.api import Doctor
+    from doctor_core.deadlines import time_left
+    from doctor_core.defaults import DEFAULT_DEADLINE_S
     from doctor_core.definitions import CheckDefinition, Severity, Status
+    from doctor_core.engine import RunResources
     from doctor_core.errors import ConfigError, DoctorError, PluginError, UsageError
     from doctor_core.hookspecs import hookimpl
+    from doctor_core.logs import get_logger
     from doctor_core.models import (
         Cause,
         CheckOutcome,
@@ -33,7 +37,9 @@ if TYPE_CHECKING:
         Summary,
     )
     from doctor_core.printable import neutralize
+    from doctor_core.redaction import MASK, describe_exception, redact, redact_value, register_secret
     from doctor_core.secrets import SecretRef
+    from doctor_core.targets import Target
     from doctor_core.types import (
         Check,
         CheckContext,
@@ -47,6 +53,16 @@ if TYPE_CHECKING:
     )
 
 _EXPORTS = {
+    "MASK": "doctor_core.redaction",
+    "redact": "doctor_core.redaction",
+    "redact_value": "doctor_core.redaction",
+    "register_secret": "doctor_core.redaction",
+    "describe_exception": "doctor_core.redaction",
+    "get_logger": "doctor_core.logs",
+    "time_left": "doctor_core.deadlines",
+    "Target": "doctor_core.targets",
+    "RunResources": "doctor_core.engine",
+    "DEFAULT_DEADLINE_S": "doctor_core.defaults",
     "Doctor": "doctor_core.api",
     "ConfigError": "doctor_core.errors",
     "DoctorError": "doctor_core.errors",
@@ -77,6 +93,8 @@ _EXPORTS = {
 }
 
 __all__ = [
+    "DEFAULT_DEADLINE_S",
+    "MASK",
     "Cause",
     "Check",
     "CheckContext",
@@ -96,15 +114,23 @@ __all__ = [
     "RenderOptions",
     "Report",
     "Reporter",
+    "RunResources",
     "SecretRef",
     "Severity",
     "SharedCause",
     "Status",
     "Summary",
+    "Target",
     "UsageError",
     "__version__",
+    "describe_exception",
+    "get_logger",
     "hookimpl",
     "neutralize",
+    "redact",
+    "redact_value",
+    "register_secret",
+    "time_left",
 ]
 
 

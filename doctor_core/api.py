@@ -27,7 +27,7 @@ from doctor_core.defaults import DEFAULT_CONCURRENCY, DEFAULT_DEADLINE_S
 from doctor_core.definitions import CheckDefinition
 from doctor_core.errors import UsageError
 from doctor_core.plugins import OwnedCommand, PluginInfo, PluginManager, env_flag, split_names
-from doctor_core.redact import redact, register_secret
+from doctor_core.redaction import redact, register_secret
 from doctor_core.selection import select
 from doctor_core.types import Check, ConfigFlag, RenderOptions, Reporter
 

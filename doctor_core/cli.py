@@ -337,7 +337,7 @@ def run_cli(
     except Exception as exc:
         from doctor_core.errors import DoctorError
         from doctor_core.printable import neutralize
-        from doctor_core.redact import describe_exception, redact
+        from doctor_core.redaction import describe_exception, redact
 
         # An error's text may quote a plugin or a registry: one line, nothing interpreted.
         if isinstance(exc, DoctorError):
@@ -832,7 +832,7 @@ def _cmd_plugin(
     from doctor_core.errors import PluginError
     from doctor_core.isolation import run_bounded
     from doctor_core.logs import get_logger
-    from doctor_core.redact import describe_exception
+    from doctor_core.redaction import describe_exception
 
     owned = doctor.commands[name]
     parser = streams.parser(prog=f"{prog} {name}", parents=[parent], description=owned.command.help)

@@ -27,7 +27,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from doctor_core.errors import ConfigError, PluginError
-from doctor_core.redact import MASK, describe_exception, redact, register_secret
+from doctor_core.redaction import MASK, describe_exception, redact, register_secret
 from doctor_core.types import ConfigSection
 
 if TYPE_CHECKING:

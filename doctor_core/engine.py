@@ -52,7 +52,7 @@ from doctor_core.defaults import DEFAULT_CONCURRENCY, DEFAULT_DEADLINE_S, DEFAUL
 from doctor_core.isolation import is_plugin_fault, note_abandoned, plugin_stdout_to_stderr
 from doctor_core.models import CheckDefinition, CheckOutcome, CheckResult, Report, Status, Summary
 from doctor_core.plugins import PluginManager
-from doctor_core.redact import describe_exception, redact, redact_value, register_secret
+from doctor_core.redaction import describe_exception, redact, redact_value, register_secret
 from doctor_core.targets import ScopedResources
 from doctor_core.types import Check, CheckContext
 

@@ -1,7 +1,7 @@
 """Exceptions the core raises to callers (the CLI maps each to an exit code and a message).
 
 Every message is written for the person running doctor: it names the key, file, check or plugin
-involved and what to do. None carries a secret (messages pass through :mod:`doctor_core.redact`).
+involved and what to do. None carries a secret (messages pass through :mod:`doctor_core.redaction`).
 """
 
 from __future__ import annotations

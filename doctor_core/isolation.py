@@ -141,7 +141,7 @@ def call_with_timeout(function: Callable[[], T], timeout_s: float, name: str) ->
         return value  # type: ignore[no-any-return]
     if isinstance(value, Exception):
         raise value
-    from doctor_core.redact import describe_exception
+    from doctor_core.redaction import describe_exception
 
     raise PluginAborted(describe_exception(value)) from None
 

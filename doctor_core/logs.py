@@ -8,7 +8,7 @@ structlog at all, so a run that logs nothing does not pay for it (~10 ms of star
 modules it imports: uuid, platform, pickle).
 
 The last processor before rendering passes every event value through
-:func:`doctor_core.redact.redact`, so a check logging a header or a URL cannot leak a credential.
+:func:`doctor_core.redaction.redact`, so a check logging a header or a URL cannot leak a credential.
 """
 
 from __future__ import annotations
@@ -18,7 +18,7 @@ import sys
 from collections.abc import Mapping, MutableMapping
 from typing import IO, Any
 
-from doctor_core.redact import redact, redact_value
+from doctor_core.redaction import redact, redact_value
 
 _state: dict[str, Any] = {}
 

@@ -48,7 +48,7 @@ from doctor_core import hookspecs
 from doctor_core.definitions import CheckDefinition
 from doctor_core.errors import PluginError
 from doctor_core.isolation import PluginTimeout, call_with_timeout, is_plugin_fault, plugin_stdout_to_stderr
-from doctor_core.redact import describe_exception, redact
+from doctor_core.redaction import describe_exception, redact
 from doctor_core.types import Check, Command, ConfigSection, Reporter, is_import_string, is_model_class
 
 if TYPE_CHECKING:

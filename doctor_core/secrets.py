@@ -8,7 +8,7 @@ content, without the trailing newline, is the secret). Use it in a plugin's sett
 
 During validation the reference is resolved: the model then holds a :class:`ResolvedSecret`
 whose ``value`` is a ``pydantic.SecretStr`` and whose ``ref`` (the reference text, not the
-secret) is safe to show. The value is registered with :mod:`doctor_core.redact`. A missing
+secret) is safe to show. The value is registered with :mod:`doctor_core.redaction`. A missing
 variable or unreadable file is a validation error, so the user gets exit code 2 with the key.
 
 Errors never echo what they cannot be sure is not the secret itself: users paste the password
@@ -29,7 +29,7 @@ from typing import Annotated, Any
 
 from pydantic import BeforeValidator, PlainSerializer, SecretStr
 
-from doctor_core.redact import register_secret
+from doctor_core.redaction import register_secret
 
 #: Larger secret files are refused: a SecretRef pointing at the wrong file should not load it.
 MAX_SECRET_FILE_BYTES = 64 * 1024

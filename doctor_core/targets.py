@@ -35,7 +35,7 @@ from dataclasses import dataclass
 from typing import Any, TypeVar
 
 from doctor_core.errors import UsageError
-from doctor_core.redact import describe_exception
+from doctor_core.redaction import describe_exception
 from doctor_core.types import Check, SharedResources, import_object, is_import_string
 
 T = TypeVar("T")

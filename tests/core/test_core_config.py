@@ -9,7 +9,7 @@ from pydantic import BaseModel, Field, SecretStr
 
 from doctor_core import ConfigError, ConfigSection, PluginError, SecretRef
 from doctor_core.config import Configuration
-from doctor_core.redact import redact
+from doctor_core.redaction import redact
 
 
 class Inner(BaseModel):

@@ -9,7 +9,7 @@ from pydantic import BaseModel, SecretStr
 
 from doctor_core import ConfigError, ConfigSection
 from doctor_core.config import Configuration
-from doctor_core.redact import redact
+from doctor_core.redaction import redact
 
 
 class Entry(BaseModel):

@@ -9,7 +9,7 @@ import time
 import pytest
 
 from doctor_core import Check, CheckDefinition, CheckOutcome, Doctor, Status, hookimpl
-from doctor_core.redact import register_secret
+from doctor_core.redaction import register_secret
 
 
 def _plugin(*checks: Check, listener: object | None = None) -> object:

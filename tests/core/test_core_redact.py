@@ -1,4 +1,4 @@
-"""doctor_core.redact: the one masking mechanism every output path goes through."""
+"""doctor_core.redaction: the one masking mechanism every output path goes through."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ import threading
 
 import pytest
 
-from doctor_core.redact import MASK, forget_secrets, redact, redact_value, register_secret
+from doctor_core.redaction import MASK, forget_secrets, redact, redact_value, register_secret
 
 
 @pytest.fixture(autouse=True)

@@ -14,7 +14,7 @@ import re
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from doctor_core.redact import forget_secrets, redact
+from doctor_core.redaction import forget_secrets, redact
 
 WORDS = (
     "username",

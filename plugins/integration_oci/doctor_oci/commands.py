@@ -19,10 +19,7 @@ import sys
 import unicodedata
 from typing import TYPE_CHECKING, TextIO
 
-from doctor_core.defaults import DEFAULT_DEADLINE_S
-from doctor_core.errors import ConfigError
-from doctor_core.redact import redact
-from doctor_core.types import Command, CommandApp
+from doctor_core import DEFAULT_DEADLINE_S, Command, CommandApp, ConfigError, redact
 
 if TYPE_CHECKING:
     from doctor_oci.client.reference import Reference

@@ -43,11 +43,10 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
-from doctor_core.errors import UsageError
-from doctor_core.redact import describe_exception, redact, register_secret
+from doctor_core import UsageError, describe_exception, redact, register_secret
 
 if TYPE_CHECKING:
-    from doctor_core.types import CheckContext, CommandApp
+    from doctor_core import CheckContext, CommandApp
     from doctor_oci.client import RegistryClient
     from doctor_oci.settings import OciSettings
 
@@ -185,7 +184,7 @@ def _first_error(exc: ValueError) -> str:
 
 # ------------------------------------------------------------------------------------- probing
 def _context(check_id: str, settings: OciSettings, shared: Any, log: Any, name: str) -> CheckContext:
-    from doctor_core.types import CheckContext
+    from doctor_core import CheckContext
     from doctor_oci.plugin import DEFINITIONS
 
     definition = next(d for d in DEFINITIONS if d.check_id == check_id)
@@ -202,7 +201,7 @@ def _context(check_id: str, settings: OciSettings, shared: Any, log: Any, name: 
 
 async def measure(name: str, settings: OciSettings, log: Any = None) -> MatrixRow:
     """Measure one registry's row (never raises for what the registry does)."""
-    from doctor_core.engine import RunResources
+    from doctor_core import RunResources
 
     row = MatrixRow(
         registry=name, url=settings.RegistryUrl, measured_at=datetime.now(UTC).replace(microsecond=0)
@@ -226,7 +225,7 @@ def _fill(row: MatrixRow, why: str) -> None:
 
 
 async def _measure(row: MatrixRow, settings: OciSettings, resources: Any, log: Any) -> None:
-    from doctor_core.models import Status
+    from doctor_core import Status
     from doctor_oci.checks import capabilities, referrers
     from doctor_oci.checks._common import PROBE_DIGEST, resolve_test_image
     from doctor_oci.client import RegistryClient
@@ -360,7 +359,7 @@ async def _referrers_cells(
 
 
 def _null_log() -> Any:
-    from doctor_core.logs import get_logger
+    from doctor_core import get_logger
 
     return get_logger(component="matrix")
 

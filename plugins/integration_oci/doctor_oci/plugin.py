@@ -14,9 +14,16 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
-from doctor_core.definitions import CheckDefinition, Severity
-from doctor_core.hookspecs import hookimpl
-from doctor_core.types import Check, Command, ConfigFlag, ConfigKey, ConfigSection
+from doctor_core import (
+    Check,
+    CheckDefinition,
+    Command,
+    ConfigFlag,
+    ConfigKey,
+    ConfigSection,
+    Severity,
+    hookimpl,
+)
 
 _CHECKS = "doctor_oci.checks"
 #: The ``OCI`` section's pydantic model, imported by the core only when the configuration is read.

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from doctor_core.types import CheckContext
+from doctor_core import CheckContext
 from doctor_oci.client import RegistryClient
 from doctor_oci.registries import RegistryProfile, identify
 from doctor_oci.settings import OciSettings

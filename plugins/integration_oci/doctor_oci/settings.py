@@ -30,7 +30,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator, model_validator
 
-from doctor_core.secrets import SecretRef
+from doctor_core import SecretRef
 
 
 class OciSettings(BaseModel):

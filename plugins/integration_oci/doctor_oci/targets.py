@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from doctor_core.targets import Target
+from doctor_core import Target
 from doctor_oci.settings import DEFAULT_TARGET, OciSettings, RegistryEntry
 
 

@@ -120,7 +120,7 @@ def host_targets(config: NetSettings | None) -> list[Any]:
 
     This is the core's "checks per target" feature (``doctor_core.targets``) in its smallest form.
     """
-    from doctor_core.targets import Target
+    from doctor_core import Target
 
     if config is None or not config.PerHost:
         return []

@@ -20,9 +20,7 @@ from typing import Any
 
 import httpx
 
-from doctor_core.models import CheckOutcome, Severity, Status
-from doctor_core.redact import redact, redact_value
-from doctor_core.types import CheckContext
+from doctor_core import CheckContext, CheckOutcome, Severity, Status, redact, redact_value
 from doctor_oci.client import (
     AuthenticationError,
     ConnectError,

@@ -24,8 +24,7 @@ import asyncio
 from collections.abc import Awaitable
 from typing import Any, Literal
 
-from doctor_core.models import CheckOutcome, Status
-from doctor_core.types import CheckContext
+from doctor_core import CheckContext, CheckOutcome, Status
 from doctor_oci.checks._common import (
     PROBE_DIGEST,
     TestImage,

@@ -13,8 +13,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from doctor_core.models import CheckOutcome, Status
-from doctor_core.types import CheckContext
+from doctor_core import CheckContext, CheckOutcome, Status
 from doctor_oci.checks._common import NOT_CONFIGURED, Verdict, error_verdict, finish, status_text
 from doctor_oci.client import RegistryClient, RegistryError
 from doctor_oci.registries import UNKNOWN, advice, recommendations

@@ -26,8 +26,7 @@ from __future__ import annotations
 import asyncio
 from typing import Any, Literal
 
-from doctor_core.models import CheckOutcome, Status
-from doctor_core.types import CheckContext
+from doctor_core import CheckContext, CheckOutcome, Status
 from doctor_oci.checks._common import (
     PROBE_DIGEST,
     Verdict,

@@ -39,7 +39,7 @@ from urllib.parse import urlencode
 
 import httpx
 
-from doctor_core.redact import register_secret
+from doctor_core import register_secret
 from doctor_oci.client.challenge import Challenge
 from doctor_oci.client.credentials import Credentials
 from doctor_oci.client.errors import (

@@ -21,7 +21,7 @@ from typing import Any, Literal, TypeVar
 
 import httpx
 
-from doctor_core.redact import redact
+from doctor_core import redact
 from doctor_oci.client.auth import AuthAttempt, Authenticator, TokenCache
 from doctor_oci.client.budget import DEFAULT_MAX_TAGS, PageBudget
 from doctor_oci.client.challenge import Challenge, parse_www_authenticate
@@ -36,6 +36,7 @@ from doctor_oci.client.headers import RateLimit, parse_rate_limit
 from doctor_oci.client.jsonbody import parse_json
 from doctor_oci.client.link import next_link
 from doctor_oci.client.mediatypes import MANIFEST_ACCEPT, base_media_type
+from doctor_oci.client.options import ClientSettings
 from doctor_oci.client.reference import RegistryEndpoint, digest_algorithm, is_digest
 from doctor_oci.client.responses import error_from_response
 from doctor_oci.client.tls import verifying_context
@@ -47,7 +48,6 @@ from doctor_oci.client.transport import (
     Transport,
 )
 from doctor_oci.client.urls import describe_request, origin
-from doctor_oci.settings import OciSettings
 
 T = TypeVar("T")
 
@@ -95,7 +95,7 @@ class _AuthInfo:
     insufficient_scope: bool
 
 
-def _verify(settings: OciSettings) -> ssl.SSLContext | bool:
+def _verify(settings: ClientSettings) -> ssl.SSLContext | bool:
     if settings.Insecure:
         return False
     # One context per trust setting per process, shared by the clients (client/tls.py: why).
@@ -111,7 +111,7 @@ class RegistryClient:
 
     def __init__(
         self,
-        settings: OciSettings,
+        settings: ClientSettings,
         *,
         registry: str | None = None,
         transport: httpx.AsyncBaseTransport | None = None,
@@ -175,7 +175,7 @@ class RegistryClient:
         self._memo: dict[Hashable, asyncio.Future[Any]] = {}
 
     @classmethod
-    async def open(cls, settings: OciSettings, **kwargs: Any) -> RegistryClient:
+    async def open(cls, settings: ClientSettings, **kwargs: Any) -> RegistryClient:
         """Construct a client without blocking the event loop.
 
         Resolving credentials may run a docker credential helper program (bounded by its

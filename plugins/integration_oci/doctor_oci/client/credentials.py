@@ -16,7 +16,7 @@ Resolution order (first match wins):
 4. Anonymous.
 
 ``Credentials.source`` says where they came from, never the secret. Every secret found is
-registered with :func:`doctor_core.redact.register_secret` before anything else happens.
+registered with :func:`doctor_core.redaction.register_secret` before anything else happens.
 """
 
 from __future__ import annotations
@@ -35,10 +35,10 @@ from typing import Any, Literal
 
 from pydantic import SecretStr
 
-from doctor_core.redact import redact, register_secret
+from doctor_core import redact, register_secret
 from doctor_oci.client.errors import ProtocolError
 from doctor_oci.client.jsonbody import parse_json
-from doctor_oci.settings import OciSettings
+from doctor_oci.client.options import ClientSettings
 
 __all__ = [
     "DOCKER_HUB_CONFIG_KEY",
@@ -108,7 +108,7 @@ class Credentials:
     __str__ = __repr__
 
 
-def default_docker_config_path(settings: OciSettings | None = None) -> Path:
+def default_docker_config_path(settings: ClientSettings | None = None) -> Path:
     """``DockerConfig``, else ``$DOCKER_CONFIG/config.json`` (a directory), else ``~/.docker/config.json``."""
     if settings is not None and settings.DockerConfig is not None:
         return settings.DockerConfig.expanduser()
@@ -409,7 +409,7 @@ def _from_containers_auth(
     return _from_entry(auths[key], key, path, "containers-auth") if key is not None else None
 
 
-def _from_settings(settings: OciSettings) -> Credentials | None:
+def _from_settings(settings: ClientSettings) -> Credentials | None:
     if settings.Token is not None:
         token = settings.Token.get_secret_value()
         register_secret(token)
@@ -446,7 +446,7 @@ def _from_settings(settings: OciSettings) -> Credentials | None:
     return None
 
 
-def _is_configured_registry(settings: OciSettings, registry_host: str) -> bool:
+def _is_configured_registry(settings: ClientSettings, registry_host: str) -> bool:
     from doctor_oci.client.reference import RegistryEndpoint
 
     try:
@@ -456,7 +456,7 @@ def _is_configured_registry(settings: OciSettings, registry_host: str) -> bool:
 
 
 def resolve_credentials(
-    settings: OciSettings,
+    settings: ClientSettings,
     registry_host: str,
     *,
     repository: str | None = None,

@@ -17,10 +17,10 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 
-from doctor_core.redact import redact
+from doctor_core import redact
 
 if TYPE_CHECKING:
-    from doctor_oci.settings import OciSettings
+    from doctor_oci.client.options import ClientSettings
 
 __all__ = [
     "DOCKER_HUB",
@@ -154,7 +154,7 @@ class Reference:
         return cls(registry=domain, repository=path, tag=tag, digest=digest)
 
     @classmethod
-    def from_settings(cls, settings: OciSettings) -> Reference:
+    def from_settings(cls, settings: ClientSettings) -> Reference:
         """The reference the checks probe: ``RegistryUrl`` + ``TestRepository`` + ``TestTag``.
 
         ``TestTag`` may also be a digest. Without ``RegistryUrl`` the registry is Docker Hub.
@@ -257,7 +257,7 @@ class RegistryEndpoint:
         return cls(scheme=scheme, host=host, api_host=host)
 
     @classmethod
-    def from_settings(cls, settings: OciSettings, registry: str | None = None) -> RegistryEndpoint:
+    def from_settings(cls, settings: ClientSettings, registry: str | None = None) -> RegistryEndpoint:
         """``registry`` (host[:port]) if given, else ``RegistryUrl``, else Docker Hub."""
         if registry:
             return cls.parse(registry)

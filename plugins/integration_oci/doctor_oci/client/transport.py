@@ -49,7 +49,7 @@ from typing import Any
 
 import httpx
 
-from doctor_core.deadlines import time_left
+from doctor_core import time_left
 from doctor_oci.client.decoding import ACCEPT_ENCODING, prepare_decoding
 from doctor_oci.client.errors import (
     ConnectError,
@@ -112,7 +112,7 @@ TOKEN_FETCH_EXTENSION = "doctor_oci.token_fetch"
 def _logger() -> Any:
     """doctor's logger (its pipeline is chosen at run time: looked up per event), else structlog's."""
     try:
-        from doctor_core.logs import get_logger
+        from doctor_core import get_logger
     except ImportError:
         import structlog
 

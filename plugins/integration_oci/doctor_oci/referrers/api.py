@@ -27,7 +27,7 @@ from typing import Any
 
 import httpx
 
-from doctor_core.logs import get_logger
+from doctor_core import get_logger
 from doctor_oci.client import RegistryClient
 from doctor_oci.client.budget import DEFAULT_MAX_PAGES, PageBudget
 from doctor_oci.client.errors import ProtocolError, RegistryError

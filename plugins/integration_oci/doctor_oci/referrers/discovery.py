@@ -34,8 +34,7 @@ from typing import Any, get_args
 
 import httpx
 
-from doctor_core.logs import get_logger
-from doctor_core.redact import redact
+from doctor_core import get_logger, redact
 from doctor_oci.client import RegistryClient
 from doctor_oci.client.errors import NotFound, RegistryError, Unsupported
 from doctor_oci.client.reference import Reference, RegistryEndpoint

@@ -20,7 +20,7 @@ import asyncio
 from collections.abc import Sequence
 from typing import Any
 
-from doctor_core.logs import get_logger
+from doctor_core import get_logger
 from doctor_oci.client import RegistryClient
 from doctor_oci.client.errors import NotFound, ProtocolError
 from doctor_oci.referrers.descriptors import (

@@ -19,7 +19,7 @@ from doctor_oci.plugin import DEFINITIONS, RUNNERS
 from doctor_oci.settings import OciSettings
 
 from doctor_core.models import CheckOutcome
-from doctor_core.redact import register_secret
+from doctor_core.redaction import register_secret
 from doctor_core.types import CheckContext
 
 T = TypeVar("T")

@@ -11,7 +11,7 @@ from doctor_oci.client import RetryPolicy
 from doctor_oci.settings import OciSettings
 from oci_client_fakes import FakeSleep
 
-from doctor_core.redact import forget_secrets
+from doctor_core.redaction import forget_secrets
 
 
 @pytest.fixture(autouse=True)
