@@ -81,7 +81,7 @@ class PhaseClock:
         if isinstance(original, classmethod):
             timed = classmethod(timed)  # type: ignore[assignment]
         elif isinstance(original, staticmethod):
-            timed = staticmethod(timed)  # type: ignore[assignment]
+            timed = staticmethod(timed)
         setattr(owner, attribute, timed)
 
     def _timed(self, function: Callable[..., Any], name: str) -> Callable[..., Any]:

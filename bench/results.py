@@ -356,19 +356,19 @@ def _judge_s1(results: Results) -> list[Target]:
                 f"{base.run_ms.median:.0f} ms and the rest is start-up, configuration and rendering "
                 "(see the phases below)."
             )))
-    image = _depth_image(s1)
-    network = s1.slow_network(image=image) if image else None
+    depth_image = _depth_image(s1)
+    network = s1.slow_network(image=depth_image) if depth_image else None
     if network is None:
         out.append(_not_measured(results, "S1", depth_target))
     else:
         seconds, trips = network
-        measured = f"{_ms(seconds)} = {trips:.1f} round trips (report duration, {image} image)"
-        by_wall = s1.slow_network(wall=True, image=image)
-        slow = s1.slowest(image)
+        measured = f"{_ms(seconds)} = {trips:.1f} round trips (report duration, {depth_image} image)"
+        by_wall = s1.slow_network(wall=True, image=depth_image)
+        slow = s1.slowest(depth_image)
         if by_wall is not None:
             measured += f"; by process wall time {by_wall[1]:.1f}"
         if slow is not None:
-            ref = s1.network(slow.rtt_s, image=image, reference=True)
+            ref = s1.network(slow.rtt_s, image=depth_image, reference=True)
             if ref is not None:
                 measured += f"; reference client {ref[1]:.1f}"
         if s1.timeline is not None:
@@ -406,12 +406,12 @@ def _judge_s1(results: Results) -> list[Target]:
         else:
             out.append(Target("S1", mode_target, measured, "missed",
                               f"{trips - limit:.1f} round trips over the floor"))
-    slow = s1.slowest(image) if image else None
+    slow = s1.slowest(depth_image) if depth_image else None
     if slow is None:
         out.append(_not_measured(results, "S1", token_target))
     else:
         tokens = slow.token_server_requests.median
-        measured = f"{tokens:.0f} at the token server ({image} image)"
+        measured = f"{tokens:.0f} at the token server ({depth_image} image)"
         if slow.reference is not None:
             measured += f"; reference client {slow.reference.token_fetches:.0f}"
         verdict = "met" if tokens <= S1_MAX_TOKEN_FETCHES else "missed"
@@ -421,7 +421,7 @@ def _judge_s1(results: Results) -> list[Target]:
         out.append(_not_measured(results, "S1", challenge_target))
     else:
         count = s1.timeline.challenges
-        measured = f"{count} in the --verbose run ({s1.timeline.image or image} image)"
+        measured = f"{count} in the --verbose run ({s1.timeline.image or depth_image} image)"
         verdict = "met" if count <= S1_MAX_CHALLENGES else "missed"
         note = "" if verdict == "met" else "requests met their own 401 instead of waiting for the /v2/ one"
         out.append(Target("S1", challenge_target, measured, verdict, note))
@@ -626,8 +626,12 @@ def _render_s1(results: Results) -> list[str]:
             continue
         slow_ms = slow.rtt_s * 1000
         seconds, trips = network
-        ref = s1.network(slow.rtt_s, image=image, reference=True)
-        ref_text = f" Reference client: {_ms(ref[0])} = {ref[1]:.1f} round trips." if ref else ""
+        ref_network = s1.network(slow.rtt_s, image=image, reference=True)
+        ref_text = (
+            f" Reference client: {_ms(ref_network[0])} = {ref_network[1]:.1f} round trips."
+            if ref_network
+            else ""
+        )
         lines += ["", f"Network time, {image} image, at {slow_ms:.0f} ms RTT ({slow_ms:.0f} ms median - 0 ms "
                   f"median of the report's `duration_ms`): {_ms(seconds)} = **{trips:.1f} round trips** "
                   f"(/{slow_ms / 1000:.3f} s). From the process wall times: {_ms(by_wall[0])} = "

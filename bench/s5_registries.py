@@ -237,7 +237,7 @@ class S5Result:
             "sizes": {
                 size: {
                     "wall_s": list(self.wall(size).samples),
-                    "rss_mb": list(self.rss_mb(size).samples) if self.rss_mb(size) else None,
+                    "rss_mb": list(rss.samples) if (rss := self.rss_mb(size)) is not None else None,
                     "max_requests_per_registry": {
                         kind: self.max_requests(size, kind) for kind in sorted(set(self.kinds.values()))
                     },

@@ -326,7 +326,7 @@ def s1_timeline(bench: BenchRegistry, rtt_s: float, tag: str | None = None) -> T
     """One ``--verbose --log-format json`` run at ``rtt_s``: which requests ran when (not timed)."""
     argv = [*doctor_executable(), "--tag", "registry", "--format", "json"]
     argv += ["--verbose", "--log-format", "json"]
-    env = bench.doctor_env(**({"OCI__TestTag": tag} if tag else {}))
+    env = bench.doctor_env(OCI__TestTag=tag) if tag else bench.doctor_env()
     bench.set_rtt(rtt_s)
     try:
         measurement = run_measured(argv, env=env, rss=False, timeout=120, cwd=bench.workdir)
@@ -662,7 +662,11 @@ def run_s3(
         token_requests=_spread(tokens).median,
         method="/".join(sorted(methods)),
         exit_codes=tuple(codes),
-        reference={rtt: _reference_run(samples) for rtt, samples in reference_walls.items() if samples},
+        reference={
+            rtt: run
+            for rtt, samples in reference_walls.items()
+            if (run := _reference_run(samples)) is not None
+        },
     )
 
 

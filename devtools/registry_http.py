@@ -185,7 +185,7 @@ class RegistryHttp:
         realm = challenge.params.get("realm")
         if not realm:
             raise RegistryHttpError("Bearer challenge without realm", method=method, url=url, status=401)
-        params: list[tuple[str, str]] = []
+        params: list[tuple[str, str | int | float | bool | None]] = []
         if "service" in challenge.params:
             params.append(("service", challenge.params["service"]))
         if challenge.params.get("scope"):

@@ -23,12 +23,14 @@ from __future__ import annotations
 import argparse
 import os
 import sys
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Awaitable, Iterable, Mapping, Sequence
 from typing import IO, TYPE_CHECKING, Any, NoReturn
 
 from doctor_core._version import __version__
 
 if TYPE_CHECKING:
+    from _typeshed import SupportsWrite
+
     from doctor_core.api import Doctor
     from doctor_core.models import Report, Summary
     from doctor_core.types import Reporter
@@ -77,7 +79,7 @@ class _Parser(argparse.ArgumentParser):
     stdout: IO[str] = sys.stdout
     stderr: IO[str] = sys.stderr
 
-    def _print_message(self, message: str, file: IO[str] | None = None) -> None:
+    def _print_message(self, message: str, file: SupportsWrite[str] | None = None) -> None:
         if message:
             target = self.stderr if file is sys.stderr or file is self.stderr else self.stdout
             target.write(message)
@@ -848,6 +850,7 @@ def _cmd_plugin(
     app = DoctorCommandApp(doctor, get_logger(command=name), stdout=streams.out, stderr=streams.err)
     value = owned.command.run(ns, app)
     if inspect.isawaitable(value):
+        awaitable: Awaitable[int] = value
 
         async def waiter() -> Any:
             import signal
@@ -862,7 +865,7 @@ def _cmd_plugin(
                     continue
                 installed.append(sig)
             try:
-                return await value
+                return await awaitable
             finally:
                 for sig in installed:
                     loop.remove_signal_handler(sig)

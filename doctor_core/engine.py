@@ -39,6 +39,7 @@ from __future__ import annotations
 
 import asyncio
 import contextvars
+import functools
 import inspect
 import threading
 import time
@@ -105,8 +106,8 @@ class RunResources:
         if task is None:
             task = asyncio.ensure_future(factory())
             self._tasks[key] = task
-            task.add_done_callback(lambda done, key=key: self._settled(key, done))
-        return await asyncio.shield(task)  # type: ignore[no-any-return]
+            task.add_done_callback(functools.partial(self._settled, key))
+        return await asyncio.shield(task)
 
     def _settled(self, key: str, task: asyncio.Future[Any]) -> None:
         if task.cancelled() or task.exception() is not None:
@@ -398,7 +399,7 @@ class Engine:
         self._plugins.notify("doctor_run_finished", report=report)
         return report
 
-    async def _stop(self, tasks: list[asyncio.Future[CheckResult]], reason: str, grace_s: float) -> None:
+    async def _stop(self, tasks: Sequence[asyncio.Future[CheckResult]], reason: str, grace_s: float) -> None:
         """Cancel unfinished checks; each gives its own check ``grace_s`` to clean up, then abandons it."""
         self._stop_reason = reason
         self._grace_s = grace_s

@@ -187,7 +187,7 @@ def plugin_stdout_to_stderr() -> Iterator[None]:
     with _stdout_lock:
         if _stdout_depth == 0:
             _saved_stdout = sys.stdout
-            sys.stdout = _ToStderr()  # type: ignore[assignment]
+            sys.stdout = _ToStderr()
         _stdout_depth += 1
     try:
         yield

@@ -16,7 +16,7 @@ from __future__ import annotations
 import logging
 import sys
 from collections.abc import Mapping, MutableMapping
-from typing import IO, Any
+from typing import IO, Any, TextIO, cast
 
 from doctor_core.redaction import redact, redact_value
 
@@ -89,7 +89,7 @@ def configure(*, verbose: bool = False, fmt: str = "console", stream: IO[str] | 
             renderer,
         ],
         wrapper_class=structlog.make_filtering_bound_logger(level),
-        logger=structlog.PrintLogger(file=target),
+        logger=structlog.PrintLogger(file=cast("TextIO", target)),
     )
 
 

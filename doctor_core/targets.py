@@ -78,7 +78,7 @@ def _resolve(check: Check) -> Callable[[Any], Any] | None:
         declared = import_object(declared)
     if not callable(declared):
         raise TypeError(f"targets {check.targets!r} is not callable")
-    return declared  # type: ignore[no-any-return]
+    return declared
 
 
 def _failing(check: Check, problem: str) -> PlannedCheck:

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from doctor_core import redact
+from doctor_core import redaction as redact
 
 FIXTURES = Path(__file__).parent / "fixtures"
 REPO = Path(__file__).resolve().parents[2]

@@ -7,7 +7,17 @@ import re
 import xml.etree.ElementTree as ET
 from datetime import UTC, datetime
 
-from doctor_core import Cause, Check, CheckDefinition, Doctor, Report, Reporter, hookimpl, neutralize, redact
+from doctor_core import (
+    Cause,
+    Check,
+    CheckDefinition,
+    Doctor,
+    Report,
+    Reporter,
+    hookimpl,
+    neutralize,
+    redaction,
+)
 from doctor_core.models import CheckResult, PluginProblem, Severity, SharedCause, Status, Summary
 
 HEALTHY = """\
@@ -254,7 +264,7 @@ def test_engine_copies_the_cause_and_the_report_collects_it_once():
 
 def test_a_cause_is_redacted_like_the_message():
     secret = "s3cr3t-Pa55word-value"
-    redact.register_secret(secret)
+    redaction.register_secret(secret)
     leaky = Cause(key=f"k:{secret}", summary=f"rejected {secret}", remediation=(f"use {secret}",))
     _doctor, report = _cause_run(_CausePlugin(cause=leaky))
     assert secret not in report.to_json()

@@ -57,7 +57,9 @@ class UploadSession:
             self.locations.append(self.location)
 
 
-async def _finish_despite_cancellation(task: asyncio.Future[T], limit_s: float) -> tuple[T | None, bool]:
+async def _finish_despite_cancellation(
+    task: asyncio.Future[T], limit_s: float
+) -> tuple[T | None, bool]:
     """Wait (at most ``limit_s`` seconds) for ``task`` even if we are cancelled meanwhile.
 
     Returns ``(result or None, cancelled_meanwhile)``. The task's own exceptions are swallowed
@@ -90,7 +92,7 @@ async def cancel_upload(client: RegistryClient, session: UploadSession, scopes: 
     location = session.location
     if location is None:
         return True
-    delete: asyncio.Future[httpx.Response] = asyncio.ensure_future(
+    delete: asyncio.Future[httpx.Response | None] = asyncio.ensure_future(
         client.request("DELETE", location, scopes=scopes)
     )
     response, cancelled = await _finish_despite_cancellation(delete, CANCEL_TIMEOUT_S)
@@ -145,7 +147,7 @@ async def upload_session(
     try:
         response = await asyncio.shield(post)
     except asyncio.CancelledError:
-        late, _ = await _finish_despite_cancellation(post, CANCEL_TIMEOUT_S)
+        late = (await _finish_despite_cancellation(post, CANCEL_TIMEOUT_S))[0]
         if late is not None and late.status_code == 202 and late.headers.get("location"):
             orphan = UploadSession(late, urljoin(base, late.headers["location"]))
             await _cancel_quietly(client, orphan, scopes)
@@ -209,7 +211,7 @@ async def request_in_session(
     try:
         response = await asyncio.shield(sent)
     except asyncio.CancelledError:
-        late, _ = await _finish_despite_cancellation(sent, CANCEL_TIMEOUT_S)
+        late = (await _finish_despite_cancellation(sent, CANCEL_TIMEOUT_S))[0]
         if late is not None and late.status_code == 202:
             session.move_to(late.headers.get("location"), base)
         raise

@@ -34,7 +34,7 @@ import math
 import time
 from collections.abc import Awaitable, Callable, Hashable, Iterable
 from dataclasses import dataclass, field
-from typing import Literal
+from typing import Any, Literal
 from urllib.parse import urlencode
 
 import httpx
@@ -132,8 +132,8 @@ def canonical_scopes(scopes: frozenset[str]) -> frozenset[str]:
             kept.add(scope)
             continue
         merged.setdefault(resource, set()).update(a for a in actions.split(",") if a)
-    for resource, actions in merged.items():
-        ordered = sorted(actions, key=lambda action: (_ACTION_ORDER.get(action, 3), action))
+    for resource, wanted in merged.items():
+        ordered = sorted(wanted, key=lambda action: (_ACTION_ORDER.get(action, 3), action))
         kept.add(f"{resource}:{','.join(ordered)}")
     return frozenset(kept)
 
@@ -491,7 +491,7 @@ class Authenticator:
             response = await self._post(url, realm, scopes, form)
             if response.status_code not in {404, 405}:
                 return self._token_from(response, scopes, with_credentials=True)
-        params: list[tuple[str, str]] = []
+        params: list[tuple[str, str | int | float | bool | None]] = []
         if realm.service:
             params.append(("service", realm.service))
         params.extend(("scope", scope) for scope in sorted(scopes))
@@ -569,7 +569,12 @@ class Authenticator:
     def _refusal(self, response: httpx.Response, request: str, with_credentials: bool) -> RegistryError:
         where = origin(response.request.url)[1]
         error = error_from_response(response, request=request, credentials_sent=with_credentials)
-        kwargs = {"status": error.status, "codes": error.codes, "request": request, "detail": error.detail}
+        kwargs: dict[str, Any] = {
+            "status": error.status,
+            "codes": error.codes,
+            "request": request,
+            "detail": error.detail,
+        }
         if response.status_code == 401:
             if with_credentials:
                 who = f" for user {self.credentials.username!r}" if self.credentials.username else ""

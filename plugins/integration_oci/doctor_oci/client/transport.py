@@ -448,14 +448,14 @@ class Transport:
                     await self._read_capped(response, cap, method, url)
                 finally:
                     await response.aclose()
-            except RegistryError as error:
-                self._log(method, url, None, started, error)
-                return _Outcome(error=error)
+            except RegistryError as refused:
+                self._log(method, url, None, started, refused)
+                return _Outcome(error=refused)
             except httpx.HTTPError as exc:
-                error = map_transport_error(exc, f"{method} {describe_url(url)}")
-                self._log(method, url, None, started, error)
+                mapped = map_transport_error(exc, f"{method} {describe_url(url)}")
+                self._log(method, url, None, started, mapped)
                 before = not sent and isinstance(exc, httpx.ConnectError | httpx.ConnectTimeout)
-                return _Outcome(error=error, before_send=before)
+                return _Outcome(error=mapped, before_send=before)
             self._log(method, url, response.status_code, started, None)
             response.history = list(history)
             if self.on_response is not None:

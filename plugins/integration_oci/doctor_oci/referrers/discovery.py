@@ -37,6 +37,7 @@ import httpx
 from doctor_core import get_logger, redact
 from doctor_oci.client import RegistryClient
 from doctor_oci.client.errors import NotFound, RegistryError, Unsupported
+from doctor_oci.client.options import ClientSettings
 from doctor_oci.client.reference import Reference, RegistryEndpoint
 from doctor_oci.client.transport import RequestMetrics
 from doctor_oci.referrers.api import (
@@ -330,7 +331,7 @@ async def discover_referrers(
         return await _discover(own, ref, artifact_type, method, concurrency, cosign, settings, verify)
 
 
-def _registry_override(settings: OciSettings, registry: str) -> str | None:
+def _registry_override(settings: ClientSettings, registry: str) -> str | None:
     """``None`` when ``registry`` is the configured one (keeping ``RegistryUrl``'s scheme), else
     ``registry``."""
     if settings.RegistryUrl and (
@@ -341,7 +342,7 @@ def _registry_override(settings: OciSettings, registry: str) -> str | None:
 
 
 async def open_client(
-    settings: OciSettings, reference: Reference, *, metrics: RequestMetrics | None = None
+    settings: ClientSettings, reference: Reference, *, metrics: RequestMetrics | None = None
 ) -> RegistryClient:
     """An open :class:`RegistryClient` for ``reference``'s registry; the caller closes it. It gets
     that registry's credentials only (the rule is :func:`~doctor_oci.client.resolve_credentials`'s);
