@@ -22,7 +22,7 @@ if TYPE_CHECKING:
     from doctor_core.definitions import CheckDefinition, Severity, Status
     from doctor_core.errors import ConfigError, DoctorError, PluginError, UsageError
     from doctor_core.hookspecs import hookimpl
-    from doctor_core.models import CheckOutcome, CheckResult, PluginProblem, Report, Summary
+    from doctor_core.models import Cause, CheckOutcome, CheckResult, PluginProblem, Report, Summary
     from doctor_core.secrets import SecretRef
     from doctor_core.types import (
         Check,
@@ -43,6 +43,7 @@ _EXPORTS = {
     "UsageError": "doctor_core.errors",
     "hookimpl": "doctor_core.hookspecs",
     "CheckDefinition": "doctor_core.definitions",
+    "Cause": "doctor_core.models",
     "CheckOutcome": "doctor_core.models",
     "CheckResult": "doctor_core.models",
     "PluginProblem": "doctor_core.models",
@@ -62,6 +63,7 @@ _EXPORTS = {
 }
 
 __all__ = [
+    "Cause",
     "Check",
     "CheckContext",
     "CheckDefinition",

@@ -32,7 +32,7 @@ from datetime import UTC, datetime
 from typing import Any, TypeVar
 
 from doctor_core.defaults import DEFAULT_CONCURRENCY, DEFAULT_DEADLINE_S, DEFAULT_TIMEOUT_FACTOR
-from doctor_core.models import CheckDefinition, CheckOutcome, CheckResult, Report, Status, Summary
+from doctor_core.models import Cause, CheckDefinition, CheckOutcome, CheckResult, Report, Status, Summary
 from doctor_core.plugins import PluginManager
 from doctor_core.redact import describe_exception, redact, redact_value, register_secret
 from doctor_core.types import Check, CheckContext
@@ -354,4 +354,16 @@ class Engine:
             remediation=tuple(redact(step) for step in outcome.remediation),
             duration_ms=elapsed(),
             metrics=dict(outcome.metrics),
+            cause=_redacted_cause(outcome.cause),
         )
+
+
+def _redacted_cause(cause: Cause | None) -> Cause | None:
+    """The outcome's root cause with every string redacted (``None`` stays ``None``)."""
+    if cause is None:
+        return None
+    return Cause(
+        key=redact(cause.key),
+        summary=redact(cause.summary),
+        remediation=tuple(redact(step) for step in cause.remediation),
+    )

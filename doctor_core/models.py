@@ -25,6 +25,7 @@ from doctor_core.definitions import CheckDefinition, Severity, Status
 
 __all__ = [
     "SCHEMA_VERSION",
+    "Cause",
     "CheckDefinition",
     "CheckOutcome",
     "CheckResult",
@@ -38,7 +39,7 @@ __all__ = [
 ]
 
 #: Version of the JSON report layout. Major bumps break parsers; minor bumps only add fields.
-SCHEMA_VERSION = "1.0"
+SCHEMA_VERSION = "1.1"
 
 #: A JSON-compatible evidence value. Booleans stay booleans, numbers stay numbers.
 EvidenceValue = str | int | float | bool | None | list[Any] | dict[str, Any]
@@ -46,6 +47,14 @@ EvidenceValue = str | int | float | bool | None | list[Any] | dict[str, Any]
 
 class _Model(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid", use_enum_values=False, defer_build=True)
+
+
+class Cause(_Model):
+    """A root cause behind a result. Results whose causes have the same ``key`` share one cause."""
+
+    key: str = Field(description='Stable identifier, e.g. "oci.tls-untrusted:registry.example.com:443"')
+    summary: str = Field(description="One sentence: what failed and why")
+    remediation: tuple[str, ...] = Field(default=(), description="The fix, ordered steps")
 
 
 class CheckOutcome(_Model):
@@ -65,6 +74,7 @@ class CheckOutcome(_Model):
         description="Short report-level advice, shown under 'Recommendations:' when not passing",
     )
     metrics: dict[str, int | float] = Field(default_factory=dict)
+    cause: Cause | None = Field(default=None, description="The root cause, shared by checks failing for it")
 
 
 class CheckResult(_Model):
@@ -81,6 +91,7 @@ class CheckResult(_Model):
     remediation: tuple[str, ...] = ()
     duration_ms: int = 0
     metrics: dict[str, int | float] = Field(default_factory=dict)
+    cause: Cause | None = None
 
 
 class PluginProblem(_Model):
