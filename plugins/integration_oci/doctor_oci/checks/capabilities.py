@@ -39,7 +39,7 @@ from doctor_oci.checks._common import (
     run_probe,
 )
 from doctor_oci.checks._uploads import mount_probe, request_in_session, upload_session
-from doctor_oci.checks.diagnosis import failure_from_refusal
+from doctor_oci.checks.diagnosis import failure_from_error, failure_from_refusal
 from doctor_oci.client import (
     AuthenticationError,
     NotFound,
@@ -219,11 +219,16 @@ async def _probe(
         return Verdict(Status.PASS, "Full capability support (6/6)", evidence)
     if all(value == UNKNOWN for value in results):
         # No probe got an answer: the matrix is not established, whatever /v2/ said.
+        errors = [outcome for outcome in outcomes if isinstance(outcome, RegistryError)]
+        failure = None
         if image.status in (401, 403):
             failure = failure_from_refusal(client, image.response, ping, repository)
-            if failure is not None:
-                return failure_verdict("capabilities", failure, evidence)
-        errors = [outcome for outcome in outcomes if isinstance(outcome, RegistryError)]
+        elif image.status == 429 or image.status >= 500:
+            failure = failure_from_error(client, client.error_for(image.response))
+        elif errors:
+            failure = failure_from_error(client, errors[0])
+        if failure is not None:
+            return failure_verdict("capabilities", failure, evidence)
         reason = f": {errors[0].message}" if errors else ""
         return Verdict(
             Status.FAIL,

@@ -16,7 +16,12 @@ from typing import Any
 from doctor_core.models import CheckOutcome, Status
 from doctor_core.types import CheckContext
 from doctor_oci.checks._common import NOT_CONFIGURED, Verdict, error_verdict, finish
-from doctor_oci.checks.diagnosis import failure_from_ping, fresh_evidence
+from doctor_oci.checks.diagnosis import (
+    INCOMPLETE_RECOMMENDATION,
+    NOT_CONFIGURED_RECOMMENDATION,
+    failure_from_ping,
+    fresh_evidence,
+)
 from doctor_oci.client import RegistryClient, RegistryError
 from doctor_oci.registries import UNKNOWN, advice
 from doctor_oci.runtime import registry_client, registry_profile, settings_of
@@ -61,7 +66,11 @@ async def run(ctx: CheckContext) -> CheckOutcome:
             None,
             settings,
             Verdict(
-                Status.FAIL, NOT_CONFIGURED, _evidence(settings, None), advice("not_configured", UNKNOWN)
+                Status.FAIL,
+                NOT_CONFIGURED,
+                _evidence(settings, None),
+                advice("not_configured", UNKNOWN),
+                (NOT_CONFIGURED_RECOMMENDATION,),
             ),
         )
     if settings.Username and settings.Token is None and settings.password() is None:
@@ -74,6 +83,7 @@ async def run(ctx: CheckContext) -> CheckOutcome:
                 f"Missing required credentials: OCI.Username {settings.Username!r} is set without a password",
                 _evidence(settings, None),
                 advice("credentials_incomplete", UNKNOWN),
+                (INCOMPLETE_RECOMMENDATION,),
             ),
         )
     client = await registry_client(ctx)
@@ -91,6 +101,7 @@ async def run(ctx: CheckContext) -> CheckOutcome:
                 f"Credential configuration problem: {client.credentials.problem}",
                 evidence,
                 advice("credentials_incomplete", registry_profile(client)),
+                (INCOMPLETE_RECOMMENDATION,),
             ),
         )
     with client.metrics.label(ctx.definition.check_id):

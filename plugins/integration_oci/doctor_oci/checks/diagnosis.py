@@ -59,10 +59,12 @@ CONSEQUENCE: Mapping[str, str] = {
 }
 
 #: Causes that are about who we are: pull and push are then "not authorized" (a fact, not a doubt).
-_IDENTITY = frozenset({"credentials-rejected", "no-credentials", "anonymous-refused"})
+_IDENTITY = frozenset(
+    {"credentials-rejected", "credentials-incomplete", "no-credentials", "anonymous-refused"}
+)
 
 #: Causes after which the push check knows the credentials were not accepted.
-_CREDENTIALS_INVALID = frozenset({"credentials-rejected", "no-credentials"})
+_CREDENTIALS_INVALID = frozenset({"credentials-rejected", "credentials-incomplete", "no-credentials"})
 
 
 @dataclass(frozen=True)
@@ -131,6 +133,15 @@ def _unreachable(
     )
 
 
+#: The report line for a username without a password (the credentials check and the others alike).
+INCOMPLETE_RECOMMENDATION = (
+    "Complete the credentials: a password for OCI__Username (OCI__PasswordSecretRef), or OCI__Token"
+)
+
+#: The report line when no registry is configured.
+NOT_CONFIGURED_RECOMMENDATION = "Set OCI__RegistryUrl to the registry to check"
+
+
 def credentials_recommendation(host: str) -> tuple[str, ...]:
     """The report line for rejected credentials (the seed's "Invalid Credentials (401)" steps, short)."""
     return (
@@ -191,6 +202,42 @@ def _anonymous(client: RegistryClient) -> bool:
     return client.credentials.method == "anonymous"
 
 
+def _token_error(exc: RegistryError) -> bool:
+    """A protocol error about the token exchange (the token service's answer or its realm)."""
+    return (
+        isinstance(exc, ProtocolError)
+        and not isinstance(exc, RedirectedToAnotherHost)
+        and ("token service" in exc.message or "token realm" in exc.message)
+    )
+
+
+def _rejected(client: RegistryClient, exc: RegistryError) -> AccessFailure:
+    """401 for the configured credentials: rejected, or -- when the configuration says so -- incomplete."""
+    host = client.host
+    profile = registry_profile(client)
+    problem = client.credentials.problem
+    if problem and client.credentials.token is None:
+        return AccessFailure(
+            kind="credentials-incomplete",
+            host=host,
+            short="credentials incomplete (401)",
+            summary=f"{host} requires authentication (401) and the configured credentials are incomplete: "
+            f"{problem}",
+            remediation=advice("credentials_incomplete", profile),
+            recommendations=(INCOMPLETE_RECOMMENDATION,),
+            status=401,
+        )
+    return AccessFailure(
+        kind="credentials-rejected",
+        host=host,
+        short=f"invalid credentials ({_code(exc)})",
+        summary=f"{host} rejected the credentials: {exc.message}",
+        remediation=advice("invalid_credentials", profile, host=host),
+        recommendations=credentials_recommendation(host),
+        status=exc.status,
+    )
+
+
 def failure_from_error(client: RegistryClient, exc: RegistryError) -> AccessFailure | None:
     """The access failure a client error stands for; ``None`` for a check-specific error."""
     host = client.host
@@ -237,15 +284,7 @@ def failure_from_error(client: RegistryClient, exc: RegistryError) -> AccessFail
     if isinstance(exc, AuthenticationError):
         if _anonymous(client):
             return _no_credentials(client, exc.status, anonymous_v2=False, what="the registry")
-        return AccessFailure(
-            kind="credentials-rejected",
-            host=host,
-            short=f"invalid credentials ({_code(exc)})",
-            summary=f"{host} rejected the credentials: {exc.message}",
-            remediation=advice("invalid_credentials", profile, host=host),
-            recommendations=credentials_recommendation(host),
-            status=exc.status,
-        )
+        return _rejected(client, exc)
     if isinstance(exc, RedirectedToAnotherHost):
         return AccessFailure(
             kind="redirected-foreign",
@@ -257,7 +296,7 @@ def failure_from_error(client: RegistryClient, exc: RegistryError) -> AccessFail
             recommendations=(f"{host} redirects to another host: check its storage/proxy configuration",),
             status=exc.status,
         )
-    if isinstance(exc, ProtocolError) and exc.status == 401:
+    if _token_error(exc) or (isinstance(exc, ProtocolError) and exc.status == 401):
         # A 401 the client could not answer because the token service's reply was unusable.
         return _token_broken(client, exc)
     if isinstance(exc, (NotFound, Unsupported)):
@@ -313,17 +352,10 @@ def failure_from_ping(client: RegistryClient, ping: PingResult) -> AccessFailure
     if ping.status == 401:
         if _anonymous(client):
             return _no_credentials(client, 401, anonymous_v2=False, what="the registry")
-        exc = ping.error or AuthenticationError(
-            "the registry rejected the credentials (HTTP 401)", status=401
-        )
-        return AccessFailure(
-            kind="credentials-rejected",
-            host=host,
-            short=f"invalid credentials ({_code(exc)})",
-            summary=f"{host} rejected the credentials: {exc.message}",
-            remediation=advice("invalid_credentials", profile, host=host),
-            recommendations=credentials_recommendation(host),
-            status=401,
+        if ping.error is not None and isinstance(ping.error, ProtocolError):
+            return _token_broken(client, ping.error)
+        return _rejected(
+            client, ping.error or AuthenticationError("the registry rejected the credentials", status=401)
         )
     if ping.status == 403:
         return AccessFailure(
