@@ -223,11 +223,8 @@ def assert_row(
         expected = cell.message.replace("{host}", host)
         assert got.status == cell.status, f"{label} {name}: {got.status} {got.message!r}"
         assert got.message.startswith(expected), f"{label} {name}: {got.message!r} !^ {expected!r}"
-        if (
-            (row.cause is not None
-            and got.status == "fail"
-            and name != "credentials")
-            or (row.cause is not None and name == "credentials" and got.cause_key is not None)
+        if (row.cause is not None and got.status == "fail" and name != "credentials") or (
+            row.cause is not None and name == "credentials" and got.cause_key is not None
         ):
             assert got.cause_key == f"oci.{row.cause}:{host}", f"{label} {name}: cause {got.cause_key}"
     advice = tuple(line.replace("{host}", host) for line in row.advice)
@@ -245,8 +242,7 @@ def assert_row(
             assert (
                 recs
                 or not advice
-                or (got.status == "info"
-                and not any(a.startswith("Test image") for a in advice))
+                or (got.status == "info" and not any(a.startswith("Test image") for a in advice))
             ), f"{label}: a {got.status} with no recommendation"
 
 
@@ -453,4 +449,68 @@ def test_docs_table_is_generated_from_the_rows() -> None:
     assert page == page_with_table(page), (
         "docs/checks.md's diagnosis table is stale: run "
         ".venv/bin/python plugins/integration_oci/tests/checks/diagnosis_rows.py"
+    )
+
+
+# -- a broken token service, every way: not "Invalid credentials" -------------------------------
+
+
+class _HostileTokens(BaseHTTPRequestHandler):
+    """A token endpoint answering 200 with :attr:`body` (set per case by the test)."""
+
+    body: bytes = b""
+
+    def log_message(self, format: str, *args: Any) -> None:
+        return None
+
+    def do_GET(self) -> None:
+        self.send_response(200)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(self.body)))
+        self.end_headers()
+        self.wfile.write(self.body)
+
+
+@pytest.fixture(scope="module")
+def hostile_realm_registry(registry_workdir: Path) -> Iterator[RunningRegistry]:
+    """A real token-mode registry whose advertised realm is a hostile loopback token endpoint."""
+    peer = _serve(_HostileTokens)
+
+    class Realm(TokenServer):
+        @property
+        def realm(self) -> str:
+            return f"http://127.0.0.1:{peer.server_address[1]}/token"
+
+    registry = start_registry("token", workdir=registry_workdir, token_server_factory=Realm)
+    yield registry
+    registry.stop()
+    peer.shutdown()
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        pytest.param(b'{"token": "abc', id="malformed-json"),
+        pytest.param(b'{"token": "' + b"a" * (5 * 1024 * 1024) + b'"}', id="huge-json"),
+        pytest.param(b'{"token": ["not", "a", "string"]}', id="non-string-token"),
+        pytest.param(b"[]", id="not-an-object"),
+    ],
+)
+def test_a_broken_token_service_is_named_in_every_check(
+    hostile_realm_registry: RunningRegistry, lab: Lab, body: bytes
+) -> None:
+    _HostileTokens.body = body
+    config = hostile_realm_registry.oci_config(TestRepository=REPO, DockerConfig=str(lab.docker_config))
+    report = run(config, CHECKS)
+    host = hostile_realm_registry.host
+    keys = set()
+    for result in report.results:
+        assert result.status is Status.FAIL, (result.check_id, result.message)
+        assert "token service broken" in result.message, result.message
+        assert "Invalid credentials" not in result.message and "invalid credentials" not in result.message
+        assert result.cause is not None
+        keys.add(result.cause.key)
+    assert keys == {f"oci.token-service-broken:{host}"}
+    assert report.recommendations == (
+        f"The token service of {host} is broken: check its logs and configuration",
     )
