@@ -822,7 +822,10 @@ def recommendations(topic: str, registry: RegistryProfile) -> tuple[str, ...]:
     if topic == "insecure":
         return ("TLS verification is disabled: use OCI__CaBundle instead of --insecure in production",)
     if topic == "tls":
-        return ("TLS: trust the registry's CA with OCI__CaBundle",)
+        return (
+            "TLS: check the certificate's validity; for a private CA configure trust with OCI__CaBundle "
+            "(--insecure is not recommended for production)",
+        )
     if topic == "upload_cancel_refused":
         return ("Grant the 'delete' action so the push check can cancel its probe upload at once",)
     if topic == "delete_unsupported":

@@ -122,7 +122,7 @@ def _unreachable(
         recs = recommendations("tls", profile)
     else:
         steps = advice("network", profile, host=host, reason=reason)
-        recs = (f"Network: verify network connectivity to {host}: curl -v https://{host}/v2/",)
+        recs = (f"Network: verify network connectivity to {host}: curl -v {client.base_url}/v2/",)
     return AccessFailure(
         kind=kind,
         host=host,
@@ -170,7 +170,7 @@ def _no_credentials(
     return AccessFailure(
         kind="no-credentials",
         host=host,
-        short="authentication required, no credentials configured (401)",
+        short="no credentials configured (401)",
         summary=f"{host} requires authentication (401) and no credentials are configured "
         "(none in the configuration, the docker config or a credential helper)",
         remediation=advice("auth_required", profile, host=host),

@@ -182,10 +182,10 @@ ROWS: tuple[Row, ...] = (
         "htpasswd+TLS registry, nothing configured",
         (
             _c("fail", "{host} requires authentication (401) and no credentials are configured"),
-            _c("fail", "Pull not authorized: authentication required, no credentials configured (401)"),
-            _c("fail", "Push not authorized: authentication required, no credentials configured (401)"),
-            _c("fail", "Cannot probe the referrers API: authentication required"),
-            _c("fail", "Cannot probe capabilities: authentication required"),
+            _c("fail", "Pull not authorized: no credentials configured (401)"),
+            _c("fail", "Push not authorized: no credentials configured (401)"),
+            _c("fail", "Cannot probe the referrers API: no credentials configured (401)"),
+            _c("fail", "Cannot probe capabilities: no credentials configured (401)"),
         ),
         cause="no-credentials",
         advice=(_CREDS_NEEDED,),
@@ -289,7 +289,9 @@ ROWS: tuple[Row, ...] = (
         "htpasswd+TLS registry without `CaBundle`",
         _unreachable("TLS certificate not verified"),
         cause="tls",
-        advice=("TLS: trust the registry's CA with OCI__CaBundle",),
+        advice=(
+            "TLS: check the certificate's validity; for a private CA configure trust with OCI__CaBundle",
+        ),
     ),
     Row(
         "plain http to a TLS port",
