@@ -4,9 +4,12 @@ Rules every check follows (so the report reads the same for all five):
 
 * evidence = the seed's keys for the check + :func:`doctor_oci.runtime.common_evidence`;
 * in insecure mode the message says TLS verification is disabled;
-* a client error becomes an outcome whose status is the check's default severity, whose message
-  names the fault with the HTTP status and registry error code, and whose remediation comes from
-  :mod:`doctor_oci.registries`; any other exception propagates (the engine reports ``error``);
+* when access failed (the shared ``GET /v2/`` or the probe: unreachable, credentials missing or
+  rejected, token service broken, rate limit, 5xx ...) the check is FAIL with the shared cause of
+  :mod:`doctor_oci.checks.diagnosis` -- the ping's failure wins over whatever the probe ran into,
+  so every check names the same cause; another client error (a permission refusal, a protocol
+  violation) is judged at the check's default severity; any other exception propagates (the
+  engine reports ``error``);
 * every string is redacted before it leaves the check.
 """
 
@@ -297,9 +300,11 @@ async def run_probe(
     """The frame every registry probe runs in: the one place that decides what happens around it.
 
     Not configured -> SKIP; otherwise the run's shared client, the check's request label (its
-    ``http_requests``/``token_fetches`` metrics), and a client error turned into a verdict naming
-    the fault (``doing`` reads "pulling from", "probing the referrers API of"; ``operation`` picks
-    the permission advice). ``on_error`` may adjust the evidence for such an error.
+    ``http_requests``/``token_fetches`` metrics), the probe run beside the shared ping, and -- when
+    the ping failed -- the ping's access failure as the verdict (identical in every check); else a
+    client error turned into a verdict naming the fault (``doing`` reads "pulling from", "probing
+    the referrers API of"; ``operation`` picks the permission advice). ``on_error`` may adjust the
+    evidence for such an error.
     """
     settings = settings_of(ctx)
     if not settings.RegistryUrl:

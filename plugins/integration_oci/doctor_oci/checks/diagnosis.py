@@ -231,7 +231,7 @@ def _rejected(client: RegistryClient, exc: RegistryError) -> AccessFailure:
         kind="credentials-rejected",
         host=host,
         short=f"invalid credentials ({_code(exc)})",
-        summary=f"{host} rejected the credentials: {exc.message}",
+        summary=f"{host}: {exc.message}",
         remediation=advice("invalid_credentials", profile, host=host),
         recommendations=credentials_recommendation(host),
         status=exc.status,
