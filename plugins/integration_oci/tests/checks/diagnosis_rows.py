@@ -62,6 +62,7 @@ _PULL_OK = "Pull authorized (sha256:"
 _PUSH_OK = "Push authorization verified"
 _NO_API = "Referrers API not supported (using fallback)"
 _CREDS_NEEDED = "Configure credentials for {host}"
+_TLS = "TLS: check the certificate's validity; for a private CA configure trust with OCI__CaBundle"
 
 
 def _unreachable(what: str) -> tuple[Cell, Cell, Cell, Cell, Cell]:
@@ -284,14 +285,31 @@ ROWS: tuple[Row, ...] = (
         advice=("Configure either OCI__Token or OCI__Username/OCI__Password, not both", *_FALLBACK),
     ),
     Row(
-        "TLS untrusted / wrong name",
+        "TLS untrusted",
         "tls-untrusted",
         "htpasswd+TLS registry without `CaBundle`",
         _unreachable("TLS certificate not verified"),
         cause="tls",
-        advice=(
-            "TLS: check the certificate's validity; for a private CA configure trust with OCI__CaBundle",
+        advice=(_TLS,),
+    ),
+    Row(
+        "TLS wrong name",
+        "tls-wrong-name",
+        "a TLS server whose certificate (from the configured CA) names another host",
+        _unreachable("TLS certificate not verified"),
+        cause="tls",
+        advice=(_TLS,),
+    ),
+    Row(
+        "not a registry",
+        "not-a-registry",
+        "a web server answering 404 to `GET /v2/`",
+        _all(
+            "Cannot verify credentials: not an OCI registry (GET /v2/ answered 404)",
+            "not an OCI registry (GET /v2/ answered 404)",
         ),
+        cause="not-a-registry",
+        advice=("OCI__RegistryUrl does not point at a registry",),
     ),
     Row(
         "plain http to a TLS port",

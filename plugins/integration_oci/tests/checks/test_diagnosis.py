@@ -16,6 +16,7 @@ from __future__ import annotations
 import json
 import os
 import socket
+import ssl
 import subprocess
 import sys
 import threading
@@ -66,20 +67,33 @@ def _serve(handler: type[BaseHTTPRequestHandler]) -> _Peer:
 
 
 class _Unavailable(BaseHTTPRequestHandler):
-    """Answers 503 to every request (a registry whose backend is down)."""
+    """Answers 503 to every request (a registry whose backend is down); ``Retry-After: 0`` keeps
+    the client's retries (which still happen) from sleeping."""
+
+    status = 503
+    body = b'{"errors":[{"code":"UNAVAILABLE","message":"service unavailable"}]}'
 
     def log_message(self, format: str, *args: Any) -> None:
         return None
 
     def _answer(self) -> None:
-        body = b'{"errors":[{"code":"UNAVAILABLE","message":"service unavailable"}]}'
-        self.send_response(503)
+        body = self.body
+        self.send_response(self.status)
+        if self.status == 503:
+            self.send_header("Retry-After", "0")
         self.send_header("Content-Type", "application/json")
         self.send_header("Content-Length", str(len(body)))
         self.end_headers()
         self.wfile.write(body)
 
     do_GET = do_HEAD = do_POST = do_DELETE = do_PATCH = do_PUT = _answer
+
+
+class _NotARegistry(_Unavailable):
+    """A web server that is not a registry: 404 for ``/v2/`` and everything else."""
+
+    status = 404
+    body = b"<html>not found</html>"
 
 
 @dataclass
@@ -94,6 +108,8 @@ class Lab:
     oci: OciTestServer
     silent_port: int
     unavailable_port: int
+    web_port: int
+    wrong_name_port: int
     docker_config: Path
     stops: list[Callable[[], None]] = field(default_factory=list)
 
@@ -118,6 +134,14 @@ def lab(
     silent.bind(("127.0.0.1", 0))
     silent.listen(16)  # accepts (in the kernel backlog) and never answers
     unavailable = _serve(_Unavailable)
+    web = _serve(_NotARegistry)
+    # A TLS server with a certificate from the registry's (configured) CA for another name.
+    assert tls_registry.tls_ca is not None
+    wrong_name = _Peer(("127.0.0.1", 0), _Unavailable)
+    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    tls_registry.tls_ca.issue_cert("wrong-name.invalid").configure_cert(context)
+    wrong_name.socket = context.wrap_socket(wrong_name.socket, server_side=True)
+    threading.Thread(target=wrong_name.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True).start()
     docker_config = tmp_path_factory.mktemp("docker") / "config.json"
     docker_config.write_text('{"auths": {}}', encoding="utf-8")  # never the developer's docker login
     lab = Lab(
@@ -129,10 +153,14 @@ def lab(
         oci,
         silent.getsockname()[1],
         unavailable.server_address[1],
+        web.server_address[1],
+        wrong_name.server_address[1],
         docker_config,
     )
     yield lab
     unavailable.shutdown()
+    web.shutdown()
+    wrong_name.shutdown()
     silent.close()
     oci.stop()
     broken.stop()
@@ -170,6 +198,14 @@ def scenario(lab: Lab, setup: str) -> tuple[dict[str, Any], str]:
             f"127.0.0.1:{lab.unavailable_port}",
         ),
         "referrers-api": ({**base, "RegistryUrl": lab.oci.url}, lab.oci.host),
+        "not-a-registry": (
+            {**base, "RegistryUrl": f"http://127.0.0.1:{lab.web_port}"},
+            f"127.0.0.1:{lab.web_port}",
+        ),
+        "tls-wrong-name": (
+            tls.oci_config(**base, RegistryUrl=f"https://localhost:{lab.wrong_name_port}"),
+            f"localhost:{lab.wrong_name_port}",
+        ),
     }
     if setup == "token-and-password":
         assert token.token_server is not None
