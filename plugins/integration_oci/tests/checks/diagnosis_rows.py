@@ -400,8 +400,9 @@ ROWS: tuple[Row, ...] = (
 )
 
 
-def _cell(text: str) -> str:
-    return text.replace("|", "\\|").replace("{host}", "&lt;host&gt;")
+def _cell(text: str, *, code: bool = False) -> str:
+    """A table cell's text; ``{host}`` reads ``<host>`` (escaped outside code spans)."""
+    return text.replace("|", "\\|").replace("{host}", "<host>" if code else "&lt;host&gt;")
 
 
 def render(rows: tuple[Row, ...] = ROWS) -> str:
@@ -410,7 +411,8 @@ def render(rows: tuple[Row, ...] = ROWS) -> str:
     lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
     for row in rows:
         cells = [
-            f"**{row.cell(check).status.upper()}** `{_cell(row.cell(check).message)}…`" for check in CHECKS
+            f"**{row.cell(check).status.upper()}** `{_cell(row.cell(check).message, code=True)}…`"
+            for check in CHECKS
         ]
         cause = f"`oci.{row.cause}`" if row.cause else "-"
         advice = "<br>".join(f"{_cell(line)}…" for line in row.advice) or "-"
