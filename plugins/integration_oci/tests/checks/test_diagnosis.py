@@ -140,7 +140,9 @@ def lab(
     wrong_name = _Peer(("127.0.0.1", 0), _Unavailable)
     context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
     tls_registry.tls_ca.issue_cert("wrong-name.invalid").configure_cert(context)
-    wrong_name.socket = context.wrap_socket(wrong_name.socket, server_side=True)
+    wrong_name.socket = context.wrap_socket(
+        wrong_name.socket, server_side=True, do_handshake_on_connect=False
+    )
     threading.Thread(target=wrong_name.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True).start()
     docker_config = tmp_path_factory.mktemp("docker") / "config.json"
     docker_config.write_text('{"auths": {}}', encoding="utf-8")  # never the developer's docker login
