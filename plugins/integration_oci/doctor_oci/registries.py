@@ -581,7 +581,7 @@ _SEED_403 = (
 )
 _SEED_REFERRERS = (
     "Check registry version against compatibility matrix",
-    "Upgrade registry if possible (Harbor 2.6+, Quay 3.12+; Harbor's referrers API shipped in 2.8)",
+    "Upgrade registry if possible (Harbor 2.8+, Quay 3.12+: the releases that serve the referrers API)",
     "If upgrade not possible, referrer discovery uses the tag-based fallback automatically",
     "Monitor for performance impact with large artifact counts",
 )
@@ -822,7 +822,10 @@ def recommendations(topic: str, registry: RegistryProfile) -> tuple[str, ...]:
     if topic == "insecure":
         return ("TLS verification is disabled: use OCI__CaBundle instead of --insecure in production",)
     if topic == "tls":
-        return ("TLS: trust the registry's CA with OCI__CaBundle",)
+        return (
+            "TLS: check the certificate's validity; for a private CA configure trust with OCI__CaBundle "
+            "(--insecure is not recommended for production)",
+        )
     if topic == "upload_cancel_refused":
         return ("Grant the 'delete' action so the push check can cancel its probe upload at once",)
     if topic == "delete_unsupported":

@@ -4,14 +4,18 @@ Rules every check follows (so the report reads the same for all five):
 
 * evidence = the seed's keys for the check + :func:`doctor_oci.runtime.common_evidence`;
 * in insecure mode the message says TLS verification is disabled;
-* a client error becomes an outcome whose status is the check's default severity, whose message
-  names the fault with the HTTP status and registry error code, and whose remediation comes from
-  :mod:`doctor_oci.registries`; any other exception propagates (the engine reports ``error``);
+* when access failed (the shared ``GET /v2/`` or the probe: unreachable, credentials missing or
+  rejected, token service broken, rate limit, 5xx ...) the check is FAIL with the shared cause of
+  :mod:`doctor_oci.checks.diagnosis` -- the ping's failure wins over whatever the probe ran into,
+  so every check names the same cause; another client error (a permission refusal, a protocol
+  violation) is judged at the check's default severity; any other exception propagates (the
+  engine reports ``error``);
 * every string is redacted before it leaves the check.
 """
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import secrets
 from collections.abc import Awaitable, Callable, Iterable, Mapping
@@ -20,19 +24,14 @@ from typing import Any
 
 import httpx
 
-from doctor_core import CheckContext, CheckOutcome, Severity, Status, redact, redact_value
+from doctor_core import Cause, CheckContext, CheckOutcome, Severity, Status, redact, redact_value
+from doctor_oci.checks.diagnosis import AccessFailure, failure_from_error, failure_from_ping, fresh_evidence
 from doctor_oci.client import (
-    AuthenticationError,
-    ConnectError,
-    InsecureTransportRefused,
     PermissionDenied,
     PingResult,
     ProtocolError,
-    RateLimited,
     RegistryClient,
     RegistryError,
-    RegistryTimeout,
-    TLSError,
     parse_www_authenticate,
 )
 from doctor_oci.client.jsonbody import parse_json
@@ -123,6 +122,24 @@ class Verdict:
     evidence: dict[str, Any]
     remediation: tuple[str, ...] = ()
     recommendations: tuple[str, ...] = ()
+    cause: Cause | None = None
+
+
+def failure_verdict(check: str, failure: AccessFailure, evidence: Mapping[str, Any]) -> Verdict:
+    """The verdict of a check that could not establish its fact because access failed: FAIL."""
+    return Verdict(
+        Status.FAIL,
+        failure.message(check),
+        fresh_evidence(evidence, failure),
+        failure.remediation,
+        failure.recommendations,
+        failure.cause,
+    )
+
+
+def check_name(ctx: CheckContext) -> str:
+    """``pull`` for ``check.integration.oci.pull``."""
+    return ctx.definition.check_id.rsplit(".", 1)[-1]
 
 
 def finish(
@@ -139,9 +156,17 @@ def finish(
         profile = registry_profile(client) if client is not None else None
         if profile is not None:
             recs = _merge(recs, recommendations("insecure", profile))
+    cause = verdict.cause
+    if cause is not None:
+        cause = Cause(
+            key=redact(cause.key),
+            summary=redact(cause.summary),
+            remediation=tuple(redact(step) for step in cause.remediation),
+        )
     return CheckOutcome(
         status=verdict.status,
         message=redact(message),
+        cause=cause,
         evidence=redact_value(evidence),
         remediation=tuple(redact(step) for step in remediation),
         recommendations=tuple(redact(line) for line in recs),
@@ -168,20 +193,6 @@ def not_configured_skip(
     )
 
 
-#: Errors after which the registry gave no answer about what the check asks: it could not be
-#: reached (TLS, DNS, refused, timeout), it rejected the credentials, or we refused to send them.
-#: A Warn or Info default severity grades the registry's *answers* (a fallback needed, a capability
-#: missing); none came, so every check reports these as FAIL -- ``doctor --check
-#: check.integration.oci.capabilities`` against a registry that is down must not exit 0.
-_NO_ANSWER: tuple[type[RegistryError], ...] = (
-    TLSError,
-    RegistryTimeout,
-    ConnectError,
-    AuthenticationError,
-    InsecureTransportRefused,
-)
-
-
 def error_verdict(
     ctx: CheckContext,
     client: RegistryClient,
@@ -191,43 +202,37 @@ def error_verdict(
     doing: str,
     operation: str | None = None,
 ) -> Verdict:
-    """Turn a client error into a verdict naming the fault. ``doing`` reads "pulling", "probing" ..."""
+    """Turn a client error into a verdict naming the fault. ``doing`` reads "pulling", "probing" ...
+
+    An access failure (see :mod:`doctor_oci.checks.diagnosis`) is FAIL with its shared cause in
+    every check; what remains (a permission refusal, a protocol violation, a missing object) is
+    judged at the check's default severity.
+    """
+    failure = failure_from_error(client, exc)
+    if failure is not None:
+        return failure_verdict(check_name(ctx), failure, evidence)
     profile: RegistryProfile = registry_profile(client)
     host = client.host
-    status = Status.FAIL if isinstance(exc, _NO_ANSWER) else failure_status(ctx)
     code = status_text(exc.status, exc.code)
-    recs: tuple[str, ...] = ()
-    if isinstance(exc, TLSError):
-        message = f"TLS error connecting to {host}: {exc}"
-        steps = advice("tls", profile, host=host)
-        recs = recommendations("tls", profile)
-    elif isinstance(exc, RegistryTimeout):
-        message = f"Timed out {doing} {host}: {exc}"
-        steps = advice("network", profile, host=host, reason="timeout")
-    elif isinstance(exc, ConnectError):
-        reason = getattr(exc, "reason", "other")
-        message = f"Cannot connect to {host} ({reason}): {exc}"
-        steps = advice("network", profile, host=host, reason=reason)
-    elif isinstance(exc, RateLimited):
-        message = f"Rate limited by {host} ({code}) while {doing} it"
-        steps = advice("rate_limited", profile, host=host, retry_after=getattr(exc, "retry_after", None))
-        recs = recommendations("rate_limited", profile)
-    elif isinstance(exc, PermissionDenied):
+    if isinstance(exc, PermissionDenied):
         message = f"No {operation or 'access'} permission on {host} ({code})"
         steps = advice("no_permission", profile, host=host, operation=operation)
-    elif isinstance(exc, AuthenticationError):
-        message = f"Invalid credentials ({code}) for {host}: {exc}"
-        steps = advice("invalid_credentials", profile, host=host)
-    elif isinstance(exc, InsecureTransportRefused):
-        message = f"Refused to send credentials insecurely while {doing} {host}: {exc}"
-        steps = advice("tls", profile, host=host)
-    elif isinstance(exc, ProtocolError):
+        return Verdict(failure_status(ctx), message, evidence, steps, (NO_PERMISSION_RECOMMENDATION,))
+    if isinstance(exc, ProtocolError):
         message = f"Unexpected response from {host} while {doing} it: {exc}"
-        steps = advice("unexpected_response", profile, host=host, status=code)
     else:
         message = f"Registry error while {doing} {host} ({code}): {exc}"
-        steps = advice("unexpected_response", profile, host=host, status=code)
-    return Verdict(status, message, evidence, steps, recs)
+    steps = advice("unexpected_response", profile, host=host, status=code)
+    return Verdict(failure_status(ctx), message, evidence, steps)
+
+
+#: The report line for a permission refusal (the seed's "No Permission (403)" first step).
+NO_PERMISSION_RECOMMENDATION = "No permission (403): verify the service account has required permissions"
+
+#: The report line when the test image is missing (nothing could be verified with it).
+TEST_IMAGE_RECOMMENDATION = (
+    "Test image missing: point OCI__TestRepository/OCI__TestTag at an image that exists"
+)
 
 
 @dataclass(frozen=True)
@@ -294,9 +299,11 @@ async def run_probe(
     """The frame every registry probe runs in: the one place that decides what happens around it.
 
     Not configured -> SKIP; otherwise the run's shared client, the check's request label (its
-    ``http_requests``/``token_fetches`` metrics), and a client error turned into a verdict naming
-    the fault (``doing`` reads "pulling from", "probing the referrers API of"; ``operation`` picks
-    the permission advice). ``on_error`` may adjust the evidence for such an error.
+    ``http_requests``/``token_fetches`` metrics), the probe run beside the shared ping, and -- when
+    the ping failed -- the ping's access failure as the verdict (identical in every check); else a
+    client error turned into a verdict naming the fault (``doing`` reads "pulling from", "probing
+    the referrers API of"; ``operation`` picks the permission advice). ``on_error`` may adjust the
+    evidence for such an error.
     """
     settings = settings_of(ctx)
     if not settings.RegistryUrl:
@@ -305,10 +312,35 @@ async def run_probe(
     facts = evidence(settings, client)
     with client.metrics.label(ctx.definition.check_id):
         client.start_discovery()  # one /v2/ challenge for all checks (RegistryClient.start_discovery)
+        # The probe and the shared ping run together; when /v2/ itself failed, that is the cause
+        # for every check (identical in all of them), whatever the probe ran into meanwhile.
+        ping_task: asyncio.Future[PingResult] = asyncio.ensure_future(client.ping())
+        verdict: Verdict | None = None
+        error: RegistryError | None = None
         try:
             verdict = await probe(ctx, client, settings, facts)
         except RegistryError as exc:
-            verdict = error_verdict(ctx, client, exc, facts, doing=doing, operation=operation)
+            error = exc
+        except BaseException:
+            ping_task.cancel()
+            raise
+        failure = await _ping_failure(client, ping_task)
+        if failure is not None:
+            verdict = failure_verdict(check_name(ctx), failure, evidence(settings, client))
+        elif error is not None:
+            verdict = error_verdict(ctx, client, error, facts, doing=doing, operation=operation)
             if on_error is not None:
-                on_error(exc, facts)
+                on_error(error, verdict.evidence)
+        assert verdict is not None
         return finish(ctx, client, settings, verdict)
+
+
+async def _ping_failure(
+    client: RegistryClient, ping_task: asyncio.Future[PingResult]
+) -> AccessFailure | None:
+    """The access failure of the shared ``GET /v2/``, or None when it answered 200."""
+    try:
+        ping = await ping_task
+    except RegistryError as exc:
+        return failure_from_error(client, exc)
+    return failure_from_ping(client, ping)

@@ -26,16 +26,19 @@ from typing import Any, Literal
 
 from doctor_core import CheckContext, CheckOutcome, Status
 from doctor_oci.checks._common import (
+    NO_PERMISSION_RECOMMENDATION,
     PROBE_DIGEST,
     TestImage,
     Verdict,
     blob_of_image,
     error_code,
+    failure_verdict,
     random_digest,
     resolve_test_image,
     run_probe,
 )
 from doctor_oci.checks._uploads import mount_probe, request_in_session, upload_session
+from doctor_oci.checks.diagnosis import failure_from_error, failure_from_refusal
 from doctor_oci.client import (
     AuthenticationError,
     NotFound,
@@ -85,6 +88,10 @@ def _refused(status: int) -> bool:
 
 
 async def _referrers(client: RegistryClient, repository: str, image: TestImage) -> Capability:
+    if _refused(image.status):
+        # Reading the test image was refused: not probed, as the referrers check does not either
+        # (one run never reports the API unknown in one check and unsupported in the other).
+        return UNKNOWN
     digest = image.digest if image.exists and image.digest else PROBE_DIGEST
     try:
         probe = await probe_referrers_api(client, repository, digest)
@@ -209,6 +216,26 @@ async def _probe(
     host = client.host
     if score == 6:
         return Verdict(Status.PASS, "Full capability support (6/6)", evidence)
+    if all(value == UNKNOWN for value in results):
+        # No probe got an answer: the matrix is not established, whatever /v2/ said.
+        errors = [outcome for outcome in outcomes if isinstance(outcome, RegistryError)]
+        failure = None
+        if image.status in (401, 403):
+            failure = failure_from_refusal(client, image.response, ping, repository)
+        elif image.status == 429 or image.status >= 500:
+            failure = failure_from_error(client, client.error_for(image.response))
+        elif errors:
+            failure = failure_from_error(client, errors[0])
+        if failure is not None:
+            return failure_verdict("capabilities", failure, evidence)
+        reason = f": {errors[0].message}" if errors else ""
+        return Verdict(
+            Status.FAIL,
+            f"Cannot probe capabilities: no probe was answered ({score}/6){reason}",
+            evidence,
+            advice("no_permission", profile, host=host, operation="push"),
+            (NO_PERMISSION_RECOMMENDATION,),
+        )
     missing = [
         name.removeprefix("supports_")
         for name, value in zip(_KEYS, results, strict=True)

@@ -14,9 +14,15 @@ from __future__ import annotations
 from typing import Any
 
 from doctor_core import CheckContext, CheckOutcome, Status
-from doctor_oci.checks._common import NOT_CONFIGURED, Verdict, error_verdict, finish, status_text
+from doctor_oci.checks._common import NOT_CONFIGURED, Verdict, error_verdict, finish
+from doctor_oci.checks.diagnosis import (
+    INCOMPLETE_RECOMMENDATION,
+    NOT_CONFIGURED_RECOMMENDATION,
+    failure_from_ping,
+    fresh_evidence,
+)
 from doctor_oci.client import RegistryClient, RegistryError
-from doctor_oci.registries import UNKNOWN, advice, recommendations
+from doctor_oci.registries import UNKNOWN, advice
 from doctor_oci.runtime import registry_client, registry_profile, settings_of
 from doctor_oci.settings import OciSettings
 
@@ -59,7 +65,11 @@ async def run(ctx: CheckContext) -> CheckOutcome:
             None,
             settings,
             Verdict(
-                Status.FAIL, NOT_CONFIGURED, _evidence(settings, None), advice("not_configured", UNKNOWN)
+                Status.FAIL,
+                NOT_CONFIGURED,
+                _evidence(settings, None),
+                advice("not_configured", UNKNOWN),
+                (NOT_CONFIGURED_RECOMMENDATION,),
             ),
         )
     if settings.Username and settings.Token is None and settings.password() is None:
@@ -72,11 +82,15 @@ async def run(ctx: CheckContext) -> CheckOutcome:
                 f"Missing required credentials: OCI.Username {settings.Username!r} is set without a password",
                 _evidence(settings, None),
                 advice("credentials_incomplete", UNKNOWN),
+                (INCOMPLETE_RECOMMENDATION,),
             ),
         )
     client = await registry_client(ctx)
     evidence = _evidence(settings, client)
-    if client.credentials.problem:
+    # The seed calls the token an alternative to username/password: with both, the client uses
+    # the token, and the check says so (a warning) instead of refusing a configuration that works.
+    both = client.credentials.token is not None and bool(settings.Username or settings.password())
+    if client.credentials.problem and not both:
         return finish(
             ctx,
             client,
@@ -86,6 +100,7 @@ async def run(ctx: CheckContext) -> CheckOutcome:
                 f"Credential configuration problem: {client.credentials.problem}",
                 evidence,
                 advice("credentials_incomplete", registry_profile(client)),
+                (INCOMPLETE_RECOMMENDATION,),
             ),
         )
     with client.metrics.label(ctx.definition.check_id):
@@ -94,83 +109,53 @@ async def run(ctx: CheckContext) -> CheckOutcome:
             verdict = await _authenticate(client, evidence)
         except RegistryError as exc:
             verdict = error_verdict(ctx, client, exc, evidence, doing="authenticating to")
+        if both and verdict.status is Status.PASS:
+            verdict = Verdict(
+                Status.WARN,
+                f"Token valid for {client.host}; OCI.Username/Password are ignored (both are configured, "
+                "the Token is used)",
+                verdict.evidence,
+                (TOKEN_AND_PASSWORD_STEP,),
+                (TOKEN_AND_PASSWORD_STEP,),
+            )
         return finish(ctx, client, settings, verdict)
+
+
+#: The one fix for a configuration with both a token and a username/password.
+TOKEN_AND_PASSWORD_STEP = "Configure either OCI__Token or OCI__Username/OCI__Password, not both"
 
 
 async def _authenticate(client: RegistryClient, evidence: dict[str, Any]) -> Verdict:
     ping = await client.ping()
-    profile = registry_profile(client)
     host = client.host
     evidence["auth_challenge"] = ping.challenge
     configured = client.credentials.method != "anonymous"
     if ping.status == 200:
         evidence["credentials_valid"] = True
+        if not configured:
+            # Nothing was verified: the registry accepted an anonymous client (with or without an
+            # anonymous token). Whether anonymous may pull is the pull check's question.
+            evidence["auth_method"] = "anonymous"
+            message = f"Anonymous access accepted by {host} (no credentials configured)"
+            return Verdict(Status.PASS, message, evidence)
         if ping.authenticated:
             evidence["auth_method"] = ping.auth_scheme or client.credentials.method
             return Verdict(Status.PASS, f"Credentials valid for {host}", evidence)
         evidence["auth_method"] = "anonymous"
-        note = (
-            "the registry asked for no credentials, so the configured ones were not used"
-            if configured
-            else "anonymous access; no credentials configured or needed"
-        )
-        return Verdict(Status.PASS, f"Credentials valid for {host} ({note})", evidence)
-    if ping.error is not None and ping.status not in (401, 403):
-        return error_verdict_for_ping(client, ping.error, evidence)
-    if ping.status == 401:
-        code = ping.error.code if ping.error is not None else None
-        if not configured:
-            return Verdict(
-                Status.FAIL,
-                f"{host} requires authentication ({status_text(401, code)}) "
-                "and no credentials are configured",
-                evidence,
-                advice("auth_required", profile, host=host),
-            )
         return Verdict(
-            Status.FAIL,
-            f"Invalid credentials ({status_text(401, code)}) for {host}",
+            Status.PASS,
+            f"Credentials not needed: {host} accepts anonymous access (the configured ones were not used)",
             evidence,
-            advice("invalid_credentials", profile, host=host),
         )
+    failure = failure_from_ping(client, ping)
+    assert failure is not None
     if ping.status == 403:
         evidence["credentials_valid"] = True
-        return Verdict(
-            Status.FAIL,
-            f"Access to {host} forbidden (403): the credentials are accepted but lack permission",
-            evidence,
-            advice("no_permission", profile, host=host),
-        )
-    if ping.status == 404:
-        return Verdict(
-            Status.FAIL,
-            f"{host} does not implement the OCI distribution API: GET /v2/ answered 404",
-            evidence,
-            advice("unexpected_response", profile, host=host, status=404),
-        )
     return Verdict(
         Status.FAIL,
-        f"Unexpected answer from {host}: GET /v2/ answered {ping.status}",
-        evidence,
-        advice("unexpected_response", profile, host=host, status=ping.status),
-    )
-
-
-def error_verdict_for_ping(client: RegistryClient, exc: RegistryError, evidence: dict[str, Any]) -> Verdict:
-    """A stored ping error that is not 401/403 (rate limit, server error) as a failing verdict."""
-    profile = registry_profile(client)
-    code = status_text(exc.status, exc.code)
-    if exc.status == 429:
-        return Verdict(
-            Status.FAIL,
-            f"Rate limited by {client.host} while authenticating ({code})",
-            evidence,
-            advice("rate_limited", profile, host=client.host, retry_after=getattr(exc, "retry_after", None)),
-            recommendations("rate_limited", profile),
-        )
-    return Verdict(
-        Status.FAIL,
-        f"Authentication against {client.host} failed ({code}): {exc}",
-        evidence,
-        advice("unexpected_response", profile, host=client.host, status=code),
+        failure.message("credentials"),
+        fresh_evidence(evidence, failure),
+        failure.remediation,
+        failure.recommendations,
+        failure.cause,
     )

@@ -17,17 +17,21 @@ from typing import Any
 
 from doctor_core import CheckContext, CheckOutcome, Status
 from doctor_oci.checks._common import (
+    NO_PERMISSION_RECOMMENDATION,
+    TEST_IMAGE_RECOMMENDATION,
     Verdict,
     error_code,
     failure_status,
+    failure_verdict,
     refused_for_permission,
     resolve_test_image,
     run_probe,
     short_digest,
     status_text,
 )
+from doctor_oci.checks.diagnosis import credentials_recommendation, failure_from_error, failure_from_refusal
 from doctor_oci.client import RegistryClient
-from doctor_oci.registries import advice, recommendations
+from doctor_oci.registries import advice
 from doctor_oci.runtime import registry_profile
 from doctor_oci.settings import OciSettings
 
@@ -69,6 +73,9 @@ async def _probe(
         evidence["manifest_digest"] = image.digest
         return Verdict(Status.PASS, f"Pull authorized ({short_digest(image.digest)})", evidence)
     if image.status in (401, 403):
+        failure = failure_from_refusal(client, response, ping, target)
+        if failure is not None:
+            return failure_verdict("pull", failure, evidence)
         if refused_for_permission(client, response, ping):
             return Verdict(
                 failure_status(ctx),
@@ -76,16 +83,14 @@ async def _probe(
                 "the credentials are valid but not allowed to pull",
                 evidence,
                 advice("no_permission", profile, host=host, operation="pull"),
+                (NO_PERMISSION_RECOMMENDATION,),
             )
         return Verdict(
             failure_status(ctx),
-            f"Pull not authorized: invalid credentials ({status_text(image.status, code)}) for {host}",
+            f"Pull not authorized ({status_text(image.status, code)}) for {target} on {host}",
             evidence,
-            advice(
-                "invalid_credentials" if client.credentials.method != "anonymous" else "auth_required",
-                profile,
-                host=host,
-            ),
+            advice("invalid_credentials", profile, host=host),
+            credentials_recommendation(host),
         )
     if image.status == 404:
         return Verdict(
@@ -99,15 +104,11 @@ async def _probe(
                 repository=settings.TestRepository,
                 tag=settings.TestTag,
             ),
+            (TEST_IMAGE_RECOMMENDATION,),
         )
-    if image.status == 429:
-        return Verdict(
-            failure_status(ctx),
-            f"Rate limited by {host} while checking {target} (429)",
-            evidence,
-            advice("rate_limited", profile, host=host, retry_after=response.headers.get("retry-after")),
-            recommendations("rate_limited", profile),
-        )
+    failure = failure_from_error(client, client.error_for(response))
+    if failure is not None:
+        return failure_verdict("pull", failure, evidence)
     return Verdict(
         failure_status(ctx),
         f"Unexpected answer to HEAD {target} on {host}: {status_text(image.status, code)}",

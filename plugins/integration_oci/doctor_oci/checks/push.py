@@ -33,16 +33,19 @@ from typing import Any
 
 from doctor_core import CheckContext, CheckOutcome, Status
 from doctor_oci.checks._common import (
+    NO_PERMISSION_RECOMMENDATION,
     Verdict,
     blob_of_image,
     error_code,
     failure_status,
+    failure_verdict,
     refused_for_permission,
     resolve_test_image,
     run_probe,
     status_text,
 )
 from doctor_oci.checks._uploads import UploadSession, mount_probe, upload_session
+from doctor_oci.checks.diagnosis import credentials_recommendation, failure_from_error, failure_from_refusal
 from doctor_oci.client import PingResult, RegistryClient, RegistryError
 from doctor_oci.registries import advice, recommendations
 from doctor_oci.runtime import registry_profile
@@ -146,6 +149,9 @@ def _judge(
             recommendations("upload_cancel_refused", profile),
         )
     if status in (401, 403):
+        failure = failure_from_refusal(client, response, ping, repository)
+        if failure is not None:
+            return failure_verdict("push", failure, evidence)
         if refused_for_permission(client, response, ping):
             evidence["credentials_valid"] = True
             return Verdict(
@@ -154,26 +160,19 @@ def _judge(
                 "the credentials are valid but not allowed to push",
                 evidence,
                 advice("no_permission", profile, host=host, operation="push"),
+                (NO_PERMISSION_RECOMMENDATION,),
             )
         evidence["credentials_valid"] = False
         return Verdict(
             failure_status(ctx),
-            f"Push not authorized: invalid credentials ({status_text(status, code)}) for {host}",
+            f"Push not authorized ({status_text(status, code)}) for {repository} on {host}",
             evidence,
-            advice(
-                "invalid_credentials" if client.credentials.method != "anonymous" else "auth_required",
-                profile,
-                host=host,
-            ),
+            advice("invalid_credentials", profile, host=host),
+            credentials_recommendation(host),
         )
-    if status == 429:
-        return Verdict(
-            failure_status(ctx),
-            f"Rate limited by {host} while probing push rights (429)",
-            evidence,
-            advice("rate_limited", profile, host=host, retry_after=response.headers.get("retry-after")),
-            recommendations("rate_limited", profile),
-        )
+    failure = failure_from_error(client, client.error_for(response)) if status >= 400 else None
+    if failure is not None:
+        return failure_verdict("push", failure, evidence)
     if status == 405 or code == "UNSUPPORTED":
         return Verdict(
             failure_status(ctx),

@@ -28,13 +28,17 @@ from typing import Any, Literal
 
 from doctor_core import CheckContext, CheckOutcome, Status
 from doctor_oci.checks._common import (
+    NO_PERMISSION_RECOMMENDATION,
     PROBE_DIGEST,
     Verdict,
+    error_code,
     failure_status,
+    failure_verdict,
     resolve_test_image,
     run_probe,
     status_text,
 )
+from doctor_oci.checks.diagnosis import failure_from_refusal
 from doctor_oci.client import NotFound, RegistryClient
 from doctor_oci.client.reference import Reference
 from doctor_oci.referrers import discover_referrers, probe_referrers_api
@@ -91,12 +95,18 @@ async def _probe(
     profile = registry_profile(client)
     synthetic = not image.exists
     if image.status in (401, 403):
+        # Access failed: the referrers API could not be probed, which is not a fallback verdict.
+        target = f"{repository}:{settings.TestTag}"
+        failure = failure_from_refusal(client, image.response, ping, target)
+        if failure is not None:
+            return failure_verdict("referrers", failure, evidence)
         return Verdict(
-            failure_status(ctx),
-            f"Could not probe the referrers API: reading {repository}:{settings.TestTag} was refused "
-            f"({status_text(image.status, None)}); see the pull check",
+            Status.FAIL,
+            f"Cannot probe the referrers API: no pull permission for {target} "
+            f"({status_text(image.status, error_code(image.response))})",
             evidence,
             advice("no_permission", profile, host=host, operation="pull"),
+            (NO_PERMISSION_RECOMMENDATION,),
         )
     digest = image.digest if image.exists and image.digest else PROBE_DIGEST
     note = (

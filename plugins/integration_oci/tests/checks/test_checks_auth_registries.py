@@ -60,7 +60,8 @@ async def test_tls_without_ca_bundle_is_a_clear_tls_failure(
     runner = oci_checks(tls_registry.oci_config(TestRepository=unique_repo, CaBundle=None))
     outcome = await runner.run("credentials")
     assert outcome.status is Status.FAIL, outcome
-    assert outcome.message.startswith(f"TLS error connecting to {tls_registry.host}")
+    assert outcome.message == "Cannot verify credentials: registry unreachable (TLS certificate not verified)"
+    assert outcome.cause is not None and "certificate verification failed" in outcome.cause.summary
     steps = " ".join(outcome.remediation)
     assert "OCI__CaBundle" in steps and "--insecure" in steps
 

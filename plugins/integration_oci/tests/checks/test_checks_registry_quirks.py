@@ -119,7 +119,7 @@ async def test_docker_hub_429_gives_rate_limit_advice(
     outcome = await quirk_runner(RegistryUrl="docker.io", TestRepository=repo).run("pull")
     assert limited.call_count >= 2  # retried with back-off before giving up
     assert outcome.status is Status.FAIL, outcome
-    assert "Rate limited" in outcome.message
+    assert "rate limited (429)" in outcome.message
     assert outcome.evidence["registry_type"] == "dockerhub"
     assert outcome.evidence["http_status"] == 429
     assert outcome.evidence["rate_limit_limit"] == 100 and outcome.evidence["rate_limit_remaining"] == 0
@@ -270,7 +270,11 @@ async def test_push_403_is_no_permission_with_valid_credentials(
     mock.get(f"{base}/v2/").respond(200)
     mock.head(f"{base}/v2/{repo}/manifests/latest").respond(404)
     mock.post(f"{base}/v2/{repo}/blobs/uploads/").mock(return_value=registry_error(403, "DENIED"))
-    outcome = await quirk_runner(RegistryUrl="myregistry.azurecr.io", TestRepository=repo).run("push")
+    # Credentials are configured (an anonymous 403 is "anonymous access refused", see test_diagnosis).
+    runner = quirk_runner(
+        RegistryUrl="myregistry.azurecr.io", TestRepository=repo, Username="svc", Password="pw-123"
+    )
+    outcome = await runner.run("push")
     assert outcome.status is Status.FAIL, outcome
     assert outcome.message.startswith("No push permission") and "403 DENIED" in outcome.message
     assert outcome.evidence["credentials_valid"] is True
