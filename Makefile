@@ -13,7 +13,7 @@ STAMP := $(VENV)/.installed
 
 help:
 	@echo "make demo   - start a local registry, run 'doctor --tag registry' and 'doctor oci referrers' against it"
-	@echo "make test   - install everything the tests need and run the whole suite"
+	@echo "make test   - make check, then install everything the tests need and run the whole suite"
 	@echo "make check  - format check, lint, strict type check, import contracts (make test runs it first)"
 	@echo "make lint   - ruff"
 	@echo "make bench  - benchmarks (bench/RESULTS.md)"
@@ -58,7 +58,9 @@ venv: $(STAMP)
 demo: system-deps referrers-registry venv
 	$(PY) -m devtools.demo
 
-test: system-deps referrers-registry venv
+# `make check` first: a tree that does not format, lint, type-check or keep its import contracts
+# does not get to run its tests.
+test: venv check system-deps referrers-registry
 	$(PY) -m pytest -q -p no:cacheprovider
 
 # The standing checks: formatting, lint, a strict type checker, and the architecture's import
@@ -76,4 +78,4 @@ bench: system-deps venv
 	$(PY) -m bench.run
 
 clean:
-	rm -rf $(VENV) .demo bench/.work .pytest_cache .ruff_cache .cache
+	rm -rf $(VENV) .demo bench/.work .pytest_cache .ruff_cache .mypy_cache .cache

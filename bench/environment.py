@@ -31,11 +31,17 @@ from devtools.token_server import TOKEN_PATH, TokenServer
 #: elsewhere, and the caller's own doctor/OCI settings would change what is measured.
 _SCRUBBED_PREFIXES = ("OCI__", "DOCTOR_", "REGISTRY_AUTH_FILE")
 _SCRUBBED = {
-    "http_proxy", "https_proxy", "all_proxy", "HTTP_PROXY", "HTTPS_PROXY", "ALL_PROXY",
-    "DOCKER_CONFIG", "SSL_CERT_FILE", "SSL_CERT_DIR",
+    "http_proxy",
+    "https_proxy",
+    "all_proxy",
+    "HTTP_PROXY",
+    "HTTPS_PROXY",
+    "ALL_PROXY",
+    "DOCKER_CONFIG",
+    "SSL_CERT_FILE",
+    "SSL_CERT_DIR",
 }
 PASSWORD_VARIABLE = "BENCH_REGISTRY_PASSWORD"
-
 
 
 def clean_env(base: Mapping[str, str] | None = None, *, pycache: Path | None = None) -> dict[str, str]:

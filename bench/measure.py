@@ -112,8 +112,10 @@ def run_measured(
     with os.fdopen(read_end, "rb") as report:
         fields = report.read().split()
     if len(fields) != 3:
-        raise BenchError(f"the launcher of {argv[0]!r} reported nothing (exit {process.returncode}): "
-                         f"{stderr[-300:].decode('utf-8', 'replace')!r}")
+        raise BenchError(
+            f"the launcher of {argv[0]!r} reported nothing (exit {process.returncode}): "
+            f"{stderr[-300:].decode('utf-8', 'replace')!r}"
+        )
     wall, status, max_rss = float(fields[0]), int(fields[1]), int(fields[2])
     return Measurement(
         argv=tuple(argv),

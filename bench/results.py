@@ -350,12 +350,21 @@ def _judge_s1(results: Results) -> list[Target]:
         if ratio <= S1_MAX_REFERENCE_RATIO:
             out.append(Target("S1", label, measured, "met"))
         else:
-            out.append(Target("S1", label, measured, "missed", (
-                f"{_ms(base.wall.median - base.reference.wall.median * S1_MAX_REFERENCE_RATIO)} over; of "
-                f"doctor's {_ms(base.wall.median)}, the checks' run (report duration) is "
-                f"{base.run_ms.median:.0f} ms and the rest is start-up, configuration and rendering "
-                "(see the phases below)."
-            )))
+            out.append(
+                Target(
+                    "S1",
+                    label,
+                    measured,
+                    "missed",
+                    (
+                        f"{_ms(base.wall.median - base.reference.wall.median * S1_MAX_REFERENCE_RATIO)} "
+                        "over; of "
+                        f"doctor's {_ms(base.wall.median)}, the checks' run (report duration) is "
+                        f"{base.run_ms.median:.0f} ms and the rest is start-up, configuration and rendering "
+                        "(see the phases below)."
+                    ),
+                )
+            )
     depth_image = _depth_image(s1)
     network = s1.slow_network(image=depth_image) if depth_image else None
     if network is None:
@@ -374,8 +383,15 @@ def _judge_s1(results: Results) -> list[Target]:
         if s1.timeline is not None:
             measured += f"; longest request chain {len(s1.timeline.chain)}"
         if trips <= S1_MAX_ROUND_TRIPS + 0.5:
-            out.append(Target("S1", depth_target, measured, "met", "within half a round trip of the floor"
-                              if trips > S1_MAX_ROUND_TRIPS else ""))
+            out.append(
+                Target(
+                    "S1",
+                    depth_target,
+                    measured,
+                    "met",
+                    "within half a round trip of the floor" if trips > S1_MAX_ROUND_TRIPS else "",
+                )
+            )
         else:
             out.append(Target("S1", depth_target, measured, "missed", _explain_s1(s1, trips)))
     for label, limit in S1_MODE_MAX_ROUND_TRIPS.items():
@@ -399,13 +415,25 @@ def _judge_s1(results: Results) -> list[Target]:
         elif ref_trips is not None and trips <= ref_trips + 0.5:
             # TLS: every new connection's handshake crosses the delayed link (TCP set-up does not),
             # so the measured floor here is the minimal client's, not the request depth.
-            out.append(Target("S1", mode_target, measured, "met", (
-                f"at the reference client's {ref_trips:.1f} in the same run: the requests are at depth "
-                f"{limit:g}, the rest is TLS handshakes over the delayed link, which any client pays"
-            )))
+            out.append(
+                Target(
+                    "S1",
+                    mode_target,
+                    measured,
+                    "met",
+                    (
+                        f"at the reference client's {ref_trips:.1f} in the same run: the requests are at "
+                        "depth "
+                        f"{limit:g}, the rest is TLS handshakes over the delayed link, which any client pays"
+                    ),
+                )
+            )
         else:
-            out.append(Target("S1", mode_target, measured, "missed",
-                              f"{trips - limit:.1f} round trips over the floor"))
+            out.append(
+                Target(
+                    "S1", mode_target, measured, "missed", f"{trips - limit:.1f} round trips over the floor"
+                )
+            )
     slow = s1.slowest(depth_image) if depth_image else None
     if slow is None:
         out.append(_not_measured(results, "S1", token_target))
@@ -481,10 +509,19 @@ def _judge_s2(results: Results) -> list[Target]:
         if ratio <= limit:
             out.append(Target("S2", target, measured, "met"))
         else:
-            out.append(Target("S2", target, measured, "missed", (
-                f"{ratio - limit:.2f}x over: whatever the command imports before it answers is paid here. "
-                f"Heaviest imports (self time): {s2.heaviest_imports(label) or 'not profiled'}."
-            )))
+            out.append(
+                Target(
+                    "S2",
+                    target,
+                    measured,
+                    "missed",
+                    (
+                        f"{ratio - limit:.2f}x over: whatever the command imports before it answers is paid "
+                        "here. "
+                        f"Heaviest imports (self time): {s2.heaviest_imports(label) or 'not profiled'}."
+                    ),
+                )
+            )
     return out
 
 
@@ -521,8 +558,12 @@ def _judge_s3(results: Results) -> list[Target]:
     else:
         rss = s3.rss_kb.median / 1024
         verdict = "met" if rss <= S3_MAX_RSS_MB else "missed"
-        note = "" if verdict == "met" else (
-            f"{rss - S3_MAX_RSS_MB:.1f} MB over: the tag list and manifests are held in memory at once."
+        note = (
+            ""
+            if verdict == "met"
+            else (
+                f"{rss - S3_MAX_RSS_MB:.1f} MB over: the tag list and manifests are held in memory at once."
+            )
         )
         out.append(Target("S3", rss_target, f"{rss:.1f} MB", verdict, note))
     return out
@@ -559,7 +600,7 @@ def render_markdown(results: Results, targets: Sequence[Target] | None = None) -
         "# Benchmark results",
         "",
         "Written by `python -m bench.run` (`make bench`); see `bench/README.md` for what each scenario",
-        "measures. Times are medians of the repeats with (min-max) in brackets. The \"why\" column is",
+        'measures. Times are medians of the repeats with (min-max) in brackets. The "why" column is',
         "derived automatically from the numbers; the reasoned analysis of each miss, and what was",
         "changed for it, is in `bench/ANALYSIS.md` (kept by hand).",
         "",
@@ -571,8 +612,10 @@ def render_markdown(results: Results, targets: Sequence[Target] | None = None) -
         f"- Repeats per measurement: {results.repeat}",
     ]
     if results.registry_version:
-        lines.append(f"- Registry: {results.registry_version} (token auth; registry and token server behind "
-                     "the latency proxy)")
+        lines.append(
+            f"- Registry: {results.registry_version} (token auth; registry and token server behind "
+            "the latency proxy)"
+        )
     lines += ["", "## Targets", "", "| scenario | target | measured | verdict | why |"]
     lines.append("|---|---|---|---|---|")
     for t in targets:
@@ -632,18 +675,24 @@ def _render_s1(results: Results) -> list[str]:
             if ref_network
             else ""
         )
-        lines += ["", f"Network time, {image} image, at {slow_ms:.0f} ms RTT ({slow_ms:.0f} ms median - 0 ms "
-                  f"median of the report's `duration_ms`): {_ms(seconds)} = **{trips:.1f} round trips** "
-                  f"(/{slow_ms / 1000:.3f} s). From the process wall times: {_ms(by_wall[0])} = "
-                  f"{by_wall[1]:.1f} round trips (includes start-up noise).{ref_text}"]
+        lines += [
+            "",
+            f"Network time, {image} image, at {slow_ms:.0f} ms RTT ({slow_ms:.0f} ms median - 0 ms "
+            f"median of the report's `duration_ms`): {_ms(seconds)} = **{trips:.1f} round trips** "
+            f"(/{slow_ms / 1000:.3f} s). From the process wall times: {_ms(by_wall[0])} = "
+            f"{by_wall[1]:.1f} round trips (includes start-up noise).{ref_text}",
+        ]
     for run in s1.runs:
         reported = run.reported_token_fetches
         if reported is not None and reported.median != run.token_server_requests.median:
             where = f"{run.image}, {run.rtt_s * 1000:.0f} ms"
-            lines += ["", f"Note ({where}): doctor reports {reported.median:.0f} "
-                      f"token fetches but the token server answered {run.token_server_requests.median:.0f} "
-                      "token requests per run: the product's `token_fetches` metric does not count every "
-                      "token request."]
+            lines += [
+                "",
+                f"Note ({where}): doctor reports {reported.median:.0f} "
+                f"token fetches but the token server answered {run.token_server_requests.median:.0f} "
+                "token requests per run: the product's `token_fetches` metric does not count every "
+                "token request.",
+            ]
             break
     for image in s1.images:
         base, slow = s1.at(0.0, image), s1.slowest(image)
@@ -651,12 +700,16 @@ def _render_s1(results: Results) -> list[str]:
         if reference is None:
             continue
         slow_ms = slow.rtt_s * 1000 if slow is not None else 0.0
-        lines += ["", f"Per check, {image} image (from the report: `metrics.http_requests` made under the "
-                  "check's label, token and registry requests alike; `metrics.token_fetches` the token "
-                  "fetches the check caused (summing to the run's total); `duration_ms`):", "",
-                  "| check | status | requests | token fetches | "
-                  f"duration 0 ms | duration {slow_ms:.0f} ms | ~RTT at {slow_ms:.0f} ms |",
-                  "|---|---|---|---|---|---|---|"]
+        lines += [
+            "",
+            f"Per check, {image} image (from the report: `metrics.http_requests` made under the "
+            "check's label, token and registry requests alike; `metrics.token_fetches` the token "
+            "fetches the check caused (summing to the run's total); `duration_ms`):",
+            "",
+            "| check | status | requests | token fetches | "
+            f"duration 0 ms | duration {slow_ms:.0f} ms | ~RTT at {slow_ms:.0f} ms |",
+            "|---|---|---|---|---|---|---|",
+        ]
         for row in reference.checks:
             base_row = _row(base, row.check_id)
             slow_row = _row(slow, row.check_id)
@@ -691,13 +744,18 @@ def _render_phases(phases: Phases) -> list[str]:
         imported = [p for p in phases.imports.get(name, []) if not p.startswith("_")]
         lines.append(f"| {name} | {spread.fmt(1000, ' ms')} | {', '.join(imported)} |")
     total = sum(spread.median for spread in phases.seconds.values()) + phases.startup.median
-    lines.append(f"| exit (process wall - the rows above: interpreter teardown) | "
-                 f"{_ms(max(0.0, phases.wall.median - total))} | |")
+    lines.append(
+        f"| exit (process wall - the rows above: interpreter teardown) | "
+        f"{_ms(max(0.0, phases.wall.median - total))} | |"
+    )
     lines.append(f"| **process wall** | {phases.wall.fmt(1000, ' ms')} | |")
     if phases.import_profile:
         parts = ", ".join(f"{name} {seconds * 1000:.0f} ms" for name, seconds in phases.import_profile)
-        lines += ["", f"Imports of one full run (`python -X importtime`, self time per top-level package, "
-                  f"largest first; importtime itself inflates them): {parts}."]
+        lines += [
+            "",
+            f"Imports of one full run (`python -X importtime`, self time per top-level package, "
+            f"largest first; importtime itself inflates them): {parts}.",
+        ]
     return lines
 
 
@@ -746,13 +804,21 @@ def _render_s2(results: Results) -> list[str]:
     s2 = results.s2
     if s2 is None:
         return lines + _skipped_line(results, "S2")
-    lines += ["", "| command | wall | x `python -c pass` |", "|---|---|---|",
-              f"| `python -c pass` | {s2.baseline.fmt(1000, ' ms')} | 1.00 |"]
+    lines += [
+        "",
+        "| command | wall | x `python -c pass` |",
+        "|---|---|---|",
+        f"| `python -c pass` | {s2.baseline.fmt(1000, ' ms')} | 1.00 |",
+    ]
     for label, spread in s2.commands.items():
         lines.append(f"| `{label}` | {spread.fmt(1000, ' ms')} | {s2.ratio(label):.2f} |")
     if s2.import_profiles:
-        lines += ["", "Where start-up goes (`python -X importtime`, one run, self time summed per top-level "
-                  "package, largest first):", ""]
+        lines += [
+            "",
+            "Where start-up goes (`python -X importtime`, one run, self time summed per top-level "
+            "package, largest first):",
+            "",
+        ]
         for label, profile in s2.import_profiles.items():
             parts = ", ".join(f"{name} {seconds * 1000:.0f} ms" for name, seconds in profile)
             lines.append(f"- `{label}`: {parts}")
@@ -778,11 +844,16 @@ def _render_s3(results: Results) -> list[str]:
         f"{s3.method or 'n/a'} | {_mb(s3.rss_kb)} | {codes} |",
     ]
     if s3.reference:
-        lines += ["", "The reference client (`bench/reference_client.py --referrers`: the subject, then the "
-                  "referrers API, the tag-schema index and the tag list at once, then the cosign tags) "
-                  "after each doctor run, same round:", "",
-                  "| RTT | doctor wall | reference wall | x reference | reference requests / depth | "
-                  "reference referrers found |", "|---|---|---|---|---|---|"]
+        lines += [
+            "",
+            "The reference client (`bench/reference_client.py --referrers`: the subject, then the "
+            "referrers API, the tag-schema index and the tag list at once, then the cosign tags) "
+            "after each doctor run, same round:",
+            "",
+            "| RTT | doctor wall | reference wall | x reference | reference requests / depth | "
+            "reference referrers found |",
+            "|---|---|---|---|---|---|",
+        ]
         for rtt, ref in sorted(s3.reference.items()):
             wall = s3.base_wall if rtt == 0 else s3.wall
             lines.append(

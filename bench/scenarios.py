@@ -152,8 +152,16 @@ def s1_phases(bench: BenchRegistry, tag: str, *, runs: int = 3) -> Phases:
 
 def reference_argv(bench: BenchRegistry, tag: str) -> list[str]:
     """The reference client (:mod:`bench.reference_client`) for ``bench.repository:tag`` via the proxy."""
-    argv = [sys.executable, str(REFERENCE_CLIENT), "--registry", bench.url, "--repository", bench.repository,
-            "--tag", tag]
+    argv = [
+        sys.executable,
+        str(REFERENCE_CLIENT),
+        "--registry",
+        bench.url,
+        "--repository",
+        bench.repository,
+        "--tag",
+        tag,
+    ]
     if bench.registry.users:
         argv += ["--user", bench.registry.credentials("admin")[0], "--password-env", PASSWORD_VARIABLE]
     if bench.registry.ca_bundle is not None:
@@ -311,8 +319,15 @@ def request_spans(stderr: str) -> list[RequestSpan]:
         if "service" in parse_qs(parts.query):
             target = f"token ({', '.join(scope) if scope else 'no scope'})"
         status = event.get("status")
-        raw.append((end - duration, end, str(event.get("method", "?")), target,
-                    status if isinstance(status, int) else None))
+        raw.append(
+            (
+                end - duration,
+                end,
+                str(event.get("method", "?")),
+                target,
+                status if isinstance(status, int) else None,
+            )
+        )
     if not raw:
         return []
     origin = min(start for start, *_ in raw)
@@ -440,7 +455,11 @@ def run_s1_modes(
             seed_s1(bench)
             progress(f"S1 on the {mode} registry")
             result = run_s1(
-                bench, rtts=rtts, repeat=repeat, images=(("signed", "signed"),), timeline=False,
+                bench,
+                rtts=rtts,
+                repeat=repeat,
+                images=(("signed", "signed"),),
+                timeline=False,
                 progress=progress,
             )
         runs += [replace(run, image=label) for run in result.runs]

@@ -226,8 +226,7 @@ def _run_options(parser: _Parser, reporters: Iterable[str]) -> None:
         "--format",
         default=None,
         metavar="NAME",
-        help=f"output format: {', '.join(sorted(reporters))} "
-        "(default: from --output's extension, else text)",
+        help=f"output format: {', '.join(sorted(reporters))} (default: from --output's extension, else text)",
     )
     parser.add_argument(
         "-o",

@@ -42,6 +42,7 @@ _secrets: set[str] = set()
 #: compiling a regular expression of a few JWT-sized literals costs tens of milliseconds each time.
 _ordered: tuple[str, ...] = ()
 
+
 def _basic_credential(match: re.Match[str]) -> str:
     """Mask ``Basic <b64>`` only when ``<b64>`` decodes to ``user:password`` (RFC 7617), not a word."""
     value = match.group(2)

@@ -239,9 +239,7 @@ class ConfigSection:
         target: Any = self.model
         if isinstance(target, str):
             if not is_import_string(target):
-                raise ValueError(
-                    f"config section {self.name!r}: model={target!r} is not 'module:ClassName'"
-                )
+                raise ValueError(f"config section {self.name!r}: model={target!r} is not 'module:ClassName'")
             try:
                 target = import_object(target)
             except Exception as exc:

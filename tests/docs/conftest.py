@@ -36,7 +36,10 @@ def docs_registry(registry_binary: Path, registry_workdir: Path) -> Iterator[Doc
     try:
         image = push_image(registry, REPOSITORY, TAG)
         signature = push_referrer(
-            registry, REPOSITORY, image, SIGNATURE_TYPE,
+            registry,
+            REPOSITORY,
+            image,
+            SIGNATURE_TYPE,
             annotations={"org.opencontainers.image.title": "signature"},
         )
         sbom = push_referrer(

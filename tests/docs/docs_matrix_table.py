@@ -42,19 +42,36 @@ def render_matrix(matrix: Iterable[object] | None = None) -> str:
         matrix = MATRIX
     profiles = list(matrix)
     header = (
-        "Registry", "`registry_type`", "Referrers API (reconciled)", "Seed 004", "Seed 000",
-        "Min. version (API)", "Fallback tags", "Artifact-type filter", "Chunked upload",
-        "Cross-mount", "Delete", "Recommended",
+        "Registry",
+        "`registry_type`",
+        "Referrers API (reconciled)",
+        "Seed 004",
+        "Seed 000",
+        "Min. version (API)",
+        "Fallback tags",
+        "Artifact-type filter",
+        "Chunked upload",
+        "Cross-mount",
+        "Delete",
+        "Recommended",
     )
     lines = [_row(header), _row("---" for _ in header)]
     for p in profiles:
         lines.append(
             _row(
                 (
-                    f"**{p.name}**", f"`{p.key}`", _SUPPORT.get(p.referrers_api, p.referrers_api),
-                    p.seed_004, p.seed_000, p.min_referrers_version,
-                    "Yes" if p.fallback_tags else "No", p.artifact_type_filter, p.chunked_upload,
-                    p.cross_mount, p.delete, p.recommended,
+                    f"**{p.name}**",
+                    f"`{p.key}`",
+                    _SUPPORT.get(p.referrers_api, p.referrers_api),
+                    p.seed_004,
+                    p.seed_000,
+                    p.min_referrers_version,
+                    "Yes" if p.fallback_tags else "No",
+                    p.artifact_type_filter,
+                    p.chunked_upload,
+                    p.cross_mount,
+                    p.delete,
+                    p.recommended,
                 )
             )
         )

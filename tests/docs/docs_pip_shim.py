@@ -59,8 +59,18 @@ def install(args: list[str]) -> int:
         return 2
     isolation = ["--no-build-isolation"] if _can_build_in_place() else []
     command = [
-        sys.executable, "-m", "pip", "install", "--quiet", "--disable-pip-version-check",
-        "--no-deps", *isolation, "--upgrade", "--target", str(_site()), *targets,
+        sys.executable,
+        "-m",
+        "pip",
+        "install",
+        "--quiet",
+        "--disable-pip-version-check",
+        "--no-deps",
+        *isolation,
+        "--upgrade",
+        "--target",
+        str(_site()),
+        *targets,
     ]
     return subprocess.run(command, check=False).returncode
 

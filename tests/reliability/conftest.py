@@ -55,9 +55,9 @@ def pytest_terminal_summary(terminalreporter: Any) -> None:
 
 
 @pytest.fixture(scope="session")
-def reliability_registry(registry_binary: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[
-    ReliabilityRegistry
-]:
+def reliability_registry(
+    registry_binary: Path, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[ReliabilityRegistry]:
     """An open registry (delete enabled) holding ``reliability/subject:latest``, snapshot taken."""
     registry = start_registry("open", workdir=tmp_path_factory.mktemp("reliability-registry"))
     try:

@@ -29,7 +29,5 @@ def render_table(outcomes: dict[tuple[str, str], str]) -> list[str]:
     passed = sum(1 for o in outcomes.values() if o == "passed")
     known = sum(1 for o in outcomes.values() if o == "xfail")
     failed = sum(1 for o in outcomes.values() if o == "failed")
-    lines.append(
-        f"cells passed: {passed}/{total}; known product bugs (xfail): {known}; failed: {failed}"
-    )
+    lines.append(f"cells passed: {passed}/{total}; known product bugs (xfail): {known}; failed: {failed}")
     return lines

@@ -112,23 +112,44 @@ def _docker_config(content: str) -> Callable[[Path, dict[str, str]], tuple[str, 
 
 
 CASES = [
-    Case("malformed-yaml", _yaml("OCI:\n  RegistryUrl: [unclosed\n"),
-         _config_error("{home}/doctor.yaml", "YAML")),
+    Case(
+        "malformed-yaml",
+        _yaml("OCI:\n  RegistryUrl: [unclosed\n"),
+        _config_error("{home}/doctor.yaml", "YAML"),
+    ),
     Case("yaml-not-a-mapping", _yaml("- just\n- a list\n"), _config_error("{home}/doctor.yaml", "mapping")),
     Case("section-wrong-type", _yaml("OCI: 42\n"), _config_error("OCI")),
-    Case("wrong-type-env", _env(OCI__TimeoutSeconds="soon"), _config_error("OCI.TimeoutSeconds",
-                                                                          "OCI__TimeoutSeconds")),
+    Case(
+        "wrong-type-env",
+        _env(OCI__TimeoutSeconds="soon"),
+        _config_error("OCI.TimeoutSeconds", "OCI__TimeoutSeconds"),
+    ),
     Case("invalid-value", _yaml("OCI:\n  TestRepository: '/'\n"), _config_error("OCI.TestRepository")),
-    Case("secretref-missing-env", _env(OCI__Username="u", OCI__PasswordSecretRef="env:REL_UNSET_PASSWORD"),
-         _config_error("OCI.PasswordSecretRef", "REL_UNSET_PASSWORD")),
-    Case("secretref-missing-file", _env(OCI__Username="u", OCI__PasswordSecretRef="file:{home}/nope.txt"),
-         _config_error("OCI.PasswordSecretRef", "{home}/nope.txt")),
-    Case("missing-config-file", lambda home, env: ("--config", str(home / "absent.yaml")),
-         _config_error("{home}/absent.yaml")),
-    Case("docker-config-not-json", _docker_config("{not json"),
-         _failed_credentials("{home}/.docker/config.json")),
-    Case("docker-config-bad-auth", _docker_config(json.dumps({"auths": {"HOST": {"auth": "!!notbase64"}}})),
-         _failed_credentials("{home}/.docker/config.json")),
+    Case(
+        "secretref-missing-env",
+        _env(OCI__Username="u", OCI__PasswordSecretRef="env:REL_UNSET_PASSWORD"),
+        _config_error("OCI.PasswordSecretRef", "REL_UNSET_PASSWORD"),
+    ),
+    Case(
+        "secretref-missing-file",
+        _env(OCI__Username="u", OCI__PasswordSecretRef="file:{home}/nope.txt"),
+        _config_error("OCI.PasswordSecretRef", "{home}/nope.txt"),
+    ),
+    Case(
+        "missing-config-file",
+        lambda home, env: ("--config", str(home / "absent.yaml")),
+        _config_error("{home}/absent.yaml"),
+    ),
+    Case(
+        "docker-config-not-json",
+        _docker_config("{not json"),
+        _failed_credentials("{home}/.docker/config.json"),
+    ),
+    Case(
+        "docker-config-bad-auth",
+        _docker_config(json.dumps({"auths": {"HOST": {"auth": "!!notbase64"}}})),
+        _failed_credentials("{home}/.docker/config.json"),
+    ),
     Case("helper-hangs", _helper("sleep 60"), _failed_credentials("relbad", within=30.0)),
     Case("helper-garbage", _helper("echo '<<<garbage>>>'"), _failed_credentials("relbad", "json")),
 ]

@@ -39,9 +39,11 @@ PLUGINS: dict[str, tuple[str, str]] = {
     # distribution name -> (module name, source)
     "rel-healthy": ("rel_healthy", _check("check.relbroken.healthy", PASS)),
     "rel-import-fails": ("rel_import_fails", "import rel_module_that_does_not_exist\n"),
-    "rel-register-raises": ("rel_register_raises", HEADER + (
-        "\n\n@hookimpl\ndef doctor_add_checks():\n    raise RuntimeError('registration exploded')\n"
-    )),
+    "rel-register-raises": (
+        "rel_register_raises",
+        HEADER
+        + ("\n\n@hookimpl\ndef doctor_add_checks():\n    raise RuntimeError('registration exploded')\n"),
+    ),
     "rel-duplicate": ("rel_duplicate", _check("check.relbroken.healthy", PASS)),
     "rel-malformed": ("rel_malformed", _check("check.relbroken.malformed", "return {'status': 'pass'}")),
     "rel-raises": ("rel_raises", _check("check.relbroken.raises", "raise ZeroDivisionError('exploded')")),
@@ -96,8 +98,11 @@ def test_broken_plugins_do_not_break_the_run(plugin_site: Path, tmp_path: Path) 
 
 @pytest.mark.slow
 def test_strict_plugins_turns_problems_into_exit_2(plugin_site: Path, tmp_path: Path) -> None:
-    run = run_doctor(["--tag", "relbroken", "--format", "json", "--strict-plugins", "--timeout", "2"],
-                     _env(plugin_site, tmp_path), timeout=40)
+    run = run_doctor(
+        ["--tag", "relbroken", "--format", "json", "--strict-plugins", "--timeout", "2"],
+        _env(plugin_site, tmp_path),
+        timeout=40,
+    )
     described = f"exit {run.exit_code}\nstdout:\n{run.stdout[-2000:]}\nstderr:\n{run.stderr[-2000:]}"
     assert run.exit_code == 2, described
     assert "Traceback" not in run.stderr, described

@@ -26,8 +26,13 @@ UPLOADS_PATH = r"^/v2/.+/blobs/uploads/"
 SCENARIOS = [
     (FaultKind.HTTP_500, REFERRERS_PATH, ("credentials", "pull", "push"), "referrers", r"\b500\b"),
     (FaultKind.STALL, REFERRERS_PATH, ("credentials", "pull", "push"), "referrers", r"timed out|timeout"),
-    (FaultKind.RESET_AFTER_REQUEST, REFERRERS_PATH, ("credentials", "pull", "push"), "referrers",
-     r"reset|closed"),
+    (
+        FaultKind.RESET_AFTER_REQUEST,
+        REFERRERS_PATH,
+        ("credentials", "pull", "push"),
+        "referrers",
+        r"reset|closed",
+    ),
     (FaultKind.HTTP_503, UPLOADS_PATH, ("credentials", "pull", "referrers"), "push", r"\b503\b"),
     (FaultKind.RATE_LIMIT, UPLOADS_PATH, ("credentials", "pull", "referrers"), "push", r"429|rate limit"),
 ]
@@ -41,10 +46,15 @@ def test_targeted_faults_affect_only_their_check(
         fault, path = scenario[0], scenario[1]
         proxy = proxy_pool.proxy(reliability_registry.registry.url)
         proxy.set_fault(fault, path=path)
-        env = base_environment(run_home, {
-            "OCI__RegistryUrl": proxy.url, "OCI__TestRepository": SUBJECT_REPO,
-            "OCI__TestTag": SUBJECT_TAG, "OCI__TimeoutSeconds": "2",
-        })
+        env = base_environment(
+            run_home,
+            {
+                "OCI__RegistryUrl": proxy.url,
+                "OCI__TestRepository": SUBJECT_REPO,
+                "OCI__TestTag": SUBJECT_TAG,
+                "OCI__TimeoutSeconds": "2",
+            },
+        )
         try:
             return run_doctor(["--tag", "registry", "--format", "json", "--timeout", "8"], env, timeout=40)
         finally:

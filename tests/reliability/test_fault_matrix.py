@@ -93,14 +93,23 @@ FAULT_WORDS: dict[FaultKind, str] = {
 }
 
 _RANK = {"pass": 1, "info": 2, "warn": 3, "fail": 4, "error": 5, "skip": 0}
-DEFAULT_SEVERITY = {"credentials": "fail", "pull": "fail", "push": "fail", "referrers": "warn",
-                    "capabilities": "info"}
-#: The fault-free verdicts on distribution 2.8 (no referrers API: the fallback is used).
-HEALTHY = {"credentials": {"pass"}, "pull": {"pass"}, "push": {"pass"}, "referrers": {"warn"},
-           "capabilities": {"warn", "info"}}
-
-KNOWN_BUGS: dict[tuple[FaultKind, str], str] = {
+DEFAULT_SEVERITY = {
+    "credentials": "fail",
+    "pull": "fail",
+    "push": "fail",
+    "referrers": "warn",
+    "capabilities": "info",
 }
+#: The fault-free verdicts on distribution 2.8 (no referrers API: the fallback is used).
+HEALTHY = {
+    "credentials": {"pass"},
+    "pull": {"pass"},
+    "push": {"pass"},
+    "referrers": {"warn"},
+    "capabilities": {"warn", "info"},
+}
+
+KNOWN_BUGS: dict[tuple[FaultKind, str], str] = {}
 
 
 @dataclass(frozen=True)
@@ -153,12 +162,15 @@ class Matrix:
     def _run(self, cell: Cell) -> CellRun:
         proxy = self.pool.proxy(self.registry.registry.url)
         proxy.set_fault(cell.fault)
-        env = base_environment(self.home, {
-            "OCI__RegistryUrl": proxy.url,
-            "OCI__TestRepository": SUBJECT_REPO,
-            "OCI__TestTag": SUBJECT_TAG,
-            "OCI__TimeoutSeconds": str(OCI_TIMEOUT_S),
-        })
+        env = base_environment(
+            self.home,
+            {
+                "OCI__RegistryUrl": proxy.url,
+                "OCI__TestRepository": SUBJECT_REPO,
+                "OCI__TestTag": SUBJECT_TAG,
+                "OCI__TimeoutSeconds": str(OCI_TIMEOUT_S),
+            },
+        )
         if cell.fault is FaultKind.TLS_WRONG_NAME:
             ca_file = self.home / f"proxy-ca-{proxy.port}.pem"
             proxy.ca.cert_pem.write_to_path(str(ca_file))
@@ -185,7 +197,8 @@ def matrix(
     selected = [
         item.callspec.params["cell"]  # type: ignore[attr-defined]
         for item in request.session.items
-        if getattr(item, "callspec", None) is not None and "cell" in item.callspec.params  # type: ignore[attr-defined]
+        if getattr(item, "callspec", None) is not None
+        and "cell" in item.callspec.params  # type: ignore[attr-defined]
         and item.path.name == Path(__file__).name
     ]
     return Matrix(reliability_registry, proxy_pool, run_home, selected)

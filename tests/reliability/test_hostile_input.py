@@ -47,13 +47,17 @@ PROPERTY = settings(max_examples=150, deadline=None, suppress_health_check=[Heal
 BASE = "http://127.0.0.1:5999"
 OCI_INDEX = "application/vnd.oci.image.index.v1+json"
 HOSTILE_YAML = [
-    "OCI: [", "OCI:\n  - a\n", ": :", "OCI: !!python/object:os.system x", "\x00",
-    "OCI:\n  TimeoutSeconds: .inf\n", "&a [*a]", "OCI:\n  TimeoutSeconds: 1e999\n",
+    "OCI: [",
+    "OCI:\n  - a\n",
+    ": :",
+    "OCI: !!python/object:os.system x",
+    "\x00",
+    "OCI:\n  TimeoutSeconds: .inf\n",
+    "&a [*a]",
+    "OCI:\n  TimeoutSeconds: 1e999\n",
 ]
 
-header_text = st.text(
-    alphabet=st.characters(codec="latin-1", exclude_characters="\r\n"), max_size=200
-)
+header_text = st.text(alphabet=st.characters(codec="latin-1", exclude_characters="\r\n"), max_size=200)
 json_scalars = st.none() | st.booleans() | st.integers() | st.floats(allow_nan=True) | st.text(max_size=20)
 json_values = st.recursive(
     json_scalars,
@@ -62,8 +66,23 @@ json_values = st.recursive(
 )
 challenge_pieces = st.lists(
     st.sampled_from(
-        ["Bearer", "Basic", " ", ",", "=", '"', "\\", "realm", "service", "scope", "error",
-         '"http://127.0.0.1/token"', "repository:a/b:pull,push", "insufficient_scope", "token68=="]
+        [
+            "Bearer",
+            "Basic",
+            " ",
+            ",",
+            "=",
+            '"',
+            "\\",
+            "realm",
+            "service",
+            "scope",
+            "error",
+            '"http://127.0.0.1/token"',
+            "repository:a/b:pull,push",
+            "insufficient_scope",
+            "token68==",
+        ]
     ),
     max_size=30,
 ).map("".join)
@@ -149,10 +168,14 @@ index_bodies = st.builds(
         {"schemaVersion": 2, "mediaType": OCI_INDEX, "manifests": manifests, **extra},
         allow_nan=True,
     ).encode(),
-    st.lists(json_values | st.fixed_dictionaries(
-        {"mediaType": json_values, "digest": json_values, "size": json_values},
-        optional={"artifactType": json_values, "annotations": json_values},
-    ), max_size=6),
+    st.lists(
+        json_values
+        | st.fixed_dictionaries(
+            {"mediaType": json_values, "digest": json_values, "size": json_values},
+            optional={"artifactType": json_values, "annotations": json_values},
+        ),
+        max_size=6,
+    ),
     st.dictionaries(st.sampled_from(["annotations", "subject", "artifactType"]), json_values, max_size=2),
 )
 
@@ -199,8 +222,13 @@ digest_headers = st.one_of(
 
 
 @PROPERTY
-@given(body_bytes | index_bodies, digest_headers, st.sampled_from(
-    [None, "application/vnd.oci.image.manifest.v1+json", "application/json", "text/html", ";;;"]))
+@given(
+    body_bytes | index_bodies,
+    digest_headers,
+    st.sampled_from(
+        [None, "application/vnd.oci.image.manifest.v1+json", "application/json", "text/html", ";;;"]
+    ),
+)
 def test_manifest_decoder_value_or_registry_error(
     body: bytes, digest: str | None, content_type: str | None
 ) -> None:
@@ -226,8 +254,10 @@ def test_manifest_decoder_value_or_registry_error(
 
 
 @PROPERTY
-@given(body_bytes | json_values.map(lambda v: json.dumps({"name": "r", "tags": v}, allow_nan=True).encode()),
-       st.none() | header_text)
+@given(
+    body_bytes | json_values.map(lambda v: json.dumps({"name": "r", "tags": v}, allow_nan=True).encode()),
+    st.none() | header_text,
+)
 def test_tag_list_decoder_value_or_registry_error(body: bytes, link: str | None) -> None:
     def handler(request: httpx.Request) -> httpx.Response:
         headers = [(b"Content-Type", b"application/json")]
@@ -251,8 +281,10 @@ def test_tag_list_decoder_value_or_registry_error(body: bytes, link: str | None)
 token_bodies = st.one_of(
     body_bytes,
     st.fixed_dictionaries(
-        {"token": st.text(alphabet=st.characters(codec="ascii"), min_size=1, max_size=30)
-         | json_values.filter(lambda v: not isinstance(v, str))},
+        {
+            "token": st.text(alphabet=st.characters(codec="ascii"), min_size=1, max_size=30)
+            | json_values.filter(lambda v: not isinstance(v, str))
+        },
         optional={
             "expires_in": st.sampled_from([math.inf, -math.inf, math.nan, 1e400, -5, 0, 10**30, "300", True])
             | json_values,
@@ -290,8 +322,23 @@ def test_token_response_decoder_value_or_registry_error(body: bytes) -> None:
 
 # ----------------------------------------------------------------------------- the config loader
 config_keys = st.sampled_from(
-    ["RegistryUrl", "registryurl", "Username", "Password", "Token", "TestRepository", "TestTag",
-     "TimeoutSeconds", "CaBundle", "Insecure", "DockerConfig", "PasswordSecretRef", "Unknown", "OCI", ""]
+    [
+        "RegistryUrl",
+        "registryurl",
+        "Username",
+        "Password",
+        "Token",
+        "TestRepository",
+        "TestTag",
+        "TimeoutSeconds",
+        "CaBundle",
+        "Insecure",
+        "DockerConfig",
+        "PasswordSecretRef",
+        "Unknown",
+        "OCI",
+        "",
+    ]
 )
 config_values = json_values | st.sampled_from(
     ["env:DOCTOR_NOPE_UNSET", "file:/nonexistent/secret", "-1", "1e9"]
@@ -300,11 +347,25 @@ config_values = json_values | st.sampled_from(
 
 @PROPERTY
 @given(
-    st.dictionaries(st.sampled_from(["OCI", "oci", "Other", "OCI "]),
-                    st.dictionaries(config_keys, config_values, max_size=6) | json_values, max_size=3),
-    st.dictionaries(st.sampled_from(["OCI__TimeoutSeconds", "OCI__Insecure", "OCI__TestRepository",
-                                     "OCI__Nested__Deep", "OCI__", "DOCTOR_CONFIG_X"]),
-                    st.text(max_size=20), max_size=3),
+    st.dictionaries(
+        st.sampled_from(["OCI", "oci", "Other", "OCI "]),
+        st.dictionaries(config_keys, config_values, max_size=6) | json_values,
+        max_size=3,
+    ),
+    st.dictionaries(
+        st.sampled_from(
+            [
+                "OCI__TimeoutSeconds",
+                "OCI__Insecure",
+                "OCI__TestRepository",
+                "OCI__Nested__Deep",
+                "OCI__",
+                "DOCTOR_CONFIG_X",
+            ]
+        ),
+        st.text(max_size=20),
+        max_size=3,
+    ),
 )
 def test_config_loader_model_or_config_error(data: dict[str, Any], environ: dict[str, str]) -> None:
     sections = {"OCI": ConfigSection(name="OCI", model=OciSettings)}

@@ -58,11 +58,14 @@ def test_signal_mid_upload_leaves_no_live_session(
     proxy = proxy_pool.proxy(reliability_registry.registry.url)
     path = r"/blobs/uploads/" if method == "POST" else r"/blobs/uploads/[^?]"
     proxy.set_fault(FaultKind.DELAY, path=path, methods=[method], limit=1, delay_s=hold_s)
-    env = base_environment(run_home, {
-        "OCI__RegistryUrl": proxy.url,
-        "OCI__TestRepository": repository,
-        "OCI__TimeoutSeconds": "5",
-    })
+    env = base_environment(
+        run_home,
+        {
+            "OCI__RegistryUrl": proxy.url,
+            "OCI__TestRepository": repository,
+            "OCI__TimeoutSeconds": "5",
+        },
+    )
     run = run_doctor(
         ["--check", f"check.integration.oci.{check}", "--format", "json", "--timeout", "20"],
         env,

@@ -73,9 +73,9 @@ def canary_registry(registry_factory: Callable[..., RunningRegistry]) -> Iterato
 
 
 @pytest.fixture(scope="module")
-def registry_factory(registry_binary: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[
-    Callable[..., RunningRegistry]
-]:
+def registry_factory(
+    registry_binary: Path, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[Callable[..., RunningRegistry]]:
     """Module-scoped variant of the root ``registry_factory`` (one canary registry for all cases)."""
     from devtools.registry import start_registry
 
@@ -100,8 +100,12 @@ def _docker_config(home: Path, host: str, entry: dict[str, str]) -> None:
 def _scenarios(registry: RunningRegistry, base: Path) -> list[Scenario]:
     url = registry.url
     host = url.split("://", 1)[1]
-    common = {"OCI__RegistryUrl": url, "OCI__CaBundle": str(registry.ca_bundle),
-              "OCI__TestRepository": "canary/repo", "OCI__TimeoutSeconds": "3"}
+    common = {
+        "OCI__RegistryUrl": url,
+        "OCI__CaBundle": str(registry.ca_bundle),
+        "OCI__TestRepository": "canary/repo",
+        "OCI__TimeoutSeconds": "3",
+    }
     scenarios: list[Scenario] = []
 
     def home(name: str) -> Path:
@@ -111,38 +115,68 @@ def _scenarios(registry: RunningRegistry, base: Path) -> list[Scenario]:
     for fmt in FORMATS:
         scenarios.append(Scenario(f"password-{fmt}", password_env, ("--tag", "registry", "--format", fmt)))
         out = base / f"report-{fmt}.out"
-        scenarios.append(Scenario(f"password-{fmt}-output", password_env,
-                                  ("--tag", "registry", "--format", fmt, "--output", str(out)), out))
+        scenarios.append(
+            Scenario(
+                f"password-{fmt}-output",
+                password_env,
+                ("--tag", "registry", "--format", fmt, "--output", str(out)),
+                out,
+            )
+        )
     scenarios.append(Scenario("password-verbose", password_env, ("--tag", "registry", "--verbose")))
-    scenarios.append(Scenario("password-logjson", password_env,
-                              ("--tag", "registry", "--log-format", "json", "--verbose", "--format", "json")))
-    wrong = base_environment(home("wrong"), {**common, "OCI__Username": USER,
-                                             "OCI__Password": DOCKER_PASSWORD})
+    scenarios.append(
+        Scenario(
+            "password-logjson",
+            password_env,
+            ("--tag", "registry", "--log-format", "json", "--verbose", "--format", "json"),
+        )
+    )
+    wrong = base_environment(
+        home("wrong"), {**common, "OCI__Username": USER, "OCI__Password": DOCKER_PASSWORD}
+    )
     scenarios.append(Scenario("wrong-password-verbose", wrong, ("--tag", "registry", "--verbose")))
     secret_file = base / "password.txt"
     secret_file.write_text(PASSWORD + "\n")
-    ref_env = base_environment(home("ref"), {**common, "OCI__Username": USER,
-                                             "OCI__PasswordSecretRef": f"file:{secret_file}"})
+    ref_env = base_environment(
+        home("ref"), {**common, "OCI__Username": USER, "OCI__PasswordSecretRef": f"file:{secret_file}"}
+    )
     scenarios.append(Scenario("secretref-logjson", ref_env, ("--tag", "registry", "--log-format", "json")))
     token_env = base_environment(home("token"), {**common, "OCI__Token": TOKEN})
-    scenarios.append(Scenario("token-verbose", token_env,
-                              ("--tag", "registry", "--verbose", "--format", "json")))
+    scenarios.append(
+        Scenario("token-verbose", token_env, ("--tag", "registry", "--verbose", "--format", "json"))
+    )
     auth_home = home("dockerauth")
     _docker_config(auth_home, host, {"auth": base64.b64encode(f"{USER}:{PASSWORD}".encode()).decode()})
-    scenarios.append(Scenario("docker-auth", base_environment(auth_home, common),
-                              ("--tag", "registry", "--verbose", "--log-format", "json")))
+    scenarios.append(
+        Scenario(
+            "docker-auth",
+            base_environment(auth_home, common),
+            ("--tag", "registry", "--verbose", "--log-format", "json"),
+        )
+    )
     idt_home = home("identity")
     _docker_config(idt_home, host, {"identitytoken": IDENTITY_TOKEN})
-    scenarios.append(Scenario("docker-identitytoken", base_environment(idt_home, common),
-                              ("--tag", "registry", "--verbose")))
+    scenarios.append(
+        Scenario(
+            "docker-identitytoken", base_environment(idt_home, common), ("--tag", "registry", "--verbose")
+        )
+    )
     bad_home = home("badauth")
     _docker_config(bad_home, host, {"auth": base64.b64encode(f"{USER}:{DOCKER_PASSWORD}".encode()).decode()})
-    scenarios.append(Scenario("docker-auth-rejected", base_environment(bad_home, common),
-                              ("--tag", "registry", "--verbose", "--format", "markdown")))
-    scenarios.append(Scenario("referrers-command", password_env,
-                              ("oci", "referrers", "canary/repo:latest", "--verbose")))
-    return [Scenario(s.name, s.env, (*s.args, *TIMEOUT_ARGS) if s.args[0] != "oci" else s.args, s.output_file)
-            for s in scenarios]
+    scenarios.append(
+        Scenario(
+            "docker-auth-rejected",
+            base_environment(bad_home, common),
+            ("--tag", "registry", "--verbose", "--format", "markdown"),
+        )
+    )
+    scenarios.append(
+        Scenario("referrers-command", password_env, ("oci", "referrers", "canary/repo:latest", "--verbose"))
+    )
+    return [
+        Scenario(s.name, s.env, (*s.args, *TIMEOUT_ARGS) if s.args[0] != "oci" else s.args, s.output_file)
+        for s in scenarios
+    ]
 
 
 def _assert_no_leak(name: str, run: DoctorRun, output_file: Path | None) -> None:
@@ -194,17 +228,25 @@ def test_fault_cells_with_credentials_leak_nothing(canary_registry: RunningRegis
         assert isinstance(foreign, ForeignHost)
 
         def cell(fault: FaultKind) -> tuple[FaultKind, DoctorRun, Any]:
-            proxy = pool.proxy(canary_registry.url, upstream_ca=canary_registry.ca_bundle,
-                               tls_ca=canary_registry.tls_ca)
+            proxy = pool.proxy(
+                canary_registry.url, upstream_ca=canary_registry.ca_bundle, tls_ca=canary_registry.tls_ca
+            )
             # Only repository requests: /v2/ stays healthy so credentials are really in play.
             proxy.set_fault(fault, path=r"^/v2/.+")
-            env = base_environment(tmp_path / f"home-{fault.value}", {
-                "OCI__RegistryUrl": proxy.url, "OCI__CaBundle": str(canary_registry.ca_bundle),
-                "OCI__Username": USER, "OCI__Password": PASSWORD, "OCI__TestRepository": "canary/repo",
-                "OCI__TimeoutSeconds": "2",
-            })
-            run = run_doctor(["--tag", "registry", "--verbose", "--log-format", "json", "--timeout", "6"],
-                             env, timeout=40)
+            env = base_environment(
+                tmp_path / f"home-{fault.value}",
+                {
+                    "OCI__RegistryUrl": proxy.url,
+                    "OCI__CaBundle": str(canary_registry.ca_bundle),
+                    "OCI__Username": USER,
+                    "OCI__Password": PASSWORD,
+                    "OCI__TestRepository": "canary/repo",
+                    "OCI__TimeoutSeconds": "2",
+                },
+            )
+            run = run_doctor(
+                ["--tag", "registry", "--verbose", "--log-format", "json", "--timeout", "6"], env, timeout=40
+            )
             return fault, run, proxy
 
         with ThreadPoolExecutor(4) as executor:
@@ -258,8 +300,11 @@ def test_token_auth_leaks_no_token(registry_factory: Callable[..., RunningRegist
     answer.raise_for_status()
     identity = answer.json()["refresh_token"]
     host = registry.url.split("://", 1)[1]
-    common = {"OCI__RegistryUrl": registry.url, "OCI__TestRepository": "canary/repo",
-              "OCI__TimeoutSeconds": "5"}
+    common = {
+        "OCI__RegistryUrl": registry.url,
+        "OCI__TestRepository": "canary/repo",
+        "OCI__TimeoutSeconds": "5",
+    }
     password_env = base_environment(
         tmp_path / "pw", {**common, "OCI__Username": USER, "OCI__Password": PASSWORD}
     )
@@ -270,11 +315,16 @@ def test_token_auth_leaks_no_token(registry_factory: Callable[..., RunningRegist
     json_logs = ("--tag", "registry", "--format", "json", "--verbose", "--log-format", "json", *TIMEOUT_ARGS)
     scenarios = [
         Scenario("token-password-logjson", password_env, json_logs),
-        Scenario("token-password-output", password_env,
-                 ("--tag", "registry", "--format", "markdown", "--output", str(out), *TIMEOUT_ARGS), out),
+        Scenario(
+            "token-password-output",
+            password_env,
+            ("--tag", "registry", "--format", "markdown", "--output", str(out), *TIMEOUT_ARGS),
+            out,
+        ),
         Scenario("token-identity-logjson", identity_env, json_logs),
-        Scenario("token-identity-referrers", identity_env,
-                 ("oci", "referrers", "canary/repo:latest", "--verbose")),
+        Scenario(
+            "token-identity-referrers", identity_env, ("oci", "referrers", "canary/repo:latest", "--verbose")
+        ),
     ]
     with ThreadPoolExecutor(4) as executor:
         runs = list(executor.map(lambda s: run_doctor(s.args, s.env, timeout=40), scenarios))

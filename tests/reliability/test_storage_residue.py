@@ -70,7 +70,8 @@ def test_live_upload_sessions_are_explained(reliability_registry: ReliabilityReg
         for pool in reliability_registry.pools
         for proxy in pool.proxies
         for record in proxy.records
-        if record.method == "POST" and "/blobs/uploads/" in record.target
+        if record.method == "POST"
+        and "/blobs/uploads/" in record.target
         and (
             (record.applied and record.fault in ANSWER_DESTROYING)
             or record.seconds >= SHORTEST_CLIENT_TIMEOUT_S
@@ -83,7 +84,11 @@ def test_live_upload_sessions_are_explained(reliability_registry: ReliabilityReg
         for record in proxy.records
         if record.method == "POST" and "/blobs/uploads/" in record.target
     ]
-    assert len(live) <= destroyed_answers, "\n".join(posts) + "\n" + (
-        f"{len(live)} live upload sessions, but only {destroyed_answers} POST answers never reached "
-        f"doctor (destroyed by the proxy, or slower than its timeout):\n" + "\n".join(live)
+    assert len(live) <= destroyed_answers, (
+        "\n".join(posts)
+        + "\n"
+        + (
+            f"{len(live)} live upload sessions, but only {destroyed_answers} POST answers never reached "
+            f"doctor (destroyed by the proxy, or slower than its timeout):\n" + "\n".join(live)
+        )
     )

@@ -75,28 +75,44 @@ def configure(parser: argparse.ArgumentParser) -> None:
     )
     referrers.add_argument("image", metavar="IMAGE", help="tag or digest reference of the subject image")
     referrers.add_argument(
-        "--artifact-type", dest="artifact_type", metavar="TYPE", default=None,
+        "--artifact-type",
+        dest="artifact_type",
+        metavar="TYPE",
+        default=None,
         help="only referrers of this artifact type (e.g. application/spdx+json)",
     )
     referrers.add_argument(
-        "--format", dest="referrers_format", choices=("text", "json"), default="text",
+        "--format",
+        dest="referrers_format",
+        choices=("text", "json"),
+        default="text",
         help="output format (json: the ReferrersResult model)",
     )
     referrers.add_argument(
-        "--method", dest="referrers_method", choices=("auto", "api", "fallback"), default="auto",
+        "--method",
+        dest="referrers_method",
+        choices=("auto", "api", "fallback"),
+        default="auto",
         help="discovery method (default: auto)",
     )
     referrers.add_argument(
-        "--cosign-repository", dest="cosign_repository", metavar="[REGISTRY/]REPO", default=None,
+        "--cosign-repository",
+        dest="cosign_repository",
+        metavar="[REGISTRY/]REPO",
+        default=None,
         help="read cosign tags (.sig/.att/.sbom) from this repository instead of IMAGE's "
         "(default: OCI.CosignRepository, else $COSIGN_REPOSITORY; '' for IMAGE's own)",
     )
     referrers.add_argument(
-        "--verify", action="store_true",
+        "--verify",
+        action="store_true",
         help="check that every manifest the sha256-<hex> index lists exists; report missing ones as stale",
     )
     referrers.add_argument(
-        "--deadline", dest="referrers_deadline", type=_positive_seconds, metavar="SECONDS",
+        "--deadline",
+        dest="referrers_deadline",
+        type=_positive_seconds,
+        metavar="SECONDS",
         default=DEFAULT_DEADLINE_S,
         help=f"give up after SECONDS in total (default: {DEFAULT_DEADLINE_S:g})",
     )

@@ -17,6 +17,7 @@ from doctor_oci.settings import OciSettings
 
 CLIENT_KEY = "doctor_oci.client"
 
+
 class RegistryNotConfigured(LookupError):
     """``OCI.RegistryUrl`` is not set: there is no registry to check."""
 

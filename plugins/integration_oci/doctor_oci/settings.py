@@ -107,9 +107,7 @@ class OciSettings(BaseModel):
     @classmethod
     def _username(cls, value: str | None) -> str | None:
         if value is not None and (_has_control(value) or ":" in value):
-            raise ValueError(
-                "a user name may not contain ':' or control characters (RFC 7617)"
-            )
+            raise ValueError("a user name may not contain ':' or control characters (RFC 7617)")
         return value
 
     @field_validator("Password")
@@ -172,9 +170,7 @@ class OciSettings(BaseModel):
 
     @model_validator(mode="after")
     def _default_name_free(self) -> OciSettings:
-        if self.RegistryUrl and any(
-            entry.Name.lower() == DEFAULT_TARGET for entry in self.Registries or ()
-        ):
+        if self.RegistryUrl and any(entry.Name.lower() == DEFAULT_TARGET for entry in self.Registries or ()):
             raise ValueError(
                 f"registry Name {DEFAULT_TARGET!r} is taken by OCI.RegistryUrl's registry; "
                 "give the entry another Name"

@@ -57,9 +57,7 @@ class UploadSession:
             self.locations.append(self.location)
 
 
-async def _finish_despite_cancellation(
-    task: asyncio.Future[T], limit_s: float
-) -> tuple[T | None, bool]:
+async def _finish_despite_cancellation(task: asyncio.Future[T], limit_s: float) -> tuple[T | None, bool]:
     """Wait (at most ``limit_s`` seconds) for ``task`` even if we are cancelled meanwhile.
 
     Returns ``(result or None, cancelled_meanwhile)``. The task's own exceptions are swallowed

@@ -82,7 +82,6 @@ async def run(ctx: CheckContext) -> CheckOutcome:
     return await run_probe(ctx, evidence=_evidence, probe=_probe, doing="probing the capabilities of")
 
 
-
 def _refused(status: int) -> bool:
     return status in (401, 403, 429)
 

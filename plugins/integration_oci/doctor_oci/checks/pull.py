@@ -49,10 +49,7 @@ def _evidence(settings: OciSettings, client: RegistryClient | None) -> dict[str,
 
 async def run(ctx: CheckContext) -> CheckOutcome:
     """HEAD the test image's manifest and judge pull authorization."""
-    return await run_probe(
-        ctx, evidence=_evidence, probe=_probe, doing="pulling from", operation="pull"
-    )
-
+    return await run_probe(ctx, evidence=_evidence, probe=_probe, doing="pulling from", operation="pull")
 
 
 async def _probe(

@@ -84,7 +84,6 @@ def _credentials_valid_from_error(exc: RegistryError, evidence: dict[str, Any]) 
         evidence["credentials_valid"] = exc.status == 403
 
 
-
 async def _mountable_blob(client: RegistryClient, settings: OciSettings) -> str | None:
     """A blob of the test image to mount onto its own repository, or None (use the upload probe)."""
     if registry_profile(client).key in _NO_MOUNT_PROBE:

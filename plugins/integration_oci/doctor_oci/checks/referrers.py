@@ -68,7 +68,6 @@ async def run(ctx: CheckContext) -> CheckOutcome:
     return await run_probe(ctx, evidence=_evidence, probe=_probe, doing="probing the referrers API of")
 
 
-
 async def _probe(
     ctx: CheckContext, client: RegistryClient, settings: OciSettings, evidence: dict[str, Any]
 ) -> Verdict:

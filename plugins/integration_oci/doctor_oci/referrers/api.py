@@ -59,10 +59,10 @@ _UNSUPPORTED_STATUSES = {
 }
 
 
-
 def _log() -> Any:
     """doctor's logger, looked up per event (the CLI configures the pipeline after import)."""
     return get_logger(component="referrers")
+
 
 @dataclass
 class _RepositoryState:
@@ -184,7 +184,10 @@ async def _probe(
     if not probe.supported:
         state.unsupported = probe
     _log().debug(
-        "referrers api probed", repository=repository, status=probe.status, supported=probe.supported,
+        "referrers api probed",
+        repository=repository,
+        status=probe.status,
+        supported=probe.supported,
         reason=probe.reason,
     )
     return probe
@@ -291,8 +294,11 @@ async def correct_listed_artifact_types(
             async with limit:
                 manifest = await client.get_manifest(repository, referrer.digest)
         except RegistryError as exc:
-            _log().info("referrer manifest not readable; artifact type kept as listed",
-                        digest=referrer.digest, error=str(exc))
+            _log().info(
+                "referrer manifest not readable; artifact type kept as listed",
+                digest=referrer.digest,
+                error=str(exc),
+            )
             return referrer
         artifact_type = manifest_artifact_type(manifest.data)
         if not artifact_type or artifact_type == referrer.artifact_type:

@@ -71,8 +71,9 @@ class ReferrersApiUnsupported(Unsupported):
 
     def __init__(self, reason: str, *, status: int | None = None, request: str | None = None) -> None:
         self.reason = reason
-        super().__init__(f"the registry's referrers API is not supported: {reason}", status=status,
-                         request=request)
+        super().__init__(
+            f"the registry's referrers API is not supported: {reason}", status=status, request=request
+        )
 
 
 def _check_arguments(artifact_type: str | None, method: str, concurrency: int) -> None:
@@ -271,7 +272,8 @@ async def _moved_cosign_referrers(
             )
     except NotFound as exc:
         get_logger(component="referrers").info(
-            "cosign repository not found; no cosign-style tags from it", repository=str(cosign),
+            "cosign repository not found; no cosign-style tags from it",
+            repository=str(cosign),
             error=str(exc),
         )
         return []

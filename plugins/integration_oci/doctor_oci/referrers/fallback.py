@@ -37,10 +37,10 @@ from doctor_oci.referrers.models import SOURCE_COSIGN, SOURCE_TAG_SCHEMA, Referr
 DEFAULT_CONCURRENCY = 8
 
 
-
 def _log() -> Any:
     """doctor's logger, looked up per event (the CLI configures the pipeline after import)."""
     return get_logger(component="referrers")
+
 
 async def tag_schema_referrers(
     client: RegistryClient,
@@ -69,8 +69,11 @@ async def tag_schema_referrers(
         declared == OCI_INDEX_MEDIA_TYPE or (declared is None and manifest.media_type == OCI_INDEX_MEDIA_TYPE)
     )
     if not is_index:
-        _log().info("referrers tag does not hold an OCI index; no referrers from it", tag=tag,
-                  media_type=manifest.media_type)
+        _log().info(
+            "referrers tag does not hold an OCI index; no referrers from it",
+            tag=tag,
+            media_type=manifest.media_type,
+        )
         return []
     parsed = referrers_from_index(data, SOURCE_TAG_SCHEMA, artifact_type=artifact_type)
     if parsed.skipped:
@@ -98,9 +101,7 @@ async def cosign_referrers(
     wanted = cosign_tags(subject_digest)
     if tags is not None:
         wanted = wanted.intersection(tags)
-    resolved = await asyncio.gather(
-        *(_resolve_tag(client, repository, tag, limit) for tag in sorted(wanted))
-    )
+    resolved = await asyncio.gather(*(_resolve_tag(client, repository, tag, limit) for tag in sorted(wanted)))
     return [
         referrer
         for referrer in resolved
@@ -135,9 +136,7 @@ async def _resolve_tag(
     if referrer is None:
         _log().warning("cosign-style tag skipped: not a descriptor", tag=tag)
         return None
-    return referrer.model_copy(
-        update={"tag": tag, "kind": kind_of(artifact_type, referrer.annotations, tag)}
-    )
+    return referrer.model_copy(update={"tag": tag, "kind": kind_of(artifact_type, referrer.annotations, tag)})
 
 
 async def verify_referrers(

@@ -226,7 +226,10 @@ def test_a_bad_deadline_is_a_usage_error(value: str) -> None:
     # a subprocess: argparse writes its usage error to the process's own stderr
     done = subprocess.run(
         [sys.executable, "-m", "doctor_core.cli", "oci", "referrers", "127.0.0.1:9/app", "--deadline", value],
-        capture_output=True, text=True, timeout=60, check=False,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
     )
     assert done.returncode == 2, done.stderr
     assert "error: argument --deadline:" in done.stderr
