@@ -142,9 +142,11 @@ def test_credentials_never_follow_a_redirect_or_realm_off_their_origin(
             assert run.exit_code == 1, f"exit {run.exit_code}"
             result = run.result(CREDENTIALS)
             assert result["status"] == "fail", result
-            assert case.expect in result["message"], result["message"]
+            # The short message says the consequence; what happened (and where to) is in the cause.
+            said = result["message"] + " " + ((result.get("cause") or {}).get("summary") or "")
+            assert case.expect in said, said
             if case.attack.startswith("redirect"):
-                assert other.origin in result["message"] and "s3cr3tq" not in run.output
+                assert other.origin in said and "s3cr3tq" not in run.output
                 token_requests = [r for r in registry.requests if r.path.startswith("/token")]
                 assert token_requests, "the credential exchange went to the realm the registry named"
             for canary in CANARIES:

@@ -91,5 +91,7 @@ def test_json_keeps_the_exact_message(hostile_registry):
     code, out = _run(hostile_registry, "--format", "json")
     assert code == 1
     data = json.loads(out)
-    assert any(PAYLOAD in result["message"] for result in data["results"])
+    # The registry's text reaches the report: in a message, or (a shared cause) in the cause summary.
+    said = [r["message"] + " " + ((r.get("cause") or {}).get("summary") or "") for r in data["results"]]
+    assert any(PAYLOAD in text for text in said), said
     assert "\x1b" not in out  # JSON escapes it itself (\u001b)

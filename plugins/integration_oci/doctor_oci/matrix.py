@@ -224,6 +224,24 @@ def _fill(row: MatrixRow, why: str) -> None:
         row.cells.setdefault(key, Cell.not_measured(why))
 
 
+#: Causes (doctor_oci.checks.diagnosis kinds) under which the registry gave nothing to measure;
+#: under the others (credentials missing or refused, rate limits) its headers and answers still say
+#: what it is and what an anonymous client may do.
+_UNREACHABLE = frozenset(
+    {
+        "tls",
+        "dns",
+        "refused",
+        "reset",
+        "connect",
+        "timeout",
+        "plain-http-to-tls",
+        "not-a-registry",
+        "unexpected",
+    }
+)
+
+
 async def _measure(row: MatrixRow, settings: OciSettings, resources: Any, log: Any) -> None:
     from doctor_core import Status
     from doctor_oci.checks import capabilities, referrers
@@ -244,9 +262,17 @@ async def _measure(row: MatrixRow, settings: OciSettings, resources: Any, log: A
 
     client = await resources.get(CLIENT_KEY, create)
     row.url = client.base_url
-    unreachable = capabilities_outcome.status is Status.FAIL and referrers_outcome.status is Status.FAIL
-    if unreachable:  # both checks got no answer: say what happened in every cell
-        _fill(row, redact(capabilities_outcome.message))
+    cause = capabilities_outcome.cause
+    # What happened, once: the checks' shared cause (what failed and why) when they named one.
+    why = redact(cause.summary if cause is not None else capabilities_outcome.message)
+    kind = cause.key.split(":", 1)[0].removeprefix("oci.") if cause is not None else None
+    unreachable = (
+        capabilities_outcome.status is Status.FAIL
+        and referrers_outcome.status is Status.FAIL
+        and (kind is None or kind in _UNREACHABLE)
+    )
+    if unreachable:  # no answer to measure anything by: say what happened in every cell
+        _fill(row, why)
         return
     row.cells["product"] = _product(client)
     evidence = capabilities_outcome.evidence
@@ -257,7 +283,7 @@ async def _measure(row: MatrixRow, settings: OciSettings, resources: Any, log: A
         else:
             row.cells[key] = Cell.not_measured(
                 "the capabilities probe got no verdict (refused with 401/403/429, or no test image "
-                f"to probe with): {redact(capabilities_outcome.message)}"
+                f"to probe with): {why}"
             )
     repository = settings.TestRepository
     image = await resolve_test_image(client, repository, settings.TestTag)

@@ -31,6 +31,7 @@ from doctor_core import Cause
 from doctor_oci.client import (
     AuthenticationError,
     ConnectError,
+    CredentialRedirectRefused,
     InsecureTransportRefused,
     NotFound,
     PermissionDenied,
@@ -255,6 +256,23 @@ def failure_from_error(client: RegistryClient, exc: RegistryError) -> AccessFail
         }
         kind = reason if reason in words else "connect"
         return _unreachable(client, kind, words.get(reason, "connection failed"), exc, reason)
+    if isinstance(exc, CredentialRedirectRefused):
+        return AccessFailure(
+            kind="credential-redirect-refused",
+            host=host,
+            short="credentials not sent to another origin (redirect)",
+            summary=f"Credentials for {host} were not sent: {exc.message}",
+            remediation=(
+                f"A request carrying credentials for {host} was redirected to {exc.target}; doctor "
+                "never sends credentials to another origin (nor from https to http).",
+                "Check the token service and any proxy in front of it: the realm in the registry's "
+                "WWW-Authenticate challenge should answer itself, without redirecting elsewhere.",
+            ),
+            recommendations=(
+                f"The token service of {host} redirects credential requests to another origin: "
+                "fix its realm or proxy",
+            ),
+        )
     if isinstance(exc, InsecureTransportRefused):
         return AccessFailure(
             kind="insecure-refused",
