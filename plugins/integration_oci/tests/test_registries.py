@@ -167,7 +167,7 @@ def test_every_topic_has_advice_for_every_registry() -> None:
 
 
 def test_topics_are_an_enum_and_their_values_are_accepted() -> None:
-    assert TOPICS == tuple(Topic) and all(isinstance(topic, str) for topic in Topic)
+    assert tuple(Topic) == TOPICS and all(isinstance(topic, str) for topic in Topic)
     for topic in Topic:
         for item in MATRIX:
             facts = {"host": "r.example", "status": 404, "operation": "pull"}
