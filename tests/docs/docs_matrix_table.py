@@ -2,7 +2,7 @@
 
 The page's text between ``<!-- matrix:begin -->`` and ``<!-- matrix:end -->`` is exactly
 :func:`render_matrix` of :data:`doctor_oci.registries.MATRIX`; ``test_docs.py`` asserts it, so the
-page and the data the checks act on cannot drift. After changing ``registries.py`` regenerate with::
+page and the data the checks act on cannot drift. After changing ``registries/profiles.py`` regenerate with::
 
     .venv/bin/python tests/docs/docs_matrix_table.py
 """

@@ -8,6 +8,7 @@ from doctor_oci import registries
 from doctor_oci.registries import (
     MATRIX,
     TOPICS,
+    Topic,
     UnknownAdviceTopic,
     advice,
     identify,
@@ -88,6 +89,31 @@ def test_identify_accepts_httpx_headers_and_host_wins() -> None:
     assert identify("ghcr.io", {"Docker-Distribution-Api-Version": "registry/2.0"}).key == "ghcr"
 
 
+@pytest.mark.parametrize(
+    ("challenge", "key"),
+    [
+        # several challenges: the first that names a product wins, wherever it stands
+        ('Basic realm="Registry Realm", Bearer realm="https://q.example/v2/auth",service="quay"', "quay"),
+        ('Basic realm="zot", Bearer realm="https://h.example/service/token"', "zot"),
+        # a quoted comma and an escaped quote belong to the value
+        ('Bearer realm="https://q.example/a,b/v2/auth"', "quay"),
+        ('Bearer realm="https://g.example/\\"x\\"/jwt/auth"', "gitlab"),
+        # only a parameter named realm is the realm ("xrealm" is another parameter)
+        ('Bearer xrealm="https://h.example/service/token"', "unknown"),
+        ('Bearer service="harbor-registry"', "harbor"),
+    ],
+)
+def test_identify_reads_the_challenge_with_the_client_parser(challenge: str, key: str) -> None:
+    assert identify("registry.internal", {"WWW-Authenticate": challenge}).key == key
+
+
+def test_identify_reads_every_challenge_line() -> None:
+    headers = httpx.Headers(
+        [("www-authenticate", 'Basic realm="x"'), ("www-authenticate", 'Bearer realm="https://g/jwt/auth"')]
+    )
+    assert identify("registry.internal", headers).key == "gitlab"
+
+
 def test_identify_rejects_non_string_host() -> None:
     with pytest.raises(TypeError, match="host must be a string"):
         identify(None)  # type: ignore[arg-type]
@@ -138,6 +164,15 @@ def test_every_topic_has_advice_for_every_registry() -> None:
             steps = advice(topic, item, host="r.example", status=404, reason="dns")
             assert steps and all(isinstance(s, str) and s for s in steps), (topic, item.key)
             assert isinstance(recommendations(topic, item), tuple)
+
+
+def test_topics_are_an_enum_and_their_values_are_accepted() -> None:
+    assert tuple(Topic) == TOPICS and all(isinstance(topic, str) for topic in Topic)
+    for topic in Topic:
+        for item in MATRIX:
+            facts = {"host": "r.example", "status": 404, "operation": "pull"}
+            assert advice(topic, item, **facts) == advice(topic.value, item, **facts)
+            assert recommendations(topic, item) == recommendations(topic.value, item)
 
 
 def test_unknown_topic_is_a_clear_error() -> None:
