@@ -30,6 +30,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator, model_validator
 
+import doctor_oci.hosting  # noqa: F401  (installs doctor's client hooks: every OciSettings user has them)
 from doctor_core import SecretRef
 
 

@@ -39,7 +39,6 @@ from urllib.parse import urlencode
 
 import httpx
 
-from doctor_core import register_secret
 from doctor_oci.client.challenge import Challenge
 from doctor_oci.client.credentials import Credentials
 from doctor_oci.client.errors import (
@@ -52,6 +51,7 @@ from doctor_oci.client.errors import (
     RegistryTimeout,
     TLSError,
 )
+from doctor_oci.client.hooks import register_secret
 from doctor_oci.client.jsonbody import parse_json
 from doctor_oci.client.reference import RegistryEndpoint
 from doctor_oci.client.responses import error_from_response

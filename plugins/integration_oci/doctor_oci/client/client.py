@@ -21,7 +21,6 @@ from typing import Any, Literal, TypeVar
 
 import httpx
 
-from doctor_core import redact
 from doctor_oci.client.auth import AuthAttempt, Authenticator, TokenCache
 from doctor_oci.client.budget import DEFAULT_MAX_TAGS, PageBudget
 from doctor_oci.client.challenge import Challenge, parse_www_authenticate
@@ -33,6 +32,7 @@ from doctor_oci.client.errors import (
     RegistryError,
 )
 from doctor_oci.client.headers import RateLimit, parse_rate_limit
+from doctor_oci.client.hooks import redact
 from doctor_oci.client.jsonbody import parse_json
 from doctor_oci.client.link import next_link
 from doctor_oci.client.mediatypes import MANIFEST_ACCEPT, base_media_type

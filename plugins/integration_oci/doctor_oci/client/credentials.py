@@ -16,7 +16,8 @@ Resolution order (first match wins):
 4. Anonymous.
 
 ``Credentials.source`` says where they came from, never the secret. Every secret found is
-registered with :func:`doctor_core.redaction.register_secret` before anything else happens.
+registered (:func:`doctor_oci.client.hooks.register_secret`: doctor's secret registry when doctor
+hosts the client) before anything else happens, and held as a :class:`~doctor_oci.client.options.Secret`.
 """
 
 from __future__ import annotations
@@ -33,12 +34,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import SecretStr
-
-from doctor_core import redact, register_secret
 from doctor_oci.client.errors import ProtocolError
+from doctor_oci.client.hooks import redact, register_secret
 from doctor_oci.client.jsonbody import parse_json
-from doctor_oci.client.options import ClientSettings
+from doctor_oci.client.options import ClientSettings, Secret, SecretValue
 
 __all__ = [
     "DOCKER_HUB_CONFIG_KEY",
@@ -80,9 +79,9 @@ class Credentials:
     problem: str | None = None
     note: str | None = None
     location: str | None = None
-    password: SecretStr | None = field(default=None, compare=False)
-    token: SecretStr | None = field(default=None, compare=False)
-    identity_token: SecretStr | None = field(default=None, compare=False)
+    password: Secret | None = field(default=None, compare=False)
+    token: Secret | None = field(default=None, compare=False)
+    identity_token: Secret | None = field(default=None, compare=False)
 
     @property
     def has_secret(self) -> bool:
@@ -236,17 +235,21 @@ def _from_entry(entry: Any, key: str, path: Path, source: str) -> Credentials | 
             username=username if username != _TOKEN_USERNAME else None,
             source=source,
             location=str(path),
-            identity_token=SecretStr(identity),
+            identity_token=SecretValue(identity),
         )
     if isinstance(registry_token, str) and registry_token:
         register_secret(registry_token)
         return Credentials(
-            method="bearer", source=source, location=str(path), token=SecretStr(registry_token)
+            method="bearer", source=source, location=str(path), token=SecretValue(registry_token)
         )
     if username is not None and password:
         register_secret(password, username=username)
         return Credentials(
-            method="basic", username=username, source=source, location=str(path), password=SecretStr(password)
+            method="basic",
+            username=username,
+            source=source,
+            location=str(path),
+            password=SecretValue(password),
         )
     if username:
         return Credentials(
@@ -311,11 +314,11 @@ def _run_helper(name: str, host: str, timeout_s: float) -> Credentials:
     username = data.get("Username") if isinstance(data.get("Username"), str) else None
     if username == _TOKEN_USERNAME:
         register_secret(secret)
-        return Credentials(method="bearer", source=source, identity_token=SecretStr(secret))
+        return Credentials(method="bearer", source=source, identity_token=SecretValue(secret))
     register_secret(secret, username=username)
     if not username:
-        return Credentials(method="bearer", source=source, identity_token=SecretStr(secret))
-    return Credentials(method="basic", username=username, source=source, password=SecretStr(secret))
+        return Credentials(method="bearer", source=source, identity_token=SecretValue(secret))
+    return Credentials(method="basic", username=username, source=source, password=SecretValue(secret))
 
 
 def _kill_group(process: subprocess.Popen[bytes]) -> None:
@@ -417,7 +420,7 @@ def _from_settings(settings: ClientSettings) -> Credentials | None:
         if settings.Username or settings.Password is not None or settings.PasswordSecretRef is not None:
             problem = "both Token and Username/Password are configured; the Token is used"
         return Credentials(
-            method="bearer", username=None, source="config:Token", token=SecretStr(token), problem=problem
+            method="bearer", username=None, source="config:Token", token=SecretValue(token), problem=problem
         )
     password = settings.password()
     source = (
@@ -434,7 +437,7 @@ def _from_settings(settings: ClientSettings) -> Credentials | None:
             )
         register_secret(password, username=settings.Username)
         return Credentials(
-            method="basic", username=settings.Username, source=source, password=SecretStr(password)
+            method="basic", username=settings.Username, source=source, password=SecretValue(password)
         )
     if password is not None:
         register_secret(password)

@@ -3,8 +3,9 @@
 Every error carries the HTTP ``status`` (when there was a response), the first registry error
 ``code`` of an ``{"errors":[{"code": ...}]}`` body and all of them in ``codes``, a redacted
 ``request`` description (``"GET https://host/v2/app/manifests/latest"``) and the registry's
-``detail`` message. ``str(err)`` is one user-readable sentence and is always passed through
-:func:`doctor_core.redaction.redact`, as is ``repr(err)``: an error can be logged or shown as is.
+``detail`` message. ``str(err)`` is one user-readable sentence and is always passed through the
+installed ``redact`` hook (:mod:`doctor_oci.client.hooks`: doctor's redaction when doctor hosts
+the client), as is ``repr(err)``: an error can be logged or shown as is.
 
 A leaf, like httpx's ``_exceptions.py``: the classes only. Which response means which error is
 decided in one place, :mod:`doctor_oci.client.responses`.
@@ -14,7 +15,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from doctor_core import redact
+from doctor_oci.client.hooks import redact
 
 __all__ = [
     "AuthenticationError",

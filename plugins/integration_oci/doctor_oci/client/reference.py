@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 
-from doctor_core import redact
+from doctor_oci.client.hooks import redact
 
 if TYPE_CHECKING:
     from doctor_oci.client.options import ClientSettings

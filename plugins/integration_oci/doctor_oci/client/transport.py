@@ -27,8 +27,10 @@ sends a request under these rules:
 * **Errors**: httpx exceptions become :class:`ConnectError` / :class:`TLSError` /
   :class:`RegistryTimeout` / :class:`ProtocolError` with a redacted request description.
 * **Metrics** (:class:`RequestMetrics`) count every request sent, via httpx event hooks.
-* **Logs**: one structlog debug event per request with method, redacted URL, status and duration;
-  never headers.
+* **Logs**: one debug event per request (the host's logger, :mod:`doctor_oci.client.hooks`) with
+  method, redacted URL, status and duration; never headers.
+* **Deadlines of the caller**: the host's ``time_left`` (doctor: the running check's deadline)
+  bounds every request and its retries.
 """
 
 from __future__ import annotations
@@ -49,7 +51,6 @@ from typing import Any
 
 import httpx
 
-from doctor_core import time_left
 from doctor_oci.client.decoding import ACCEPT_ENCODING, prepare_decoding
 from doctor_oci.client.errors import (
     ConnectError,
@@ -61,6 +62,7 @@ from doctor_oci.client.errors import (
     TLSError,
 )
 from doctor_oci.client.headers import parse_retry_after
+from doctor_oci.client.hooks import logger, time_left
 from doctor_oci.client.responses import redirected_to_another_host
 from doctor_oci.client.urls import Origin, describe_origin, describe_url, origin
 
@@ -102,22 +104,12 @@ TAG_LIST_MAX_BODY_BYTES = 32 * 1024 * 1024
 MAX_REDIRECTS = 5
 RETRY_STATUSES = frozenset({429, 502, 503, 504})
 IDEMPOTENT_METHODS = frozenset({"GET", "HEAD", "OPTIONS", "DELETE", "PUT"})
-#: A request gives up this long before the calling check's deadline (doctor_core.deadlines), so
-#: the check reports the registry's timeout itself rather than being cut off by the engine.
+#: A request gives up this long before the caller's deadline (the hooks' ``time_left``: doctor's
+#: check deadline), so the check reports the registry's timeout itself rather than being cut off
+#: by the engine.
 CHECK_DEADLINE_MARGIN_S = 0.1
 #: Request extension marking token-service requests (counted separately in the metrics).
 TOKEN_FETCH_EXTENSION = "doctor_oci.token_fetch"
-
-
-def _logger() -> Any:
-    """doctor's logger (its pipeline is chosen at run time: looked up per event), else structlog's."""
-    try:
-        from doctor_core import get_logger
-    except ImportError:
-        import structlog
-
-        return structlog.get_logger("doctor_oci")
-    return get_logger(component="doctor_oci.client")
 
 
 @dataclass
@@ -365,7 +357,7 @@ class Transport:
                     raise outcome.error
                 assert outcome.response is not None
                 return outcome.response
-            _logger().debug(
+            logger().debug(
                 "oci.http.retry",
                 method=method,
                 url=describe_url(url),
@@ -527,9 +519,9 @@ class Transport:
     def _log(
         method: str, url: httpx.URL, status: int | None, started: float, error: RegistryError | None
     ) -> None:
-        logger = _logger()
+        log = logger()
         # Every request passes here: build the (redacted) event only when someone will see it.
-        is_enabled_for = getattr(logger, "is_enabled_for", None)
+        is_enabled_for = getattr(log, "is_enabled_for", None)
         if is_enabled_for is not None and not is_enabled_for(logging.DEBUG):
             return
         fields: dict[str, Any] = {
@@ -540,7 +532,7 @@ class Transport:
         }
         if error is not None:
             fields["error"] = type(error).__name__
-        logger.debug("oci.http.request", **fields)
+        log.debug("oci.http.request", **fields)
 
 
 def _origin_or_none(url: httpx.URL) -> Origin | None:

@@ -13,7 +13,7 @@ from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 import httpx
 
-from doctor_core import MASK, redact
+from doctor_oci.client.hooks import MASK, redact
 
 __all__ = ["Origin", "describe_origin", "describe_request", "describe_url", "origin", "same_origin"]
 

@@ -8,9 +8,10 @@ service, against both respx and the real token registry.
 from __future__ import annotations
 
 import base64
+import dataclasses
 import io
 import json
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -18,7 +19,7 @@ import httpx
 import pytest
 import respx
 import structlog
-from doctor_oci.client import RegistryClient, RegistryError, RetryPolicy, transport
+from doctor_oci.client import RegistryClient, RegistryError, RetryPolicy, install_hooks, installed_hooks
 from doctor_oci.settings import OciSettings
 from structlog.testing import capture_logs
 
@@ -82,15 +83,26 @@ def token_registry_mock(router: respx.MockRouter) -> None:
     router.post(host="auth.example.com").respond(200, json={"access_token": TOKEN})
 
 
+@pytest.fixture
+def raw_client_logger() -> Iterator[None]:
+    """The client's raw events, before doctor's redacting log pipeline: they must be clean already.
+
+    The client's logger hook is a plain structlog logger; doctor's redaction and secret registry
+    (the other hooks) stay installed.
+    """
+    plain = dataclasses.replace(installed_hooks(), logger_factory=lambda: structlog.get_logger("doctor_oci"))
+    previous = install_hooks(plain)
+    yield
+    install_hooks(previous)
+
+
 @pytest.mark.parametrize("mode", ["password", "static", "docker-auth", "identity"])
 async def test_no_secret_in_errors_reprs_or_logs(
     mode: str,
     isolated_credentials: Path,
     settings: Callable[..., OciSettings],
-    monkeypatch: pytest.MonkeyPatch,
+    raw_client_logger: None,
 ) -> None:
-    # the client's raw events, before doctor's redacting log pipeline: they must be clean already
-    monkeypatch.setattr(transport, "_logger", lambda: structlog.get_logger("doctor_oci"))
     keys: dict[str, Any] = {"RegistryUrl": REG}
     if mode == "password":
         keys.update(Username="alice", Password=PASSWORD)
