@@ -172,7 +172,7 @@ def _dispatch(
 
     # The options deciding which plugins load come first: the plugins then give the commands,
     # the configuration flags and the formats the full parser knows.
-    pre_parser = Parser(add_help=False, context=Context(out, err))
+    pre_parser = Parser(prog=prog, add_help=False, context=Context(out, err))
     add_common_options(pre_parser, top=True)
     pre, _rest = pre_parser.parse_known_args(argv)
     doctor = Doctor(

@@ -34,6 +34,8 @@ if TYPE_CHECKING:
     from doctor_core.types import ConfigFlag
 
 BUILTIN_COMMANDS = ("list", "plugins", "schema", "run")
+#: Where the command word goes in the namespace: a name no plugin command would use for its own.
+COMMAND_DEST = "doctor_command"
 
 
 class ParserExit(Exception):
@@ -369,7 +371,7 @@ def build_parser(doctor: Doctor, context: Context, prog: str) -> tuple[Parser, S
 
     top.before_help = top_help
     # The commands are listed in the epilog ("commands:"), the way the options are.
-    commands = top.add_subparsers(dest="command", metavar="COMMAND", help=argparse.SUPPRESS, prog=prog)
+    commands = top.add_subparsers(dest=COMMAND_DEST, metavar="COMMAND", help=argparse.SUPPRESS, prog=prog)
     assert isinstance(commands, SubCommands)
     commands.commands_hint = True
     # A run option before another command is refused, except those that command also takes.

@@ -14,10 +14,10 @@ _MODULES = {"run": "run", "list": "listing", "plugins": "plugins", "schema": "sc
 
 
 def dispatch(doctor: Doctor, ns: argparse.Namespace, context: Context) -> int:
-    """Run the command ``ns.command`` names (none: a run) and return its exit code."""
+    """Run the command ``ns.doctor_command`` names (none: a run) and return its exit code."""
     import importlib
 
-    module = importlib.import_module(f"{__name__}.{_MODULES.get(ns.command or 'run', 'plugin')}")
+    module = importlib.import_module(f"{__name__}.{_MODULES.get(ns.doctor_command or 'run', 'plugin')}")
     code: int = module.run(doctor, ns, context)
     return code
 

@@ -23,7 +23,7 @@ def run(doctor: Doctor, ns: argparse.Namespace, context: Context) -> int:
     from doctor_core.errors import PluginError
     from doctor_core.logs import get_logger
 
-    name: str = ns.command
+    name: str = ns.doctor_command
     owned = doctor.commands[name]
     prepare(doctor, ns, context)
     app = DoctorCommandApp(doctor, get_logger(command=name), stdout=context.out, stderr=context.err)
