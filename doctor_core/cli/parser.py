@@ -97,7 +97,7 @@ class Parser(argparse.ArgumentParser):
         return action
 
     def _check_value(self, action: argparse.Action, value: Any) -> None:
-        if isinstance(action, SubCommands) and action.commands_hint and value not in action.choices:
+        if isinstance(action, SubCommands) and action.top_level and value not in action.choices:
             self._unknown_command(action, value)
         super()._check_value(action, value)
 
@@ -136,8 +136,9 @@ class SubCommands(_SubParsersBase):
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.context: Context | None = None
-        #: Whether an unknown word is reported as doctor's unknown command (the top level).
-        self.commands_hint = False
+        #: The top level's commands: an unknown word is doctor's unknown command, and a command's
+        #: options (the common ones too) are added only when it is the one given (start-up cost).
+        self.top_level = False
         self.on_select: dict[str, Callable[[Parser], None]] = {}
         #: Options of the parser holding these sub-commands that only some commands take.
         self.only_for: dict[argparse.Action, tuple[str, ...]] = {}
@@ -146,7 +147,8 @@ class SubCommands(_SubParsersBase):
         assert self.context is not None
         kwargs.setdefault("conflict_handler", "resolve")  # a plugin's own option wins over a common one
         parser = super().add_parser(name, context=self.context, **kwargs)
-        add_common_options(parser, top=False)
+        if not self.top_level:
+            add_common_options(parser, top=False)
         return parser
 
     def __call__(
@@ -164,6 +166,8 @@ class SubCommands(_SubParsersBase):
             if name not in commands and getattr(namespace, action.dest, None) != action.default:
                 parser.error(f"argument {'/'.join(action.option_strings)}: not an option of {name!r}")
         subparser = self._name_parser_map[name]
+        if self.top_level and name in self.on_select:
+            add_common_options(subparser, top=False)  # first: a plugin's own options win
         configure = self.on_select.pop(name, None)
         if configure is not None:
             configure(subparser)
@@ -373,28 +377,38 @@ def build_parser(doctor: Doctor, context: Context, prog: str) -> tuple[Parser, S
     # The commands are listed in the epilog ("commands:"), the way the options are.
     commands = top.add_subparsers(dest=COMMAND_DEST, metavar="COMMAND", help=argparse.SUPPRESS, prog=prog)
     assert isinstance(commands, SubCommands)
-    commands.commands_hint = True
+    commands.top_level = True
     # A run option before another command is refused, except those that command also takes.
     takes = {"tag": ("run", "list"), "format": ("run", "list", "plugins")}
     for action in run_only:
         commands.only_for[action] = takes.get(action.dest, ("run",))
 
-    listing = commands.add_parser(
-        "list", help="list the installed checks", description="List the installed checks."
-    )
-    listing.add_argument(
-        "--tag", action="append", default=argparse.SUPPRESS, metavar="TAG", help="only checks with this tag"
-    )
-    listing.add_argument("--format", choices=("text", "json"), default=argparse.SUPPRESS)
-    plugins = commands.add_parser("plugins", description="Show the loaded plugins and their problems.")
-    plugins.add_argument("--format", choices=("text", "json"), default=argparse.SUPPRESS)
-    commands.add_parser("schema", description="Print the JSON schema of the report (--format json).")
-    run = commands.add_parser(
-        "run",
-        description="Run diagnostic checks contributed by plugins and report the results.",
-    )
-    add_run_options(run, top=False)
-    run.before_help = lambda parser: name_reporters(parser, doctor.reporters)
+    def list_options(parser: Parser) -> None:
+        parser.add_argument(
+            "--tag",
+            action="append",
+            default=argparse.SUPPRESS,
+            metavar="TAG",
+            help="only checks with this tag",
+        )
+        parser.add_argument("--format", choices=("text", "json"), default=argparse.SUPPRESS)
+
+    def plugins_options(parser: Parser) -> None:
+        parser.add_argument("--format", choices=("text", "json"), default=argparse.SUPPRESS)
+
+    def run_options(parser: Parser) -> None:
+        add_run_options(parser, top=False)
+        parser.before_help = lambda parser: name_reporters(parser, doctor.reporters)
+
+    builtins: dict[str, tuple[str, Callable[[Parser], None]]] = {
+        "list": ("List the installed checks.", list_options),
+        "plugins": ("Show the loaded plugins and their problems.", plugins_options),
+        "schema": ("Print the JSON schema of the report (--format json).", lambda parser: None),
+        "run": ("Run diagnostic checks contributed by plugins and report the results.", run_options),
+    }
+    for name, (description, configure) in builtins.items():
+        commands.add_parser(name, description=description)
+        commands.on_select[name] = configure
     for name, owned in sorted(doctor.commands.items()):
         commands.add_parser(name, description=owned.command.help)
         commands.on_select[name] = _plugin_configure(name, owned)
