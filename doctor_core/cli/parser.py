@@ -33,7 +33,6 @@ if TYPE_CHECKING:
     from doctor_core.plugins import OwnedCommand
     from doctor_core.types import ConfigFlag
 
-BUILTIN_COMMANDS = ("list", "plugins", "schema", "run")
 #: Where the command word goes in the namespace: a name no plugin command would use for its own.
 COMMAND_DEST = "doctor_command"
 
