@@ -614,3 +614,26 @@ def test_an_unknown_option_is_never_an_unknown_command(doctor_cli, seed_plugin, 
     assert result.exit_code == 2
     assert result.stderr.endswith(message), result.stderr
     assert "unknown command" not in result.stderr and result.stdout == ""
+
+
+def test_a_plugin_command_is_configured_only_when_it_is_the_command_given(doctor_cli, seed_plugin):
+    from doctor_core import Command
+
+    def configure(parser):
+        raise RuntimeError("broken options")
+
+    class Plugin:
+        @hookimpl
+        def doctor_add_commands(self):
+            return [Command("tool", "a broken tool", configure, lambda ns, app: 0)]
+
+    plugins = [seed_plugin, Plugin()]
+    for args in (["list"], ["--help"], ["--tag", "registry", "--format", "json"]):
+        result = doctor_cli(
+            *args, plugins=plugins, load_entrypoints=False, environ={"SEED__Scenario": "healthy"}
+        )
+        assert result.exit_code == 0, (args, result.stderr)
+    result = doctor_cli("tool", plugins=plugins, load_entrypoints=False)
+    assert result.exit_code == 2
+    assert result.stderr.startswith("doctor: error: command 'tool' of plugin ")
+    assert "could not set up its options: RuntimeError: broken options" in result.stderr
