@@ -25,8 +25,9 @@ source sent -- both harmless.
 from __future__ import annotations
 
 import re
+from typing import IO
 
-__all__ = ["neutralize"]
+__all__ = ["isatty", "neutralize"]
 
 _UNSAFE = re.compile("[\x00-\x1f\x7f-\x9f\u2028\u2029\u202a-\u202e\u2066-\u2069\ud800-\udfff\ufffe\uffff]")
 _NAMED = {"\n": "\\n", "\r": "\\r", "\t": "\\t"}
@@ -53,3 +54,12 @@ def neutralize(text: str) -> str:
     if _UNSAFE.search(text) is None:
         return text
     return _UNSAFE.sub(_escape, text)
+
+
+def isatty(stream: IO[str]) -> bool:
+    """Whether ``stream`` is a terminal; a stream without ``isatty``, or a closed one, is not."""
+    probe = getattr(stream, "isatty", None)
+    try:
+        return bool(probe and probe())
+    except (OSError, ValueError):
+        return False

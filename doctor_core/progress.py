@@ -11,22 +11,15 @@ import shutil
 from typing import IO, TYPE_CHECKING
 
 from doctor_core.hookspecs import hookimpl
+from doctor_core.printable import isatty
 
 if TYPE_CHECKING:
     from doctor_core.models import CheckDefinition, CheckResult, Report
 
 
-def _isatty(stream: IO[str]) -> bool:
-    isatty = getattr(stream, "isatty", None)
-    try:
-        return bool(isatty and isatty())
-    except (OSError, ValueError):
-        return False
-
-
 def wanted(*, stderr: IO[str], stdout: IO[str], machine_readable: bool, output_file: bool) -> bool:
     """Whether to show live progress for a run with these streams and output choices."""
-    return _isatty(stderr) and not machine_readable and (output_file or _isatty(stdout))
+    return isatty(stderr) and not machine_readable and (output_file or isatty(stdout))
 
 
 class LiveProgress:

@@ -528,3 +528,112 @@ def test_help_lists_keys_declared_derived_from_a_model_class_or_one_line_per_sec
     assert "DECLARED__Url where to go\\x1b[2J" in lines  # plugin text neutralised
     assert "CLASS__Level how loud" in lines
     assert "LAZY__<Key> lazy section" in lines
+
+
+# ------------------------------------------------------------ global options, sub-commands
+def _nested_command_plugin(seen: list[dict[str, object]]):
+    """A plugin command with a nested sub-command, like ``doctor oci referrers IMAGE``."""
+    from doctor_core import Command
+
+    def configure(parser):
+        sub = parser.add_subparsers(dest="tool_command", required=True)
+        show = sub.add_parser("show")
+        show.add_argument("image")
+        show.add_argument("-v", "--version-of", dest="version_of", default=None)  # the plugin's own -v wins
+
+    def run(ns, app):
+        seen.append({key: getattr(ns, key, None) for key in ("image", "no_color", "verbose", "version_of")})
+        return 0
+
+    class Plugin:
+        @hookimpl
+        def doctor_add_commands(self):
+            return [Command("tool", "a tool", configure, run)]
+
+    return Plugin()
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["tool", "show", "IMAGE", "--no-color"],
+        ["--no-color", "tool", "show", "IMAGE"],
+        ["tool", "--no-color", "show", "IMAGE"],
+        ["stella", "doctor", "tool", "show", "IMAGE", "--no-color"],
+    ],
+    ids=" ".join,
+)
+def test_global_options_go_where_users_put_them_plugin_commands_too(doctor_cli, args):
+    seen: list[dict[str, object]] = []
+    prog = "doctor"
+    if args[0] == "stella":
+        prog, args = "stella", args[1:]
+    result = doctor_cli(*args, prog=prog, plugins=[_nested_command_plugin(seen)], load_entrypoints=False)
+    assert result.exit_code == 0, result.stderr
+    assert seen == [{"image": "IMAGE", "no_color": True, "verbose": False, "version_of": None}]
+    seen.clear()
+    result = doctor_cli(
+        "tool", "show", "IMAGE", "-v", "1", plugins=[_nested_command_plugin(seen)], load_entrypoints=False
+    )
+    assert result.exit_code == 0, result.stderr
+    assert seen[0]["version_of"] == "1"  # a plugin's own option beats a common one
+
+
+def test_run_options_in_either_order_and_after_list(doctor_cli, seed_plugin, tmp_path):
+    a = _cli(doctor_cli, seed_plugin, "doctor --format json --tag registry", scenario="healthy", cwd=tmp_path)
+    b = _cli(doctor_cli, seed_plugin, "doctor --tag registry --format json", scenario="healthy", cwd=tmp_path)
+    c = _cli(
+        doctor_cli, seed_plugin, "doctor run --tag registry --format json", scenario="healthy", cwd=tmp_path
+    )
+    for result in (a, b, c):
+        assert result.exit_code == 0, result.stderr
+        assert len(json.loads(result.stdout)["results"]) == 5
+    result = _cli(doctor_cli, seed_plugin, "doctor list --verbose --format json", cwd=tmp_path)
+    assert result.exit_code == 0, result.stderr
+    assert len(json.loads(result.stdout)) == 5
+    result = _cli(doctor_cli, seed_plugin, "doctor --verbose --format json list", cwd=tmp_path)
+    assert result.exit_code == 0 and len(json.loads(result.stdout)) == 5
+
+
+@pytest.mark.parametrize(
+    ("command", "message"),
+    [
+        ("doctor --newopt X", "doctor: error: unrecognized arguments: --newopt X\n"),
+        ("doctor --newopt", "doctor: error: unrecognized arguments: --newopt\n"),
+        ("doctor list --newopt X", "doctor: error: unrecognized arguments: --newopt X\n"),
+        (
+            "doctor --tag registry list --output x.json",
+            "doctor: error: unrecognized arguments: --output x.json\n",
+        ),
+        ("doctor --output x.json list", "doctor: error: argument -o/--output: not an option of 'list'\n"),
+        ("stella doctor --newopt X", "stella doctor: error: unrecognized arguments: --newopt X\n"),
+    ],
+)
+def test_an_unknown_option_is_never_an_unknown_command(doctor_cli, seed_plugin, command, message):
+    result = _cli(doctor_cli, seed_plugin, command)
+    assert result.exit_code == 2
+    assert result.stderr.endswith(message), result.stderr
+    assert "unknown command" not in result.stderr and result.stdout == ""
+
+
+def test_a_plugin_command_is_configured_only_when_it_is_the_command_given(doctor_cli, seed_plugin):
+    from doctor_core import Command
+
+    def configure(parser):
+        raise RuntimeError("broken options")
+
+    class Plugin:
+        @hookimpl
+        def doctor_add_commands(self):
+            return [Command("tool", "a broken tool", configure, lambda ns, app: 0)]
+
+    plugins = [seed_plugin, Plugin()]
+    for args in (["list"], ["--help"], ["--tag", "registry", "--format", "json"]):
+        result = doctor_cli(
+            *args, plugins=plugins, load_entrypoints=False, environ={"SEED__Scenario": "healthy"}
+        )
+        assert result.exit_code == 0, (args, result.stderr)
+    result = doctor_cli("tool", plugins=plugins, load_entrypoints=False)
+    assert result.exit_code == 2
+    assert result.stderr.startswith("doctor: error: command 'tool' of plugin ")
+    assert "could not set up its options: RuntimeError: broken options" in result.stderr
