@@ -2,25 +2,24 @@
 
 Why a module of its own: every scenario runs a command several times and needs the same three
 numbers from each run. Wall time is taken with ``time.perf_counter`` around the child; peak RSS is
-the child's own ``ru_maxrss`` from ``os.wait4`` (no external tool: the same mechanism the
-reliability tests use).
+the child's own ``ru_maxrss`` from ``os.wait4``, taken by :mod:`devtools.peak_rss` (no external
+tool: the one helper the reliability tests use too).
 """
 
 from __future__ import annotations
 
-import contextlib
 import os
 import platform
 import re
 import shutil
-import signal
 import statistics
-import subprocess
 import sys
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
+
+from devtools import peak_rss
 
 
 class BenchError(RuntimeError):
@@ -43,29 +42,6 @@ class Measurement:
         return None if self.max_rss_kb is None else self.max_rss_kb / 1024
 
 
-#: The launcher between the bench and the measured command. Linux charges a process, at its
-#: ``exec``, the peak RSS of the memory it had before (``ru_maxrss`` includes the forking parent's
-#: high-water mark: the bench process itself is ~45 MB, as big as a doctor run). So the command is
-#: forked by this small interpreter (``-I -S``: ~8 MB), which reaps it with ``os.wait4`` and writes
-#: ``<wall seconds> <wait status> <ru_maxrss>`` to the fd named by its first argument. Its own
-#: start-up is outside the wall time.
-_LAUNCHER = """
-import os, sys, time
-fd, argv = int(sys.argv[1]), sys.argv[2:]
-started = time.perf_counter()
-pid = os.fork()
-if pid == 0:
-    os.close(fd)
-    try:
-        os.execvp(argv[0], argv)
-    except OSError as exc:
-        os.write(2, f"cannot run {argv[0]!r}: {exc}\\n".encode())
-    os._exit(127)
-_, status, usage = os.wait4(pid, 0)
-os.write(fd, f"{time.perf_counter() - started} {status} {usage.ru_maxrss}".encode())
-"""
-
-
 def run_measured(
     argv: Sequence[str],
     *,
@@ -74,56 +50,27 @@ def run_measured(
     timeout: float = 300.0,
     cwd: Path | None = None,
 ) -> Measurement:
-    """Run ``argv`` to completion and measure it.
+    """Run ``argv`` to completion and measure it, through :func:`devtools.peak_rss.run`.
 
-    Peak RSS is the command's own ``ru_maxrss`` from ``os.wait4`` (kilobytes on Linux), the same
-    mechanism as the reliability tests' runner; the command is forked by a small launcher
-    (:data:`_LAUNCHER`) so the bench's own memory is not charged to it. ``rss=False`` leaves
-    ``max_rss_kb`` unset. ``wall_s`` is the time from fork to exit, as a user would see it; a
-    timeout kills the command (its whole process group) and raises :class:`BenchError`.
+    Peak RSS is the command's own ``ru_maxrss`` from ``os.wait4`` (kilobytes on Linux), taken by
+    the small launcher of :mod:`devtools.peak_rss` (the one the reliability tests' runner uses
+    too) so the bench's own memory is not charged to it. ``rss=False`` leaves ``max_rss_kb``
+    unset. ``wall_s`` is the time from fork to exit, as a user would see it; a timeout kills the
+    command (its whole process group) and raises :class:`BenchError`.
     """
-    if not argv:
-        raise BenchError("no command to run")
-    read_end, write_end = os.pipe()
     try:
-        process = subprocess.Popen(
-            [sys.executable, "-I", "-S", "-c", _LAUNCHER, str(write_end), *argv],
-            env=dict(env) if env is not None else None,
-            cwd=cwd,
-            stdin=subprocess.DEVNULL,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            pass_fds=(write_end,),
-            start_new_session=True,
-        )
-    except OSError as exc:
-        os.close(read_end)
-        raise BenchError(f"cannot run {argv[0]!r}: {exc}") from exc
-    finally:
-        os.close(write_end)
-    try:
-        stdout, stderr = process.communicate(timeout=timeout)
-    except subprocess.TimeoutExpired as exc:
-        with contextlib.suppress(ProcessLookupError):
-            os.killpg(process.pid, signal.SIGKILL)
-        process.communicate()
-        os.close(read_end)
-        raise BenchError(f"{' '.join(argv)!r} did not finish within {timeout:g} s") from exc
-    with os.fdopen(read_end, "rb") as report:
-        fields = report.read().split()
-    if len(fields) != 3:
-        raise BenchError(
-            f"the launcher of {argv[0]!r} reported nothing (exit {process.returncode}): "
-            f"{stderr[-300:].decode('utf-8', 'replace')!r}"
-        )
-    wall, status, max_rss = float(fields[0]), int(fields[1]), int(fields[2])
+        measured = peak_rss.run(argv, env=env, cwd=cwd, timeout=timeout)
+    except peak_rss.PeakRssError as exc:
+        raise BenchError(str(exc)) from exc
+    if measured.killed:
+        raise BenchError(f"{' '.join(argv)!r} did not finish within {timeout:g} s")
     return Measurement(
-        argv=tuple(argv),
-        returncode=os.waitstatus_to_exitcode(status),
-        wall_s=wall,
-        stdout=stdout.decode("utf-8", "replace"),
-        stderr=stderr.decode("utf-8", "replace"),
-        max_rss_kb=max_rss if rss else None,
+        argv=measured.argv,
+        returncode=measured.returncode,
+        wall_s=measured.wall_s,
+        stdout=measured.stdout.decode("utf-8", "replace"),
+        stderr=measured.stderr.decode("utf-8", "replace"),
+        max_rss_kb=measured.max_rss_kb if rss else None,
     )
 
 

@@ -1,9 +1,11 @@
 """Run the ``doctor`` command line in a subprocess and measure it: exit code, output, wall time, peak RSS.
 
 Why a subprocess: the matrix must see what a user sees (real argument parsing, signal handlers,
-stdout/stderr separation) and must measure the *memory* of one run. ``os.wait4`` returns the
-resource usage of exactly that child, so cells can run in parallel threads and still each get
-their own ``ru_maxrss``.
+stdout/stderr separation) and must measure the *memory* of one run. The run goes through
+:mod:`devtools.peak_rss` (the helper the bench uses too): a small launcher forks doctor and reaps
+it with ``os.wait4``, so the peak RSS is doctor's own (not pytest's high-water mark, which Linux
+charges a child forked straight from it at ``exec``), and cells can run in parallel threads and
+still each get their own ``ru_maxrss``.
 
 The environment of every run is built from scratch (:func:`base_environment`): no ``OCI__*`` or
 ``DOCTOR_*`` variable of the developer's shell leaks in, ``HOME`` and ``DOCKER_CONFIG`` point at
@@ -14,15 +16,14 @@ from __future__ import annotations
 
 import json
 import os
-import signal
-import subprocess
 import sys
 import threading
-import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+
+from devtools import peak_rss
 
 REPO = Path(__file__).resolve().parents[2]
 DOCTOR = [sys.executable, "-m", "doctor_core.cli"]
@@ -103,59 +104,30 @@ def run_doctor(
     set (for example when the proxy holds the request to interrupt) -- to interrupt a run in the
     middle of a check.
     """
-    started = time.monotonic()
     try:
-        process = subprocess.Popen(
-            [*DOCTOR, *args],
-            env=dict(env),
-            cwd=str(cwd or REPO),
-            stdin=subprocess.DEVNULL,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-        )
-    except OSError as exc:
+        process = peak_rss.MeasuredProcess([*DOCTOR, *args], env=env, cwd=cwd or REPO)
+    except peak_rss.PeakRssError as exc:
         raise DoctorRunError(f"cannot start doctor: {exc}") from exc
-    chunks: dict[str, list[bytes]] = {"out": [], "err": []}
-
-    def drain(name: str, stream: Any) -> None:
-        for block in iter(lambda: stream.read(65536), b""):
-            chunks[name].append(block)
-
-    readers = [
-        threading.Thread(target=drain, args=("out", process.stdout), daemon=True),
-        threading.Thread(target=drain, args=("err", process.stderr), daemon=True),
-    ]
-    for reader in readers:
-        reader.start()
-    killed = threading.Event()
     done = threading.Event()
-
-    def watchdog() -> None:
-        if not done.wait(timeout):
-            killed.set()
-            os.kill(process.pid, signal.SIGKILL)
 
     def signaller(event: threading.Event, delay: float, signum: int) -> None:
         if event.wait(timeout) and not done.wait(delay):
-            os.kill(process.pid, signum)
+            process.send_signal(signum)
 
-    threading.Thread(target=watchdog, daemon=True).start()
     if signal_after is not None:
         threading.Thread(target=signaller, args=signal_after, daemon=True).start()
-    _pid, status, usage = os.wait4(process.pid, 0)
-    done.set()
-    process.returncode = os.waitstatus_to_exitcode(status)
-    for reader in readers:
-        reader.join(10)
-    for stream in (process.stdout, process.stderr):
-        if stream is not None:
-            stream.close()
+    try:
+        measured = process.wait(timeout)
+    except peak_rss.PeakRssError as exc:
+        raise DoctorRunError(f"doctor {' '.join(args)}: {exc}") from exc
+    finally:
+        done.set()
     return DoctorRun(
         args=tuple(args),
-        exit_code=process.returncode,
-        stdout=b"".join(chunks["out"]).decode("utf-8", "replace"),
-        stderr=b"".join(chunks["err"]).decode("utf-8", "replace"),
-        duration_s=time.monotonic() - started,
-        maxrss_kb=int(usage.ru_maxrss),
-        killed=killed.is_set(),
+        exit_code=measured.returncode,
+        stdout=measured.stdout.decode("utf-8", "replace"),
+        stderr=measured.stderr.decode("utf-8", "replace"),
+        duration_s=measured.wall_s,
+        maxrss_kb=measured.max_rss_kb,
+        killed=measured.killed,
     )

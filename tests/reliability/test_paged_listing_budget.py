@@ -4,17 +4,16 @@ A hostile registry written here (a threaded loopback HTTP server) serves endless
 ``Link: rel="next"`` pages -- of tags, of referrers with 14,000 entries each, slowly -- and, as
 the healthy counterpart, 10,000 referrers at 10 per page. Each case runs in a child process
 (``doctor`` itself, or a short script for the client's ``list_tags``, which no command lists any
-more) so that ``os.wait4`` gives exactly its peak RSS. Asserted: the outcome (a clear error, or
-the complete list), wall time <= the deadline + 2 s, peak RSS <= 200 MB.
+more), forked by :mod:`devtools.peak_rss`'s launcher so that ``os.wait4`` gives exactly its peak
+RSS. Asserted: the outcome (a clear error, or the complete list), wall time <= the deadline
++ 2 s, peak RSS <= 200 MB.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
-import os
 import socket
-import subprocess
 import sys
 import threading
 import time
@@ -26,6 +25,7 @@ from urllib.parse import parse_qs, urlsplit
 
 import pytest
 
+from devtools import peak_rss
 from tests.reliability.runner import DoctorRun, base_environment, run_doctor
 
 MAX_RSS_KB = 200 * 1024
@@ -225,19 +225,10 @@ def test_endless_distinct_tag_pages_stop_at_the_budget(hostile: Start, tmp_path:
     """The old ceiling: ~70 MiB per page to a MemoryError at 3.7 GiB in 18 s."""
     server = hostile(Behaviour(tags_per_page=100_000))
     env = base_environment(tmp_path)
-    started = time.monotonic()
-    process = subprocess.Popen(
-        [sys.executable, "-c", _LIST_TAGS, f"http://{server.host}"],
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-    )
-    _pid, status, usage = os.wait4(process.pid, 0)
-    wall = time.monotonic() - started
-    out = process.stdout.read().decode() if process.stdout else ""
-    err = process.stderr.read().decode() if process.stderr else ""
-    assert os.waitstatus_to_exitcode(status) == 0, err
+    run = peak_rss.run([sys.executable, "-c", _LIST_TAGS, f"http://{server.host}"], env=env, timeout=60)
+    out, err = run.stdout.decode(), run.stderr.decode()
+    assert run.returncode == 0, err
     assert out.startswith("BudgetExceeded the tag list is too large: more than"), out + err
-    assert wall <= 30
-    print(f"peak RSS {usage.ru_maxrss // 1024} MB, wall {wall:.1f} s")
-    assert usage.ru_maxrss <= MAX_RSS_KB, usage.ru_maxrss
+    assert run.wall_s <= 30
+    print(f"peak RSS {run.max_rss_kb // 1024} MB, wall {run.wall_s:.1f} s")
+    assert run.max_rss_kb <= MAX_RSS_KB, run.max_rss_kb
