@@ -14,7 +14,6 @@ image or repository not found, network, a registry without the API under ``--met
 from __future__ import annotations
 
 import argparse
-import asyncio
 import sys
 import unicodedata
 from typing import TYPE_CHECKING, TextIO
@@ -222,6 +221,8 @@ def _streams(app: CommandApp) -> tuple[TextIO, TextIO]:
 
 async def run_referrers(args: argparse.Namespace, app: CommandApp) -> int:
     """``doctor oci referrers``: look up, print, return the exit code."""
+    import asyncio  # here, not at module import: `doctor list` and `--help` import this module
+
     from doctor_oci.client.errors import RegistryError
     from doctor_oci.client.reference import InvalidReference
     from doctor_oci.referrers import discover_referrers
