@@ -350,7 +350,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--token-every", type=int, default=4, help="every Nth registry is token-auth")
     parser.add_argument("--rtt", type=float, default=0.050, help="round-trip time in seconds")
     parser.add_argument("--repeat", type=int, default=3)
-    parser.add_argument("--no-rss", action="store_true", help="do not measure peak RSS (no GNU time)")
+    parser.add_argument("--no-rss", action="store_true", help="do not measure peak RSS")
     parser.add_argument("--json", type=Path, help="also write the numbers as JSON here")
     parser.add_argument("--markdown", type=Path, help="write the Markdown section here too")
     args = parser.parse_args(argv)
