@@ -8,8 +8,14 @@ PY := $(VENV)/bin/python
 PIP := $(PY) -m pip
 EXAMPLES := $(wildcard plugins/examples/*/pyproject.toml)
 STAMP := $(VENV)/.installed
+# The standing checks' tools live in a virtualenv of their own: import-linter pulls in click and
+# rich, which httpx imports at start-up when they are installed -- in the product's environment
+# they would cost every doctor run (and the bench's numbers) what no user's install pays.
+TOOLS ?= .venv-tools
+TOOLS_STAMP := $(TOOLS)/.installed
+SOURCE_PATH := .:plugins/integration_oci:plugins/examples/net_checks:plugins/examples/prometheus_reporter
 
-.PHONY: help demo test check lint bench system-deps referrers-registry venv clean
+.PHONY: help demo test check lint bench system-deps referrers-registry venv tools clean
 
 help:
 	@echo "make demo   - start a local registry, run 'doctor --tag registry' and 'doctor oci referrers' against it"
@@ -63,19 +69,28 @@ demo: system-deps referrers-registry venv
 test: venv check system-deps referrers-registry
 	$(PY) -m pytest -q -p no:cacheprovider
 
-# The standing checks: formatting, lint, a strict type checker, and the architecture's import
-# contracts ([tool.importlinter] in pyproject.toml).
-check: venv
-	$(VENV)/bin/ruff format --check --quiet .
-	$(VENV)/bin/ruff check --quiet .
-	$(VENV)/bin/mypy
-	$(VENV)/bin/lint-imports --no-cache
+$(TOOLS_STAMP): pyproject.toml
+	@test -x $(TOOLS)/bin/python || $(PYTHON) -m venv $(TOOLS)
+	@$(TOOLS)/bin/python -m pip install -q --upgrade pip >/dev/null
+	$(TOOLS)/bin/python -m pip install -q 'ruff>=0.5' 'mypy>=1.10' 'types-PyYAML>=6.0' 'import-linter>=2.1'
+	@touch $(TOOLS_STAMP)
 
-lint: venv
-	$(VENV)/bin/ruff check .
+tools: $(TOOLS_STAMP)
+
+# The standing checks: formatting, lint, a strict type checker (against the product's virtualenv,
+# where the dependencies are), and the architecture's import contracts ([tool.importlinter] in
+# pyproject.toml; the packages found on the source path).
+check: venv tools
+	$(TOOLS)/bin/ruff format --check --quiet .
+	$(TOOLS)/bin/ruff check --quiet .
+	$(TOOLS)/bin/mypy --python-executable $(PY)
+	PYTHONPATH=$(SOURCE_PATH) $(TOOLS)/bin/lint-imports --no-cache
+
+lint: tools
+	$(TOOLS)/bin/ruff check .
 
 bench: system-deps venv
 	$(PY) -m bench.run
 
 clean:
-	rm -rf $(VENV) .demo bench/.work .pytest_cache .ruff_cache .mypy_cache .cache
+	rm -rf $(VENV) $(TOOLS) .demo bench/.work .pytest_cache .ruff_cache .mypy_cache .cache
