@@ -136,6 +136,14 @@ class PluginProblem(_Model):
     )
     error: str = Field(description="Exception type and (redacted) message")
 
+    def describe(self) -> str:
+        """The problem on one line, neutralised: the one wording every output uses (the text
+        report, ``doctor plugins``, the warnings on stderr, the ``--strict-plugins`` error)."""
+        from doctor_core.printable import neutralize
+
+        origin = f" (distribution {self.distribution})" if self.distribution else ""
+        return neutralize(f"plugin {self.plugin!r}{origin} failed at {self.stage}: {self.error}")
+
 
 def run_fails(counts: Any, fail_on: FailOn) -> bool:
     """Whether a run with these counts fails under ``fail_on``: the rule behind exit code 1.

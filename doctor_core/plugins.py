@@ -277,12 +277,7 @@ class PluginManager:
 
     def _raise_if_strict(self) -> None:
         if self.strict and self._problems:
-            lines = "; ".join(
-                f"{p.plugin}"
-                + (f" ({p.distribution})" if p.distribution else "")
-                + f" at {p.stage}: {p.error}"
-                for p in self._problems
-            )
+            lines = "; ".join(problem.describe() for problem in self._problems)
             raise PluginError(f"plugin problems with --strict-plugins: {lines}")
 
     # ------------------------------------------------------------- distributions

@@ -32,7 +32,6 @@ from collections.abc import Iterable
 from typing import TYPE_CHECKING
 
 from doctor_core.definitions import Status
-from doctor_core.printable import neutralize
 
 if TYPE_CHECKING:
     from doctor_core.models import CheckResult, PluginProblem, Report, SharedCause, Summary
@@ -82,9 +81,8 @@ def cause_lines(cause: SharedCause, indent: str = "") -> list[str]:
 
 
 def problem_line(problem: PluginProblem) -> str:
-    """One plugin problem on one line (neutralised: the CLI also writes it to stderr directly)."""
-    origin = f" (distribution {neutralize(problem.distribution)})" if problem.distribution else ""
-    return neutralize(f"plugin {problem.plugin!r}{origin} failed at {problem.stage}: {problem.error}")
+    """One plugin problem on one line (:meth:`PluginProblem.describe`, neutralised)."""
+    return problem.describe()
 
 
 def _evidence_value(value: object) -> str:

@@ -304,7 +304,8 @@ def test_bad_config_model_string_is_a_plugin_problem_on_the_command_line(doctor_
     assert result.exit_code == 2
     assert result.stdout == ""
     assert result.stderr.startswith("doctor: error: plugin problems with --strict-plugins: ")
-    assert "dtp_badmodel (dtp-badmodel) at invalid-contribution" in result.stderr
+    # The one wording of a plugin problem (PluginProblem.describe), as in the report and `doctor plugins`.
+    assert "plugin 'dtp_badmodel' (distribution dtp-badmodel) failed at invalid-contribution" in result.stderr
     assert "Traceback" not in result.stderr
 
     result = doctor_cli("plugins", "--format", "json", environ=env)

@@ -238,7 +238,8 @@ def test_config_model_problems_are_errors_in_strict_mode(plugin_site):
     plugin_site.add_distribution("dtp-badmodel", {"dtp_badmodel": "dtp_bad_model"}, ["dtp_bad_model"])
     doctor = _doctor(plugin_site, strict_plugins=True)
     assert len(doctor.checks()) == 1  # loading and listing are fine
-    with pytest.raises(PluginError, match=r"dtp_badmodel \(dtp-badmodel\) at invalid-contribution") as caught:
+    wording = r"plugin 'dtp_badmodel' \(distribution dtp-badmodel\) failed at invalid-contribution"
+    with pytest.raises(PluginError, match=wording) as caught:
         _ = doctor.config
     assert caught.value.exit_code == 2
 
