@@ -2,9 +2,11 @@
 
 The page's text between ``<!-- measured:begin -->`` and ``<!-- measured:end -->`` is what
 :func:`measured_table` prints: ``doctor oci matrix --format markdown`` (the real command, in
-process) against Debian's distribution 2.8 started twice, with ``storage.delete`` on and off, each
-holding ``stellaops/test:latest`` with one SBOM referrer listed in its ``sha256-<hex>`` tag index
-(as oras and the fallback writers leave it). ``test_docs_measured_matrix.py`` regenerates it and
+process) against Debian's distribution 2.8 started twice, with ``storage.delete`` on and off, and
+against the referrers-API registry built from ``../shared/vendor/`` (oras-project/distribution,
+:mod:`devtools.referrers_registry`), each holding ``stellaops/test:latest`` with one SBOM referrer
+(pushed with its ``subject``, and listed in its ``sha256-<hex>`` tag index as oras and the fallback
+writers leave it). ``test_docs_measured_matrix.py`` regenerates it and
 fails when it differs, times of measurement excluded. After a change to the probes or the
 command, regenerate with::
 
@@ -26,24 +28,30 @@ PAGE = ROOT / "docs" / "registry-compatibility.md"
 BEGIN = "<!-- measured:begin -->"
 END = "<!-- measured:end -->"
 REPOSITORY = "stellaops/test"
-#: Row name -> start_registry options: the local registries the table is measured on.
+#: Row name -> start_registry options: the local registries the table is measured on
+#: (``referrers_api``: the referrers-API registry's program instead of docker-registry).
 REGISTRIES: dict[str, dict[str, Any]] = {
     "distribution-2_8-delete-on": {"delete_enabled": True},
     "distribution-2_8-delete-off": {"delete_enabled": False},
+    "oras-distribution-referrers-api": {"delete_enabled": True, "referrers_api": True},
 }
 _TIMESTAMP = re.compile(r"\d{4}-\d\d-\d\d \d\d:\d\d:\d\dZ")
 
 
-def measured_table(start: Callable[..., Any], workdir: Path) -> str:
-    """Start the registries with ``start(mode, **options)``, fill them, run the command, return
-    its Markdown (the registries are the caller's to stop)."""
+def measured_table(start: Callable[..., Any], workdir: Path, referrers_binary: Path) -> str:
+    """Start the registries with ``start(mode, **options)`` (``binary=referrers_binary`` for the
+    referrers-API one), fill them, run the command, return its Markdown (the registries are the
+    caller's to stop)."""
     import yaml
 
     from devtools.images import push_image, push_referrer, push_tag_schema_index
     from doctor_core.cli import run_cli
 
     entries = []
-    for name, options in REGISTRIES.items():
+    for name, declared in REGISTRIES.items():
+        options = dict(declared)
+        if options.pop("referrers_api", False):
+            options["binary"] = referrers_binary
         registry = start("open", **options)
         image = push_image(registry, REPOSITORY, "latest")
         sbom = push_referrer(registry, REPOSITORY, image, "application/spdx+json")
@@ -74,6 +82,7 @@ def page_region(text: str) -> str:
 
 
 def main() -> int:
+    from devtools.referrers_registry import find_referrers_registry
     from devtools.registry import start_registry
 
     started: list[Any] = []
@@ -86,7 +95,7 @@ def main() -> int:
             return registry
 
         try:
-            table = measured_table(start, workdir)
+            table = measured_table(start, workdir, find_referrers_registry())
         finally:
             for registry in started:
                 registry.stop()

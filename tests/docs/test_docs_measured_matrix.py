@@ -10,9 +10,9 @@ from docs_measured_matrix import PAGE, REGISTRIES, measured_table, page_region, 
 
 
 def test_measured_table_matches_a_fresh_measurement(
-    registry_factory: Callable[..., Any], tmp_path: Path
+    registry_factory: Callable[..., Any], referrers_registry_binary: Path, tmp_path: Path
 ) -> None:
-    fresh = measured_table(registry_factory, tmp_path)
+    fresh = measured_table(registry_factory, tmp_path, referrers_registry_binary)
     committed = page_region(PAGE.read_text(encoding="utf-8"))
     assert without_times(committed) == without_times(fresh), (
         "docs/registry-compatibility.md's measured table drifted from `doctor oci matrix`: run "

@@ -19,10 +19,11 @@ Cells:
 * ``referrers_api``: ``native`` (the API answers with an OCI index and lists every referrer the
   tag schema index holds), ``partial`` (it answers, but misses referrers the tag index lists, or a
   filtered query fails), ``fallback`` (no usable API: the probe's reason);
-* ``artifact_type_filter``: ``server-side`` (``OCI-Filters-Applied: artifactType``),
+* ``artifact_type_filter``: ``server-side`` (``OCI-Filters-Applied: artifactType``, or the draft
+  index annotation ``org.opencontainers.referrers.filtersApplied``),
   ``client-side`` (the answer says no filter was applied, or there is no API: doctor filters);
-* ``tag_schema_fallback``: ``yes`` when discovery reads the ``sha256-<hex>`` tag index (no usable
-  API, or the index holds referrers), else ``no``;
+* ``tag_schema_fallback``: ``yes`` when discovery needs the ``sha256-<hex>`` tag index (no usable
+  referrers API), else ``no`` (the evidence says how many the index holds anyway);
 * ``chunked_upload``, ``cross_repo_mount``, ``manifest_delete``, ``blob_delete``: the
   capabilities check's ``supports_*`` evidence (``yes``/``no``; its "unknown" is "not measured"
   with the check's message);
@@ -366,7 +367,11 @@ async def _referrers_cells(
     if filtered is None or not filtered.supported:
         row.cells["artifact_type_filter"] = Cell.not_measured("the filtered query got no usable answer")
     elif "artifactType" in filtered.filters_applied:
-        row.cells["artifact_type_filter"] = Cell("server-side", "OCI-Filters-Applied: artifactType")
+        row.cells["artifact_type_filter"] = Cell(
+            "server-side",
+            "the answer says it applied artifactType (OCI-Filters-Applied, or the draft index "
+            "annotation org.opencontainers.referrers.filtersApplied)",
+        )
     else:
         row.cells["artifact_type_filter"] = Cell(
             "client-side", "the answer does not say it applied artifactType (doctor filters)"
@@ -377,10 +382,13 @@ async def _referrers_cells(
             Cell.not_measured(f"the test image {repository}:{settings.TestTag} does not exist"),
         )
     else:
-        used = "yes" if tagged else "no"
         row.cells.setdefault(
             "tag_schema_fallback",
-            Cell(used, f"referrers API in use; the sha256-<hex> tag index of {subject} holds {len(tagged)}"),
+            Cell(
+                "no",
+                f"the referrers API is used; the sha256-<hex> tag index of {subject} also holds "
+                f"{len(tagged)}, not needed for discovery",
+            ),
         )
 
 
