@@ -43,6 +43,7 @@ from doctor_oci.client import (
     RegistryError,
     RegistryTimeout,
     TLSError,
+    TokenServiceError,
     Unsupported,
 )
 from doctor_oci.registries import advice, recommendations
@@ -203,15 +204,6 @@ def _anonymous(client: RegistryClient) -> bool:
     return client.credentials.method == "anonymous"
 
 
-def _token_error(exc: RegistryError) -> bool:
-    """A protocol error about the token exchange (the token service's answer or its realm)."""
-    return (
-        isinstance(exc, ProtocolError)
-        and not isinstance(exc, RedirectedToAnotherHost)
-        and ("token service" in exc.message or "token realm" in exc.message)
-    )
-
-
 def _rejected(client: RegistryClient, exc: RegistryError) -> AccessFailure:
     """401 for the configured credentials: rejected, or -- when the configuration says so -- incomplete."""
     host = client.host
@@ -314,7 +306,7 @@ def failure_from_error(client: RegistryClient, exc: RegistryError) -> AccessFail
             recommendations=(f"{host} redirects to another host: check its storage/proxy configuration",),
             status=exc.status,
         )
-    if _token_error(exc) or (isinstance(exc, ProtocolError) and exc.status == 401):
+    if isinstance(exc, TokenServiceError) or (isinstance(exc, ProtocolError) and exc.status == 401):
         # A 401 the client could not answer because the token service's reply was unusable.
         return _token_broken(client, exc)
     if isinstance(exc, (NotFound, Unsupported)):

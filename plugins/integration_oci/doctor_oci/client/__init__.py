@@ -35,6 +35,7 @@ if TYPE_CHECKING:
         RegistryTimeout,
         ResponseTooLarge,
         TLSError,
+        TokenServiceError,
         Unsupported,
     )
     from doctor_oci.client.headers import RateLimit, parse_rate_limit, parse_retry_after
@@ -124,6 +125,7 @@ _EXPORTS = {
     "Secret": "doctor_oci.client.options",
     "SecretValue": "doctor_oci.client.options",
     "TLSError": "doctor_oci.client.errors",
+    "TokenServiceError": "doctor_oci.client.errors",
     "TokenCache": "doctor_oci.client.auth",
     "Unsupported": "doctor_oci.client.errors",
 }
@@ -172,6 +174,7 @@ __all__ = [
     "SecretValue",
     "TLSError",
     "TokenCache",
+    "TokenServiceError",
     "Unsupported",
     "base_media_type",
     "default_docker_config_path",

@@ -47,9 +47,11 @@ from doctor_oci.client.errors import (
     InsecureTransportRefused,
     PermissionDenied,
     ProtocolError,
+    RedirectedToAnotherHost,
     RegistryError,
     RegistryTimeout,
     TLSError,
+    TokenServiceError,
 )
 from doctor_oci.client.hooks import register_secret
 from doctor_oci.client.jsonbody import parse_json
@@ -477,7 +479,19 @@ class Authenticator:
         return url
 
     async def fetch_token(self, realm: BearerRealm, scopes: frozenset[str]) -> AccessToken:
-        """Fetch a token for ``scopes`` from ``realm`` (no cache). Raises typed errors."""
+        """Fetch a token for ``scopes`` from ``realm`` (no cache). Raises typed errors; every
+        protocol fault of the exchange (the answer, its size, its depth, the realm's URL) is a
+        :class:`TokenServiceError`."""
+        try:
+            return await self._fetch_token(realm, scopes)
+        except (TokenServiceError, RedirectedToAnotherHost):
+            raise
+        except ProtocolError as exc:
+            raise TokenServiceError(
+                exc.message, status=exc.status, codes=exc.codes, request=exc.request, detail=exc.detail
+            ) from exc
+
+    async def _fetch_token(self, realm: BearerRealm, scopes: frozenset[str]) -> AccessToken:
         identity = self.credentials.identity_token
         basic = self.credentials.usable_basic
         url = self._realm_url(realm, with_credentials=identity is not None or basic is not None)

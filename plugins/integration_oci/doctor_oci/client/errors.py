@@ -31,6 +31,7 @@ __all__ = [
     "RegistryTimeout",
     "ResponseTooLarge",
     "TLSError",
+    "TokenServiceError",
     "Unsupported",
 ]
 
@@ -136,6 +137,13 @@ class Unsupported(RegistryError):
 
 class ProtocolError(RegistryError):
     """The registry answered something the protocol does not allow (bad JSON, wrong digest, ...)."""
+
+
+class TokenServiceError(ProtocolError):
+    """The token service (the realm of the registry's Bearer challenge) gave no usable token: its
+    answer was malformed, too large, too deep or not a token, or its realm is not a usable URL.
+    Raised by the token exchange for every protocol fault of that exchange, so callers tell a
+    broken token service from a broken registry by type, not by message."""
 
 
 class ResponseTooLarge(ProtocolError):
