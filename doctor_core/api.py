@@ -215,7 +215,7 @@ class Doctor:
         return [check.definition for check in self.select(tags, check_ids)]
 
     # ---------------------------------------------------------------------- run
-    def _configs_for(self, checks: Iterable[Check]) -> dict[str, dict[str, Any]]:
+    def _sections_for(self, checks: Iterable[Check]) -> dict[str, dict[str, Any]]:
         """The validated sections of the plugins owning ``checks``, by plugin and section name
         (raises before anything runs)."""
         by_plugin: dict[str, dict[str, Any]] = {}
@@ -241,7 +241,7 @@ class Doctor:
         from doctor_core.targets import plan, select_targets
 
         checks = self.select(tags, check_ids)
-        return select_targets(plan(checks, plugin_configs(self._configs_for(checks))), targets)
+        return select_targets(plan(checks, plugin_configs(self._sections_for(checks))), targets)
 
     async def arun(
         self,
@@ -264,7 +264,7 @@ class Doctor:
         except ValueError as exc:
             raise UsageError(str(exc)) from None
         checks = self.select(tags, check_ids)
-        sections = self._configs_for(checks)
+        sections = self._sections_for(checks)
         from doctor_core.logs import get_logger
         from doctor_core.models import Selection
         from doctor_core.targets import plan, select_targets

@@ -71,6 +71,12 @@ class DoctorRun:
         return self.stdout + self.stderr
 
 
+def said(result: Mapping[str, Any]) -> str:
+    """What a JSON result says happened: its short message and, when it names a shared cause, the
+    cause's summary (where the detail of an access failure is stated once)."""
+    return result["message"] + " " + ((result.get("cause") or {}).get("summary") or "")
+
+
 def base_environment(home: Path, extra: Mapping[str, str] | None = None) -> dict[str, str]:
     """A clean environment for a doctor subprocess: no inherited OCI/DOCTOR settings, an empty HOME."""
     env = {key: os.environ[key] for key in _KEEP if key in os.environ}

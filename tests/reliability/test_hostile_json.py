@@ -19,7 +19,7 @@ import pytest
 
 from devtools.hostile_http import HostileServer, Recorded, Reply, bearer_challenge
 from tests.reliability.hostile_budget import assert_within_budget, describe
-from tests.reliability.runner import DoctorRun, base_environment, run_doctor
+from tests.reliability.runner import DoctorRun, base_environment, run_doctor, said
 
 DEADLINE_S = 8.0
 RUN_ARGS = ("--tag", "registry", "--format", "json", "--timeout", "5", "--deadline", str(int(DEADLINE_S)))
@@ -103,8 +103,8 @@ def test_deep_json_is_the_registrys_fault_within_the_budget(tmp_path) -> None:
                     (r["check_id"], r["status"]) for r in results
                 ]
                 # The short message says the consequence; what happened is said once, in the cause.
-                said = [r["message"] + " " + ((r.get("cause") or {}).get("summary") or "") for r in results]
-                assert any("nests JSON deeper" in text for text in said), said
+                texts = [said(r) for r in results]
+                assert any("nests JSON deeper" in text for text in texts), texts
             else:
                 assert run.exit_code in (0, 1), f"exit {run.exit_code}"
                 json.loads(run.stdout) if run.stdout.strip().startswith("{") else None

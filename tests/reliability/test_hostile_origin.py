@@ -22,7 +22,7 @@ import pytest
 
 from devtools.hostile_http import HostileServer, Recorded, Reply, bearer_challenge, tls_ca
 from tests.reliability.hostile_budget import assert_within_budget, describe
-from tests.reliability.runner import DoctorRun, base_environment, run_doctor
+from tests.reliability.runner import DoctorRun, base_environment, run_doctor, said
 
 CREDENTIALS = "check.integration.oci.credentials"
 DEADLINE_S = 8.0
@@ -143,10 +143,10 @@ def test_credentials_never_follow_a_redirect_or_realm_off_their_origin(
             result = run.result(CREDENTIALS)
             assert result["status"] == "fail", result
             # The short message says the consequence; what happened (and where to) is in the cause.
-            said = result["message"] + " " + ((result.get("cause") or {}).get("summary") or "")
-            assert case.expect in said, said
+            text = said(result)
+            assert case.expect in text, text
             if case.attack.startswith("redirect"):
-                assert other.origin in said and "s3cr3tq" not in run.output
+                assert other.origin in text and "s3cr3tq" not in run.output
                 token_requests = [r for r in registry.requests if r.path.startswith("/token")]
                 assert token_requests, "the credential exchange went to the realm the registry named"
             for canary in CANARIES:

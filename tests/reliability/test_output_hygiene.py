@@ -20,6 +20,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 import pytest
 
 from doctor_core.cli import run_cli
+from tests.reliability.runner import said
 
 FORGED = "check.integration.oci.push          PASS  Push authorization verified"
 PAYLOAD = f"denied\x1b[2K\r\n{FORGED}\x07\x1b]52;c;ZXZpbA==\x07\u202e"
@@ -92,6 +93,6 @@ def test_json_keeps_the_exact_message(hostile_registry):
     assert code == 1
     data = json.loads(out)
     # The registry's text reaches the report: in a message, or (a shared cause) in the cause summary.
-    said = [r["message"] + " " + ((r.get("cause") or {}).get("summary") or "") for r in data["results"]]
-    assert any(PAYLOAD in text for text in said), said
+    texts = [said(r) for r in data["results"]]
+    assert any(PAYLOAD in text for text in texts), texts
     assert "\x1b" not in out  # JSON escapes it itself (\u001b)

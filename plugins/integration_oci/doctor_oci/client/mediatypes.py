@@ -14,7 +14,6 @@ OCI_LAYER = "application/vnd.oci.image.layer.v1.tar"
 #: The empty descriptor's media type (``{}``, digest sha256:44136fa3...), used by artifacts.
 OCI_EMPTY = "application/vnd.oci.empty.v1+json"
 OCI_EMPTY_DIGEST = "sha256:44136fa355b3678a1146ad16f7e8649e94fb4fc21fe77e8310c060f61caaff8a"
-OCI_EMPTY_BYTES = b"{}"
 
 DOCKER_MANIFEST = "application/vnd.docker.distribution.manifest.v2+json"
 DOCKER_MANIFEST_LIST = "application/vnd.docker.distribution.manifest.list.v2+json"

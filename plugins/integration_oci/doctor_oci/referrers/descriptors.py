@@ -105,19 +105,6 @@ def referrer_from_descriptor(entry: object, source: Source) -> Referrer | None:
     )
 
 
-def artifact_type_of(manifest: Mapping[str, Any]) -> str | None:
-    """A manifest's artifact type: its ``artifactType``, else its config ``mediaType`` (image-spec)."""
-    artifact_type = manifest.get("artifactType")
-    if isinstance(artifact_type, str) and artifact_type:
-        return artifact_type
-    config = manifest.get("config")
-    if isinstance(config, Mapping):
-        config_type = config.get("mediaType")
-        if isinstance(config_type, str) and config_type:
-            return config_type
-    return None
-
-
 @dataclass(frozen=True)
 class ParsedEntries:
     """The referrers read from one index: the valid ones and how many entries were skipped."""
