@@ -46,7 +46,7 @@ from doctor_oci.client import (
     TokenServiceError,
     Unsupported,
 )
-from doctor_oci.registries import advice, recommendations
+from doctor_oci.registries import advice, recommendations, v2_url
 from doctor_oci.runtime import registry_profile
 
 CheckName = Literal["credentials", "pull", "push", "referrers", "capabilities"]
@@ -123,8 +123,10 @@ def _unreachable(
         steps = advice("tls", profile, host=host)
         recs = recommendations("tls", profile)
     else:
-        steps = advice("network", profile, host=host, reason=reason)
-        recs = (f"Network: verify network connectivity to {host}: curl -v {client.base_url}/v2/",)
+        steps = advice("network", profile, host=host, reason=reason, url=client.base_url)
+        recs = (
+            f"Network: verify network connectivity to {host}: curl -v {v2_url({'url': client.base_url})}",
+        )
     return AccessFailure(
         kind=kind,
         host=host,
@@ -302,7 +304,9 @@ def failure_from_error(client: RegistryClient, exc: RegistryError) -> AccessFail
             short=f"redirected to another host ({exc.host}), credentials not forwarded",
             summary=f"{host} redirected a request to {exc.host}, which answered {_code(exc)}: "
             f"credentials are never sent to another host ({exc.message})",
-            remediation=advice("unexpected_response", profile, host=host, status=_code(exc)),
+            remediation=advice(
+                "unexpected_response", profile, host=host, status=_code(exc), url=client.base_url
+            ),
             recommendations=(f"{host} redirects to another host: check its storage/proxy configuration",),
             status=exc.status,
         )
@@ -324,7 +328,9 @@ def _server_error(client: RegistryClient, status: int, exc: RegistryError | None
         host=host,
         short=f"registry error ({status})",
         summary=f"{host} answered {status}{detail}",
-        remediation=advice("unexpected_response", registry_profile(client), host=host, status=status),
+        remediation=advice(
+            "unexpected_response", registry_profile(client), host=host, status=status, url=client.base_url
+        ),
         recommendations=(f"{host} answers {status}: check the registry's logs and status page",),
         status=status,
     )
@@ -386,7 +392,7 @@ def failure_from_ping(client: RegistryClient, ping: PingResult) -> AccessFailure
             remediation=(
                 "Check OCI__RegistryUrl: it must be the registry's root (https://host[:port]), not a "
                 "web page or a repository path.",
-                f"Verify: curl -v https://{host}/v2/ should answer 200 or 401",
+                f"Verify: curl -v {v2_url({'host': host, 'url': client.base_url})} should answer 200 or 401",
             ),
             recommendations=(f"OCI__RegistryUrl does not point at a registry ({host})",),
             status=404,
@@ -398,7 +404,9 @@ def failure_from_ping(client: RegistryClient, ping: PingResult) -> AccessFailure
         host=host,
         short=f"unexpected answer to GET /v2/ ({ping.status})",
         summary=f"{host} answered {ping.status} to GET /v2/",
-        remediation=advice("unexpected_response", profile, host=host, status=ping.status),
+        remediation=advice(
+            "unexpected_response", profile, host=host, status=ping.status, url=client.base_url
+        ),
         status=ping.status,
     )
 

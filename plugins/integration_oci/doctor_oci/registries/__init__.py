@@ -14,7 +14,7 @@ advice never drifts between them. Nothing in this package does I/O.
 
 from __future__ import annotations
 
-from doctor_oci.registries.advice import TOPICS, Topic, UnknownAdviceTopic, advice, recommendations
+from doctor_oci.registries.advice import TOPICS, Topic, UnknownAdviceTopic, advice, recommendations, v2_url
 from doctor_oci.registries.identify import identify
 from doctor_oci.registries.profiles import (
     ACR,
@@ -66,4 +66,5 @@ __all__ = [
     "identify",
     "profile",
     "recommendations",
+    "v2_url",
 ]

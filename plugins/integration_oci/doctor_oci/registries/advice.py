@@ -152,6 +152,18 @@ def _host(facts: Facts) -> str:
     return _facts(facts, "host", "<registry>")
 
 
+def v2_url(facts: Facts) -> str:
+    """The registry's ``/v2/`` endpoint for a step the user runs by hand (``curl -v ...``).
+
+    The registry's own base URL (fact ``url``) when the caller knows it -- an ``http://`` registry
+    must not be told to try ``https://`` -- else the seed's ``https://{host}/v2/``.
+    """
+    url = facts.get("url")
+    if url:
+        return f"{str(url).rstrip('/')}/v2/"
+    return f"https://{_host(facts)}/v2/"
+
+
 def _not_configured(registry: RegistryProfile, facts: Facts) -> tuple[str, ...]:
     return (
         "Set the registry to check: export OCI__RegistryUrl=https://registry.example.com",
@@ -229,7 +241,7 @@ def _network(registry: RegistryProfile, facts: Facts) -> tuple[str, ...]:
     }.get(reason, f"The connection to {host} failed.")
     return (
         first,
-        f"Verify network connectivity: curl -v https://{host}/v2/",
+        f"Verify network connectivity: curl -v {v2_url(facts)}",
         "Check firewall rules and proxy configuration (HTTPS_PROXY / NO_PROXY)",
     )
 
@@ -299,7 +311,7 @@ def _unexpected_response(registry: RegistryProfile, facts: Facts) -> tuple[str, 
     status = _facts(facts, "status", "an unexpected status")
     return (
         f"The registry answered {status}: check the registry's logs and status page.",
-        f"Verify network connectivity: curl -v https://{_host(facts)}/v2/",
+        f"Verify network connectivity: curl -v {v2_url(facts)}",
     )
 
 

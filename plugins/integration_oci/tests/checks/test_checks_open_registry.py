@@ -196,11 +196,14 @@ async def test_capabilities_on_a_registry_without_delete(
 
 
 async def test_unreachable_registry_fails_naming_the_fault(oci_checks: Callable[..., Runner]) -> None:
-    runner = oci_checks({"RegistryUrl": f"http://127.0.0.1:{free_port()}"})
+    url = f"http://127.0.0.1:{free_port()}"
+    runner = oci_checks({"RegistryUrl": url})
     outcome = await runner.run("credentials")
     assert outcome.status is Status.FAIL
     assert outcome.message == "Cannot verify credentials: registry unreachable (connection refused)"
-    assert any("curl -v" in step for step in outcome.remediation)
+    # The hand-run step names the registry as configured: a plain-http registry is not told to try https.
+    assert f"Verify network connectivity: curl -v {url}/v2/" in outcome.remediation
+    assert not any("https://" in step for step in outcome.remediation)
     # A Warn/Info default severity grades the registry's answers; an unreachable registry gave
     # none, so every check fails (a CI run of just one of them must not exit 0).
     for name in ("pull", "push", "referrers", "capabilities"):
