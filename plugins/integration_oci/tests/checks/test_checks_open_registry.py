@@ -124,7 +124,7 @@ async def test_open_registry_all_checks(
     assert evidence["supports_blob_delete"] is True
     assert evidence["capability_score"] == "5/6"
     assert capabilities.status is Status.WARN  # the referrers API is missing
-    assert capabilities.message.startswith("Partial capability support (5/6)")
+    assert capabilities.message == "Partial capability support (5/6): unsupported: referrers_api"
     assert_keys("capabilities", evidence)
 
     assert live_uploads(open_registry.storage) == []
