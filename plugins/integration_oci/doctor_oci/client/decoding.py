@@ -26,7 +26,7 @@ from __future__ import annotations
 
 import asyncio
 import zlib
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
 
 import httpx
 
@@ -55,7 +55,17 @@ _GZIP = frozenset({"gzip", "x-gzip"})
 _KNOWN = _GZIP | {"deflate"}
 
 
-def content_codings(headers: httpx.Headers, *, request: str | None = None) -> tuple[str, ...]:
+#: What an error names as its request: the text, or a function building it. Every response passes
+#: here and almost none fails, so the transport hands a function and the (redacted) description
+#: is built only for an error.
+RequestText = str | Callable[[], str | None] | None
+
+
+def _request_text(request: RequestText) -> str | None:
+    return request() if callable(request) else request
+
+
+def content_codings(headers: httpx.Headers, *, request: RequestText = None) -> tuple[str, ...]:
     """The non-identity codings of ``Content-Encoding``, in the order they were applied.
 
     Raises :class:`ProtocolError` for an unknown coding or more than :data:`MAX_STACKED_ENCODINGS`.
@@ -68,12 +78,14 @@ def content_codings(headers: httpx.Headers, *, request: str | None = None) -> tu
     unknown = sorted({coding for coding in codings if coding not in _KNOWN})
     if unknown:
         shown = ", ".join(repr(coding[:20]) for coding in unknown[:3])
-        raise ProtocolError(f"the response uses an unsupported Content-Encoding ({shown})", request=request)
+        raise ProtocolError(
+            f"the response uses an unsupported Content-Encoding ({shown})", request=_request_text(request)
+        )
     if len(codings) > MAX_STACKED_ENCODINGS:
         raise ProtocolError(
             f"the response stacks {len(codings)} Content-Encodings; at most {MAX_STACKED_ENCODINGS} "
             "are decoded (a decompression bomb is the usual reason for more)",
-            request=request,
+            request=_request_text(request),
         )
     return codings
 
@@ -116,7 +128,7 @@ class BodyDecoder:
     """Decodes a body through its codings, counting every layer's output against ``limit``."""
 
     def __init__(
-        self, codings: tuple[str, ...], limit: int, *, request: str | None, status: int | None
+        self, codings: tuple[str, ...], limit: int, *, request: RequestText, status: int | None
     ) -> None:
         # Content-Encoding lists codings in the order applied: decode the last one first.
         self._layers = [_Layer(coding) for coding in reversed(codings)]
@@ -137,7 +149,7 @@ class BodyDecoder:
             what.format(limit=self.limit),
             limit=self.limit,
             status=self.status,
-            request=self.request,
+            request=_request_text(self.request),
         )
 
     def _through(self, index: int, data: bytes, *, final: bool) -> Iterator[bytes]:
@@ -169,7 +181,7 @@ class BodyDecoder:
                 raise ProtocolError(
                     f"the response body's {layer.coding} encoding is corrupt",
                     status=self.status,
-                    request=self.request,
+                    request=_request_text(self.request),
                 ) from None
             yield piece
 
@@ -214,7 +226,7 @@ class DecodedBody(httpx.AsyncByteStream):
         await self._raw.aclose()
 
 
-def prepare_decoding(response: httpx.Response, limit: int, *, request: str | None) -> None:
+def prepare_decoding(response: httpx.Response, limit: int, *, request: RequestText) -> None:
     """Make ``response``'s body decode through :class:`DecodedBody` when it is read.
 
     Call before reading (``await response.aread()``). The body's codings are checked here

@@ -512,7 +512,7 @@ class Transport:
                 status=response.status_code,
                 request=f"{method} {describe_url(url)}",
             )
-        prepare_decoding(response, cap, request=f"{method} {describe_url(url)}")
+        prepare_decoding(response, cap, request=lambda: f"{method} {describe_url(url)}")
         await response.aread()
 
     @staticmethod
