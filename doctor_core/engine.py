@@ -322,6 +322,8 @@ class Engine:
         self._stop_reason: str | None = None
         self._grace_s: float | None = None
         self._run_end = float("inf")
+        #: Per run: a check's import string -> the thread importing it (see :meth:`_resolve`).
+        self._resolving: dict[tuple[str, str], tuple[asyncio.Future[Any], threading.Thread]] = {}
 
     async def run(self, checks: Sequence[Check], options: RunOptions) -> Report:
         with plugin_stdout_to_stderr():
@@ -337,6 +339,7 @@ class Engine:
         started_at = datetime.now(UTC)
         start = time.monotonic()
         self._run_end = start + options.deadline
+        self._resolving = {}
         definitions = tuple(check.definition for check in checks)
         self._plugins.notify("doctor_run_started", checks=definitions)
         resources = RunResources()
@@ -524,7 +527,7 @@ class Engine:
         name = f"doctor-check-{ctx.definition.check_id}"
         try:
             if isinstance(check.run, str):
-                function = await _in_daemon_thread(check.resolve, name=name, timer=timer)
+                function = await self._resolve(check, name, timer)
             else:
                 function = check.resolve()
         except asyncio.CancelledError:
@@ -543,6 +546,26 @@ class Engine:
         except BaseException as exc:  # SystemExit & co. must not escape the task
             return _Raised(exc)
         return outcome
+
+    async def _resolve(self, check: Check, name: str, timer: _StepTimer) -> Any:
+        """``check.resolve()`` in a daemon thread, once per run for each check and import string.
+
+        A check run per target is one :class:`Check` per target with the same import string: they
+        share one import (one thread, not one per target -- each thread start waits for the GIL
+        hand-over on the event loop). Each waiter keeps its own timeout and is told about the
+        thread, so a hanging import is reported alike by every check waiting for it.
+        """
+        assert isinstance(check.run, str)
+        key = (check.definition.check_id, check.run)
+        shared = self._resolving.get(key)
+        if shared is None:
+            future = _in_daemon_thread(check.resolve, name=name, timer=timer)
+            # Retrieved even when every waiter was cancelled first (no "never retrieved" warning).
+            future.add_done_callback(lambda done: done.cancelled() or done.exception())
+            shared = self._resolving[key] = (future, timer.threads[-1])
+        else:
+            timer.threads.append(shared[1])
+        return await asyncio.shield(shared[0])
 
     async def _execute(
         self,

@@ -263,3 +263,62 @@ def test_concurrency_bounds_each_target_separately(doctor_factory) -> None:
     assert len(report.results) == 6 and report.summary.passed == 6
     assert peak == {"a": 1, "b": 1, "c": 1}  # never two checks of one target at once
     assert overall[1] == 3  # the three targets ran side by side
+
+
+class ByImportString(HostPlugin):
+    """The probe given as an import string, as real plugins give their checks (imported when run)."""
+
+    def __init__(self, spec: str) -> None:
+        super().__init__()
+        self.spec = spec
+
+    @hookimpl
+    def doctor_add_checks(self) -> list[Check]:
+        definition = CheckDefinition(check_id="check.hosts.lazy", name="Lazy", estimated_duration_s=0.1)
+        return [Check(definition, run=self.spec, targets=host_targets)]
+
+
+def _module(tmp_path, monkeypatch, name: str, body: str) -> str:
+    (tmp_path / f"{name}.py").write_text(body)
+    monkeypatch.syspath_prepend(str(tmp_path))
+    return f"{name}:run"
+
+
+def test_a_check_run_per_target_is_imported_once_per_run(doctor_factory, tmp_path, monkeypatch) -> None:
+    """One import thread for the check, not one per target (each thread start is an event-loop stall)."""
+    import threading
+
+    spec = _module(
+        tmp_path,
+        monkeypatch,
+        "dtp_lazy_probe",
+        "from doctor_core import CheckOutcome, Status\n"
+        "async def run(ctx):\n"
+        "    return CheckOutcome(status=Status.PASS, message=f'{ctx.target} ok')\n",
+    )
+    started: list[str] = []
+    original = threading.Thread.start
+
+    def counting_start(self: threading.Thread) -> None:
+        started.append(self.name)
+        original(self)
+
+    monkeypatch.setattr(threading.Thread, "start", counting_start)
+    config = {"HOSTS": {"Hosts": [{"Name": f"h{i}"} for i in range(5)]}}
+    doctor = doctor_factory(ByImportString(spec), config=config)
+    for _ in range(2):  # and once again in the next run of the same Doctor
+        report = doctor.run()
+        assert [(r.target, r.message) for r in report.results] == [(f"h{i}", f"h{i} ok") for i in range(5)]
+    assert started.count("doctor-check-check.hosts.lazy") == 2
+
+
+def test_a_hanging_import_is_reported_alike_by_every_target(doctor_factory, tmp_path, monkeypatch) -> None:
+    spec = _module(
+        tmp_path, monkeypatch, "dtp_hanging_probe", "import time\ntime.sleep(5)\nasync def run(ctx): ...\n"
+    )
+    config = {"HOSTS": {"Hosts": [{"Name": "a"}, {"Name": "b"}, {"Name": "c"}]}}
+    report = doctor_factory(ByImportString(spec), config=config).run(timeout=0.3)
+    assert [(r.target, r.status) for r in report.results] == [(t, Status.ERROR) for t in "abc"]
+    assert {r.message for r in report.results} == {
+        "timed out after 0.3 s (its thread cannot be cancelled and is still running; abandoned)"
+    }
