@@ -101,7 +101,7 @@ def test_cosign_repository_forms_that_cannot_work(value: str, reason: str) -> No
 )
 def test_static_token_that_no_header_can_carry_is_a_configuration_error(token: str) -> None:
     with pytest.raises(ValidationError) as info:
-        OciSettings(Token=token)
+        OciSettings.model_validate({"Token": token})
     errors = info.value.errors()
     assert [error["loc"] for error in errors] == [("Token",)]
     assert "visible ASCII" in errors[0]["msg"] and "CANARY" not in errors[0]["msg"]
@@ -109,7 +109,8 @@ def test_static_token_that_no_header_can_carry_is_a_configuration_error(token: s
 
 def test_static_token_surrounding_whitespace_is_stripped_and_a_jwt_passes() -> None:
     jwt = "eyJhbGciOiJSUzI1NiJ9.eyJzdWIiOiJ4In0.c2ln-_~+/="
-    assert OciSettings(Token=f"  {jwt}\n").Token.get_secret_value() == jwt
+    token = OciSettings.model_validate({"Token": f"  {jwt}\n"}).Token
+    assert token is not None and token.get_secret_value() == jwt
 
 
 @pytest.mark.parametrize(
@@ -123,14 +124,14 @@ def test_static_token_surrounding_whitespace_is_stripped_and_a_jwt_passes() -> N
 )
 def test_basic_credentials_with_forbidden_characters_are_refused(key: str, value: str) -> None:
     with pytest.raises(ValidationError) as info:
-        OciSettings(**{key: value})
+        OciSettings.model_validate({key: value})
     errors = info.value.errors()
     assert [error["loc"] for error in errors] == [(key,)]
     assert "RFC 7617" in errors[0]["msg"] and "CANARY" not in errors[0]["msg"]
 
 
 def test_basic_credentials_are_utf8_so_non_ascii_is_accepted() -> None:
-    settings = OciSettings(Username="jürgen", Password="pässwörd €")
+    settings = OciSettings.model_validate({"Username": "jürgen", "Password": "pässwörd €"})
     assert settings.Username == "jürgen" and settings.password() == "pässwörd €"
 
 
