@@ -192,3 +192,37 @@ def import_profile(
     if not totals:
         raise BenchError(f"no -X importtime output from {script_argv[0]!r}: {measurement.stderr[-300:]!r}")
     return sorted(totals.items(), key=lambda item: item[1], reverse=True)[:top]
+
+
+_MODULES_RUNNER = """
+import atexit, runpy, sys
+out, script = sys.argv[1], sys.argv[2]
+atexit.register(lambda: open(out, "w", encoding="utf-8").write("\\n".join(sorted(sys.modules))))
+sys.argv = sys.argv[2:]
+runpy.run_path(script, run_name="__main__")
+"""
+
+
+def imported_modules(
+    script_argv: Sequence[str], *, env: Mapping[str, str] | None = None, cwd: Path | None = None
+) -> set[str]:
+    """Every module in ``sys.modules`` when ``SCRIPT ARGS`` exits (dotted names: ``pydantic.main``).
+
+    What keeps a floor honest: "importing X" is a floor of a command only while the command
+    imports X. Read from ``sys.modules`` at exit, not from ``-X importtime``, which does not log
+    modules imported with ``importlib.import_module`` (``from pydantic import BaseModel`` loads
+    ``pydantic.main`` that way). :class:`BenchError` when the script left without running
+    ``atexit`` handlers (``os._exit``).
+    """
+    import tempfile
+
+    with tempfile.TemporaryDirectory(prefix="doctor-bench-modules-") as tmp:
+        out = Path(tmp) / "modules.txt"
+        argv = [sys.executable, "-c", _MODULES_RUNNER, str(out), *script_argv]
+        measurement = run_measured(argv, env=env, cwd=cwd, timeout=120, rss=False)
+        if not out.is_file():
+            raise BenchError(
+                f"{script_argv[0]!r} (exit {measurement.returncode}) left no module list: "
+                f"{measurement.stderr[-300:]!r}"
+            )
+        return set(out.read_text(encoding="utf-8").split())

@@ -10,6 +10,12 @@ Targets (issue 17): the N-registry run's wall time <= 1.5x the one-registry run'
 run), its peak RSS <= 120 MB, and no registry receives more HTTP requests (counted on the wire by
 its proxy) than the same kind of registry (token / open) does in a one-registry run.
 
+After each of doctor's runs the reference client (:mod:`bench.reference_client` ``--fleet``) does
+the same probes on the same registries, all on one event loop with one ``httpx.AsyncClient`` per
+registry: its N/1 wall ratio, in the same rounds, is what the protocol work itself costs to scale
+on this machine -- whether 1.5x is reachable by any client, not only by doctor. Its requests are
+counted on the wire per registry too.
+
 Run it (prints Markdown; ``--json FILE`` also writes the numbers)::
 
     .venv/bin/python -m bench.s5_registries --registries 20 --rtt 0.05 --repeat 3
@@ -29,6 +35,7 @@ from typing import Any
 from bench.environment import clean_env, start_bench_registry
 from bench.latency_proxy import AsyncLatencyProxy, LatencyProxy
 from bench.measure import BenchError, Measurement, Spread, doctor_executable, run_measured
+from bench.scenarios import REFERENCE_CLIENT
 from devtools.images import push_image
 from devtools.ports import LOOPBACK
 from devtools.registry import RunningRegistry, start_registry
@@ -100,6 +107,18 @@ class Member:
     @property
     def password_variable(self) -> str:
         return f"BENCH_S5_PASSWORD_{self.name.upper()}"
+
+    def reference_entry(self) -> dict[str, Any]:
+        """This registry as an entry of the reference client's ``--fleet`` file."""
+        entry: dict[str, Any] = {
+            "name": self.name,
+            "registry": self.url,
+            "repository": REPOSITORY,
+            "tag": TAG,
+        }
+        if self.kind == "token":
+            entry.update(user="admin", password_env=self.password_variable)
+        return entry
 
     def settings(self) -> dict[str, Any]:
         """This registry's ``OCI`` keys (an entry, or the top level for the single run)."""
@@ -187,6 +206,8 @@ class S5Sample:
     size: str
     measurement: Measurement
     requests: dict[str, int]  # registry name -> requests on the wire during the run
+    #: The reference client's own count per registry (its token requests included; empty for doctor).
+    reported: dict[str, int] = field(default_factory=dict)
 
 
 @dataclass
@@ -195,9 +216,21 @@ class S5Result:
     count: int
     samples: dict[str, list[S5Sample]] = field(default_factory=dict)
     kinds: dict[str, str] = field(default_factory=dict)
+    #: The reference client's runs of the same sizes, each right after doctor's (may be empty).
+    reference: dict[str, list[S5Sample]] = field(default_factory=dict)
 
-    def wall(self, size: str) -> Spread:
-        return Spread(tuple(s.measurement.wall_s for s in self.samples[size]))
+    def _of(self, reference: bool) -> dict[str, list[S5Sample]]:
+        return self.reference if reference else self.samples
+
+    def wall(self, size: str, *, reference: bool = False) -> Spread:
+        return Spread(tuple(s.measurement.wall_s for s in self._of(reference)[size]))
+
+    def factor(self, size: str, *, reference: bool = False) -> float | None:
+        """Median wall of ``size`` over the one-registry median (doctor's, or the reference's)."""
+        runs = self._of(reference)
+        if size not in runs or "1" not in runs:
+            return None
+        return self.wall(size, reference=reference).median / self.wall("1", reference=reference).median
 
     def rss_mb(self, size: str) -> Spread | None:
         values = [s.measurement.max_rss_mb for s in self.samples[size]]
@@ -205,11 +238,11 @@ class S5Result:
             Spread(tuple(v for v in values if v is not None)) if all(v is not None for v in values) else None
         )
 
-    def max_requests(self, size: str, kind: str) -> int:
+    def max_requests(self, size: str, kind: str, *, reference: bool = False) -> int:
         return max(
             (
                 count
-                for s in self.samples[size]
+                for s in self._of(reference).get(size, [])
                 for name, count in s.requests.items()
                 if self.kinds[name] == kind
             ),
@@ -218,10 +251,10 @@ class S5Result:
 
     def targets(self) -> dict[str, bool | None]:
         largest = f"{self.count}"
-        factor = self.wall(largest).median / self.wall("1").median
+        factor = self.factor(largest)
         rss = self.rss_mb(largest)
         return {
-            "wall": factor <= WALL_FACTOR_TARGET,
+            "wall": None if factor is None else factor <= WALL_FACTOR_TARGET,
             "rss": None if rss is None else rss.high <= RSS_TARGET_MB,
             "requests": all(
                 self.max_requests(largest, kind) <= self.max_requests(baseline, kind)
@@ -241,6 +274,17 @@ class S5Result:
                     "max_requests_per_registry": {
                         kind: self.max_requests(size, kind) for kind in sorted(set(self.kinds.values()))
                     },
+                    "reference": (
+                        {
+                            "wall_s": list(self.wall(size, reference=True).samples),
+                            "max_requests_per_registry": {
+                                kind: self.max_requests(size, kind, reference=True)
+                                for kind in sorted(set(self.kinds.values()))
+                            },
+                        }
+                        if size in self.reference
+                        else None
+                    ),
                 }
                 for size in self.samples
             },
@@ -277,6 +321,37 @@ def _once(fleet: Fleet, members: Sequence[Member], size: str, rss: bool) -> S5Sa
     return S5Sample(size, measurement, {n: after[n] - before[n] for n in names})
 
 
+def _reference_once(fleet: Fleet, members: Sequence[Member], size: str) -> S5Sample:
+    """The reference client's ``--fleet`` run over ``members``: all of them on one event loop."""
+    path = fleet.workdir / f"reference-{size}.json"
+    path.write_text(json.dumps([m.reference_entry() for m in members]))
+    argv = [sys.executable, str(REFERENCE_CLIENT), "--fleet", str(path)]
+    before = fleet.wire_requests()
+    measurement = run_measured(argv, env=fleet.env(), rss=False, timeout=300, cwd=fleet.workdir)
+    after = fleet.wire_requests()
+    try:
+        summary = json.loads(measurement.stdout)
+    except ValueError:
+        summary = None
+    names = {m.name for m in members}
+    if measurement.returncode != 0 or not isinstance(summary, dict):
+        raise BenchError(
+            f"S5 {size}: the reference client failed (exit {measurement.returncode}): "
+            f"{redact(measurement.stderr[-800:])}"
+        )
+    per_registry = summary.get("per_registry") or {}
+    if set(per_registry) != names:
+        raise BenchError(
+            f"S5 {size}: the reference client probed {sorted(per_registry)}, not {sorted(names)}"
+        )
+    return S5Sample(
+        size,
+        measurement,
+        {n: after[n] - before[n] for n in names},
+        reported={n: int(per_registry[n]["requests"]) for n in names},
+    )
+
+
 def run_s5(
     fleet: Fleet,
     *,
@@ -284,10 +359,12 @@ def run_s5(
     rtt_s: float = 0.050,
     repeat: int = 3,
     rss: bool = True,
+    reference: bool = True,
     progress: Progress = print,
 ) -> S5Result:
     """The rounds: per round one run per size (plus a one-registry run on an open registry, the
-    request baseline of the open kind), after one unmeasured warm-up."""
+    request baseline of the open kind), after one unmeasured warm-up; with ``reference``, each
+    doctor run is followed by the reference client's run over the same registries."""
     members = fleet.members
     sizes = sorted({size for size in sizes if 1 <= size <= len(members)})
     if not sizes or sizes[0] != 1:
@@ -300,12 +377,20 @@ def run_s5(
     fleet.set_rtt(rtt_s)
     try:
         _once(fleet, members[:1], "warmup", rss=False)
+        if reference:
+            _reference_once(fleet, members[:1], "warmup")
         for round_ in range(repeat):
             for size, chosen in runs:
                 sample = _once(fleet, chosen, size, rss)
                 result.samples.setdefault(size, []).append(sample)
+                note = ""
+                if reference:
+                    ref = _reference_once(fleet, chosen, size)
+                    result.reference.setdefault(size, []).append(ref)
+                    note = f", reference {ref.measurement.wall_s:.2f} s"
                 progress(
                     f"S5 round {round_ + 1}/{repeat}: {size} registries {sample.measurement.wall_s:.2f} s"
+                    + note
                 )
     finally:
         fleet.set_rtt(0.0)
@@ -313,31 +398,51 @@ def run_s5(
 
 
 def render_markdown(result: S5Result) -> str:
-    """The S5 section: growth 1 -> 5 -> N and the three targets."""
+    """The S5 section: growth 1 -> 5 -> N, doctor's and the reference client's, and the three targets."""
     lines = [
         f"## S5: {result.count} registries in one run ({result.rtt_s * 1000:.0f} ms RTT)",
         "",
-        "| registries | wall | x one registry | peak RSS | max requests per registry (token / open) |",
-        "|---|---|---|---|---|",
+        "| registries | wall | x one registry | reference wall | reference x one registry | peak RSS | "
+        "max requests per registry (token / open) | reference: max requests per registry (token / open) |",
+        "|---|---|---|---|---|---|---|---|",
     ]
-    base = result.wall("1").median
     for size in result.samples:
         wall = result.wall(size)
         rss = result.rss_mb(size)
+        ref = size in result.reference
         lines.append(
-            f"| {size} | {wall.fmt(unit=' s', digits=2)} | {wall.median / base:.2f} | "
+            f"| {size} | {wall.fmt(unit=' s', digits=2)} | {_factor(result.factor(size))} | "
+            f"{result.wall(size, reference=True).fmt(unit=' s', digits=2) if ref else 'n/a'} | "
+            f"{_factor(result.factor(size, reference=True))} | "
             f"{rss.fmt(unit=' MB', digits=1) if rss else 'not measured'} | "
-            f"{result.max_requests(size, 'token')} / {result.max_requests(size, 'open')} |"
+            f"{result.max_requests(size, 'token')} / {result.max_requests(size, 'open')} | "
+            + (
+                f"{result.max_requests(size, 'token', reference=True)} / "
+                f"{result.max_requests(size, 'open', reference=True)} |"
+                if ref
+                else "n/a |"
+            )
         )
     met = result.targets()
     word = {True: "met", False: "NOT met", None: "not measured"}
+    largest = f"{result.count}"
+    ratios = f"doctor {_factor(result.factor(largest))}x"
+    if largest in result.reference:
+        ratios += (
+            f", the reference client {_factor(result.factor(largest, reference=True))}x in the same rounds"
+        )
     lines += [
         "",
-        f"* wall of {result.count} registries <= {WALL_FACTOR_TARGET}x one registry: {word[met['wall']]}",
+        f"* wall of {result.count} registries <= {WALL_FACTOR_TARGET}x one registry: {word[met['wall']]} "
+        f"({ratios})",
         f"* peak RSS <= {RSS_TARGET_MB:g} MB: {word[met['rss']]}",
         f"* requests per registry <= a one-registry run of its kind: {word[met['requests']]}",
     ]
     return "\n".join(lines) + "\n"
+
+
+def _factor(value: float | None) -> str:
+    return "n/a" if value is None else f"{value:.2f}"
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -351,6 +456,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--rtt", type=float, default=0.050, help="round-trip time in seconds")
     parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument("--no-rss", action="store_true", help="do not measure peak RSS")
+    parser.add_argument(
+        "--no-reference", action="store_true", help="do not run the reference client after doctor's runs"
+    )
     parser.add_argument("--json", type=Path, help="also write the numbers as JSON here")
     parser.add_argument("--markdown", type=Path, help="write the Markdown section here too")
     args = parser.parse_args(argv)
@@ -358,7 +466,14 @@ def main(argv: list[str] | None = None) -> int:
     with tempfile.TemporaryDirectory(prefix="doctor-bench-s5-") as tmp:
         fleet = start_fleet(Path(tmp), args.registries, token_every=args.token_every)
         try:
-            result = run_s5(fleet, sizes=sizes, rtt_s=args.rtt, repeat=args.repeat, rss=not args.no_rss)
+            result = run_s5(
+                fleet,
+                sizes=sizes,
+                rtt_s=args.rtt,
+                repeat=args.repeat,
+                rss=not args.no_rss,
+                reference=not args.no_reference,
+            )
         finally:
             fleet.stop()
     text = render_markdown(result)

@@ -1,13 +1,15 @@
 """The four scenarios (issues 7 and 16), each a function from a running environment to a result record.
 
 * :func:`run_s1` -- ``doctor --tag registry --format json`` at each RTT on an unsigned and a signed
-  image, each run followed by the reference client (:mod:`bench.reference_client`): wall time and
-  its ratio to the reference, the checks' own ``metrics`` (``http_requests``, ``token_fetches``),
+  image, each run followed by the reference client (:mod:`bench.reference_client`) and by the
+  reference with the chosen dependencies preloaded (the floor they set): wall time and its ratios
+  to both, the checks' own ``metrics`` (``http_requests``, ``token_fetches``),
   token requests seen at the token server, HTTP requests seen on the wire, peak RSS;
   :func:`s1_phases` where a run's time goes; :func:`run_s1_modes` the signed image on an
   htpasswd+TLS and an open registry.
-* :func:`run_s2` -- start-up: ``doctor --version`` / ``--help`` / ``list`` next to ``python -c pass``,
-  interleaved in one loop so drift in machine load hits all of them alike.
+* :func:`run_s2` -- start-up: ``doctor --version`` / ``--help`` / ``list`` next to ``python -c pass``
+  and ``python -c "import pluggy, stevedore"`` (the floor of ``--help`` and ``list``), interleaved
+  in one loop so drift in machine load hits all of them alike.
 * :func:`seed_s3` + :func:`run_s3` -- referrer discovery (``doctor oci referrers``) in a repository
   with thousands of tags.
 * S4 is not a run of its own: it is the peak RSS of the S1 (50 ms) and S3 runs (``os.wait4``'s ``ru_maxrss``).
@@ -40,6 +42,8 @@ from bench.measure import (
     run_measured,
 )
 from bench.results import (
+    LISTING_DEPENDENCIES,
+    RUN_DEPENDENCIES,
     CheckRow,
     Phases,
     ReferenceRun,
@@ -169,6 +173,12 @@ def reference_argv(bench: BenchRegistry, tag: str) -> list[str]:
     return argv
 
 
+def floor_argv(reference: Sequence[str]) -> list[str]:
+    """The reference client's ``reference`` argv importing :data:`RUN_DEPENDENCIES` first: the
+    same probes plus what the chosen dependencies cost to import, doctor's floor."""
+    return [*reference, "--preload", ",".join(RUN_DEPENDENCIES)]
+
+
 _ReferenceSample = tuple[Measurement, dict[str, Any]]
 
 
@@ -250,6 +260,7 @@ def _s1_run(
     *,
     image: str = "unsigned",
     reference: Sequence[_ReferenceSample] = (),
+    floor: Sequence[_ReferenceSample] = (),
 ) -> S1Run:
     check_ids = [result.check_id for result in samples[0].report.results]
     rows: list[CheckRow] = []
@@ -281,6 +292,7 @@ def _s1_run(
         rtt_s=rtt_s,
         image=image,
         reference=_reference_run(reference),
+        floor=_reference_run(floor),
         wall=_spread([s.measurement.wall_s for s in samples]),
         run_ms=_spread([s.report.duration_ms for s in samples]),
         rss_kb=_optional_spread([float(v) if v is not None else None for v in rss]),
@@ -366,12 +378,14 @@ def run_s1(
     timeline: bool = True,
     images: Sequence[tuple[str, str]] = S1_IMAGES,
     reference: bool = True,
+    floor: bool = True,
     progress: Progress = _quiet,
 ) -> S1Result:
     """``doctor --tag registry --format json`` ``repeat`` times per image and RTT (the registry must
-    be seeded with :func:`seed_s1`), each run followed by the reference client doing the same probes.
+    be seeded with :func:`seed_s1`), each run followed by the reference client doing the same probes
+    and then (``floor``) by the reference importing the chosen dependencies first (:func:`floor_argv`).
 
-    Everything is interleaved (per round: each image at each RTT, doctor then the reference), so
+    Everything is interleaved (per round: each image at each RTT, doctor, the reference, the floor), so
     a change in machine load during the scenario hits every figure alike instead of biasing the
     differences and ratios between them. With ``timeline``, one more run of the last image at the
     largest RTT logs every request (:func:`s1_timeline`); it is not part of the statistics.
@@ -383,9 +397,11 @@ def run_s1(
     argv = [*doctor_executable(), "--tag", "registry", "--format", "json"]
     envs = {label: bench.doctor_env(OCI__TestTag=tag) for label, tag in images}
     references = {label: reference_argv(bench, tag) for label, tag in images}
+    floors = {label: floor_argv(ref) for label, ref in references.items()} if floor else {}
     keys = [(label, rtt) for label, _ in images for rtt in rtts]
     samples: dict[tuple[str, float], list[_S1Sample]] = {key: [] for key in keys}
     ref_samples: dict[tuple[str, float], list[_ReferenceSample]] = {key: [] for key in keys}
+    floor_samples: dict[tuple[str, float], list[_ReferenceSample]] = {key: [] for key in keys}
     try:
         if warmup:
             bench.set_rtt(0.0)
@@ -393,6 +409,8 @@ def run_s1(
                 _s1_once(bench, argv, envs[label], rss=False)
                 if reference:
                     _reference_once(bench, references[label], envs[label])
+                if reference and floor:
+                    _reference_once(bench, floors[label], envs[label])
         for i in range(repeat):
             for label, _ in images:
                 for rtt in rtts:
@@ -404,6 +422,10 @@ def run_s1(
                         measured = _reference_once(bench, references[label], envs[label])
                         ref_samples[(label, rtt)].append(measured)
                         note = f", reference {measured[0].wall_s * 1000:.0f} ms"
+                    if reference and floor:
+                        measured = _reference_once(bench, floors[label], envs[label])
+                        floor_samples[(label, rtt)].append(measured)
+                        note += f", reference + dependencies {measured[0].wall_s * 1000:.0f} ms"
                     progress(
                         f"S1 round {i + 1}/{repeat}, {label} image at {rtt * 1000:.0f} ms RTT: "
                         f"{sample.measurement.wall_s * 1000:.0f} ms wall, {sample.report.duration_ms} ms run"
@@ -412,7 +434,13 @@ def run_s1(
     finally:
         bench.set_rtt(0.0)
     runs = tuple(
-        _s1_run(rtt, samples[(label, rtt)], image=label, reference=ref_samples[(label, rtt)])
+        _s1_run(
+            rtt,
+            samples[(label, rtt)],
+            image=label,
+            reference=ref_samples[(label, rtt)],
+            floor=floor_samples[(label, rtt)],
+        )
         for label, _ in images
         for rtt in rtts
     )
@@ -482,7 +510,9 @@ def run_s2(
     cwd: Path | None = None,
     progress: Progress = _quiet,
 ) -> S2Result:
-    """Start-up times, every command and the ``python -c pass`` baseline measured in the same loop.
+    """Start-up times, every command, the ``python -c pass`` baseline and the floor of ``--help``
+    and ``list`` (``python -c "import pluggy, stevedore"``, :data:`LISTING_DEPENDENCIES`) measured
+    in the same loop.
 
     ``cwd`` should be a directory without a ``doctor.yaml`` (doctor reads one from the working
     directory), so the machine's own configuration does not change what is measured.
@@ -490,7 +520,11 @@ def run_s2(
     if repeat < 1:
         raise BenchError(f"repeat must be >= 1, got {repeat}")
     doctor = doctor_executable()
-    commands: list[tuple[str, list[str]]] = [("python -c pass", [sys.executable, "-c", "pass"])]
+    floor_code = f"import {', '.join(LISTING_DEPENDENCIES)}"
+    commands: list[tuple[str, list[str]]] = [
+        ("python -c pass", [sys.executable, "-c", "pass"]),
+        ("floor", [sys.executable, "-c", floor_code]),
+    ]
     commands += [(label, [*doctor, *args]) for label, args in S2_COMMANDS]
     samples: dict[str, list[float]] = {label: [] for label, _ in commands}
     for round_number in range(repeat + 1):  # round 0 is the warm-up
@@ -505,6 +539,7 @@ def run_s2(
         if round_number:
             progress(f"S2 round {round_number}/{repeat}")
     baseline = _spread(samples.pop("python -c pass"))
+    floor = _spread(samples.pop("floor"))
     profiles: dict[str, list[tuple[str, float]]] = {}
     for label, args in S2_COMMANDS:
         if args == ("--version",):
@@ -517,6 +552,7 @@ def run_s2(
         baseline=baseline,
         commands={label: _spread(values) for label, values in samples.items()},
         import_profiles=profiles,
+        floor=floor,
     )
 
 

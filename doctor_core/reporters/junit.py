@@ -8,7 +8,8 @@ type="warn">`` under ``--fail-on warn``, else it passes (CI systems have no such
 the message in ``<system-out>``, like ``info``.
 
 A failure's text is its root cause (summary and fix, the same on every affected test case: CI
-shows each case on its own) followed by the check's remediation. The message (and the cause, if
+shows each case on its own) followed by the check's remediation steps that the fix did not already
+give. The message (and the cause, if
 any) and the evidence as JSON are in ``<system-out>`` for every check; plugin problems go to
 the suite's ``<system-err>``. Outside text arrives neutralised (:func:`doctor_core.neutralize`),
 so no character illegal in XML 1.0 reaches the document.
@@ -27,10 +28,13 @@ from doctor_core.types import RenderOptions
 
 def _failure_text(result: CheckResult) -> str:
     lines: list[str] = []
+    given: set[str] = set()
     if result.cause is not None:
         lines.append(f"Cause: {result.cause.summary}")
         lines += [f"Fix {number}. {step}" for number, step in enumerate(result.cause.remediation, 1)]
-    lines += list(result.remediation)
+        given.update(result.cause.remediation)
+    # A check whose remediation is its cause's fix (the usual case) would repeat every step.
+    lines += [step for step in result.remediation if step not in given]
     return "\n".join(neutralize(line) for line in lines)
 
 

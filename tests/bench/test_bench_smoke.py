@@ -16,11 +16,30 @@ from pathlib import Path
 
 import pytest
 
-from bench.environment import start_bench_registry
+from bench import reference_client
+from bench.environment import clean_env, start_bench_registry
 from bench.latency_proxy import AsyncLatencyProxy, HttpRequestCounter, LatencyProxy, ProxyError
-from bench.measure import BenchError, Machine, run_measured
-from bench.results import RequestSpan, Results, Timeline, render_markdown
-from bench.scenarios import S1_SIGNED_REFERRERS, request_spans, run_s1, s1_timeline, seed_s1
+from bench.measure import BenchError, Machine, Spread, doctor_executable, imported_modules, run_measured
+from bench.results import (
+    LISTING_DEPENDENCIES,
+    RUN_DEPENDENCIES,
+    RequestSpan,
+    Results,
+    S2Result,
+    Timeline,
+    judge,
+    render_markdown,
+)
+from bench.scenarios import (
+    S1_SIGNED_REFERRERS,
+    floor_argv,
+    reference_argv,
+    request_spans,
+    run_s1,
+    run_s2,
+    s1_timeline,
+    seed_s1,
+)
 
 OCI_CHECKS = {
     "check.integration.oci.credentials",
@@ -121,6 +140,14 @@ def test_s1_once_at_0ms_produces_a_row(registry_binary: Path, tmp_path: Path) ->
         seed_s1(bench)
         result = run_s1(bench, rtts=(0.0,), repeat=1, rss=True, warmup=False)
         timeline = s1_timeline(bench, 0.0)
+        # The floor is one of doctor's run only while the run imports the chosen dependencies, and
+        # it measures only them: the preloading reference imports them and nothing of doctor's.
+        env = bench.doctor_env()
+        run_modules = imported_modules([*doctor_executable(), "--tag", "registry"], env=env, cwd=tmp_path)
+        floor_modules = imported_modules(floor_argv(reference_argv(bench, "v1"))[1:], env=env, cwd=tmp_path)
+    assert set(RUN_DEPENDENCIES) <= run_modules, set(RUN_DEPENDENCIES) - run_modules
+    assert set(RUN_DEPENDENCIES) <= floor_modules
+    assert not {m for m in floor_modules if m.split(".")[0] in ("doctor_core", "doctor_oci")}
     run = result.at(0.0)
     assert run is not None
     assert 0 < run.wall.median < 30
@@ -143,6 +170,16 @@ def test_s1_once_at_0ms_produces_a_row(registry_binary: Path, tmp_path: Path) ->
         assert measured.reference.depth == 5  # challenge -> token -> POST -> PATCH -> DELETE
         # doctor itself: one challenge and one token fetch per run too.
         assert measured.token_server_requests.median == 1, measured
+        # The floor (reference + the chosen dependencies) did the same work as the reference.
+        floor = measured.floor
+        assert floor is not None, image
+        assert (floor.requests, floor.depth, floor.referrers) == (
+            measured.reference.requests,
+            measured.reference.depth,
+            measured.reference.referrers,
+        )
+        assert measured.floor_ratio is not None and measured.over_floor is not None
+        assert measured.over_floor == pytest.approx(measured.wall.median / floor.wall.median)
     signed = result.at(0.0, "signed")
     assert signed is not None and signed.reference is not None
     assert signed.reference.referrers == S1_SIGNED_REFERRERS
@@ -159,9 +196,71 @@ def test_s1_once_at_0ms_produces_a_row(registry_binary: Path, tmp_path: Path) ->
         Results(machine=Machine.detect(), repeat=1, s1=replace(result, timeline=timeline))
     )
     assert "| 0 ms |" in markdown and "x reference" in markdown
+    assert "reference + dependencies wall" in markdown and "doctor x that floor" in markdown
+    ratio_rows = [
+        t
+        for t in judge(Results(machine=Machine.detect(), repeat=1, s1=result))
+        if t.target.startswith("full run at 0 ms")
+    ]
+    assert len(ratio_rows) == 2
+    assert all("the chosen dependencies (reference + `import stevedore" in t.note for t in ratio_rows)
     assert "Where a full run's time goes" in markdown
     assert f"Longest chain of requests sent one after another: **{len(timeline.chain)}**" in markdown
     assert "check.integration.oci.pull" in markdown
+
+
+def test_s2_measures_the_floor_of_help_and_list(tmp_path: Path) -> None:
+    """S2 runs ``python -c "import pluggy, stevedore"`` in its loop; ``--help`` and ``list`` import
+    both (so it is their floor), and the table and the targets show it."""
+    env = clean_env(pycache=tmp_path / "pycache")
+    s2 = run_s2(repeat=1, env=env, cwd=tmp_path)
+    assert s2.floor is not None and s2.floor.median > 0
+    assert s2.floor_ratio() == pytest.approx(s2.floor.median / s2.baseline.median)
+    assert s2.over_floor("doctor --help") is not None and s2.over_floor("doctor list") is not None
+    assert s2.over_floor("doctor --version") is None  # --version imports neither
+    for args in (["--help"], ["list"]):
+        modules = imported_modules([*doctor_executable(), *args], env=env, cwd=tmp_path)
+        assert set(LISTING_DEPENDENCIES) <= modules, args
+    markdown = render_markdown(Results(machine=Machine.detect(), repeat=1, s2=s2))
+    assert (
+        '| `python -c "import pluggy, stevedore"` (the floor of `doctor --help` and `doctor list`) |'
+        in markdown
+    )
+
+
+def test_s2_targets_name_the_floor_and_when_it_is_over_the_target() -> None:
+    s2 = S2Result(
+        baseline=Spread((0.010,)),
+        commands={
+            "doctor --version": Spread((0.012,)),
+            "doctor --help": Spread((0.040,)),
+            "doctor list": Spread((0.025,)),
+        },
+        floor=Spread((0.020,)),
+    )
+    notes = {
+        t.target: t for t in judge(Results(machine=Machine.detect(), repeat=1, s2=s2)) if t.scenario == "S2"
+    }
+    help_row = notes["`doctor --help` <= 3x `python -c pass`"]
+    assert help_row.verdict == "missed"
+    assert help_row.note.startswith(
+        'the chosen dependencies (`python -c "import pluggy, stevedore"`) alone: 2.00x; '
+        "`doctor --help` is 2.00x that floor."
+    )
+    assert notes["`doctor list` <= 3x `python -c pass`"].note.endswith("`doctor list` is 1.25x that floor.")
+    assert notes["`doctor --version` <= 1.5x `python -c pass`"].note == ""
+    over = S2Result(baseline=s2.baseline, commands=s2.commands, floor=Spread((0.032,)))
+    row = next(t for t in judge(Results(machine=Machine.detect(), repeat=1, s2=over)) if "--help" in t.target)
+    assert "alone: 3.20x, over the 3x target by themselves" in row.note
+
+
+def test_reference_client_refuses_an_empty_fleet(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    fleet = tmp_path / "fleet.json"
+    fleet.write_text("[]")
+    assert reference_client.main(["--fleet", str(fleet)]) == 1
+    assert "non-empty JSON list" in capsys.readouterr().err
+    with pytest.raises(SystemExit):
+        reference_client.main(["--tag", "v1"])  # neither --fleet nor a whole registry
 
 
 def _span(start: float, end: float, target: str) -> RequestSpan:

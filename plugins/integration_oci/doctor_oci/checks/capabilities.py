@@ -235,13 +235,23 @@ async def _probe(
             advice("no_permission", profile, host=host, operation="push"),
             (NO_PERMISSION_RECOMMENDATION,),
         )
-    missing = [
+    # What the registry refused is said apart from what no probe could establish: "not confirmed"
+    # for a capability measured as absent would understate it.
+    unsupported = [
+        name.removeprefix("supports_") for name, value in zip(_KEYS, results, strict=True) if value is False
+    ]
+    unconfirmed = [
         name.removeprefix("supports_")
         for name, value in zip(_KEYS, results, strict=True)
-        if value is not True
+        if value is not True and value is not False
     ]
     if distribution is not True:
-        missing.insert(0, "distribution_api")
+        unconfirmed.insert(0, "distribution_api")
+    missing = "; ".join(
+        f"{label}: {', '.join(names)}"
+        for label, names in (("unsupported", unsupported), ("not confirmed", unconfirmed))
+        if names
+    )
     remediation: list[str] = []
     recs: list[str] = []
     if evidence["supports_referrers_api"] is False:
@@ -262,7 +272,7 @@ async def _probe(
     cause = f"; {host} answered: {errors[0]}" if errors else ""
     return Verdict(
         status,
-        f"Partial capability support ({score}/6): not confirmed: {', '.join(missing)}{cause}",
+        f"Partial capability support ({score}/6): {missing}{cause}",
         evidence,
         tuple(remediation),
         tuple(recs),

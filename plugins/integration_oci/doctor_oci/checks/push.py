@@ -128,11 +128,8 @@ def _judge(
     repository = settings.TestRepository
     if status == 201 and mounted:
         evidence.update(push_authorized=True, upload_session_cancelled=True, credentials_valid=True)
-        return Verdict(
-            Status.PASS,
-            "Push authorization verified (blob mount into the test repository: no upload session opened)",
-            evidence,
-        )
+        # The seed's words; http_status 201 (not 202) in the evidence says the mount proved it.
+        return Verdict(Status.PASS, "Push authorization verified", evidence)
     if status == 202:
         evidence.update(
             push_authorized=True, credentials_valid=True, upload_session_cancelled=bool(session.cancelled)
