@@ -336,13 +336,15 @@ def test_junit_puts_the_cause_into_each_affected_failure() -> None:
     assert cases["check.c.referrers"].find("failure") is None  # a warning, under --fail-on fail
 
 
-def test_junit_does_not_repeat_the_fix_as_the_checks_remediation(doctor_factory):
+def test_junit_does_not_repeat_the_fix_as_the_checks_remediation(
+    doctor_factory: Callable[..., Doctor],
+) -> None:
     """The usual plugin result: its remediation is its cause's fix; each step is stated once."""
     doctor = doctor_factory()
     result = _result(Status.FAIL, "check.c.credentials").model_copy(
         update={"cause": TLS_CAUSE, "remediation": (*TLS_CAUSE.remediation, "one more step")}
     )
-    text = ET.fromstring(doctor.render(_report(result), "junit")).find("testcase/failure").text
+    text = _found(ET.fromstring(doctor.render(_report(result), "junit")).find("testcase/failure")).text or ""
     assert text.splitlines() == [
         f"Cause: {TLS_CAUSE.summary}",
         "Fix 1. Check TLS certificate validity",
