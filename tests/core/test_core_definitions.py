@@ -16,6 +16,7 @@ from tests.core.conftest import REPO
 
 
 def _definition(**kwargs: Any) -> CheckDefinition:
+    """A definition with these fields; Any, since the tests hand it wrongly typed values on purpose."""
     return CheckDefinition(**{"check_id": "check.example.dns", "name": "DNS", **kwargs})
 
 
