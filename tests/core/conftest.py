@@ -10,6 +10,7 @@ import sys
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
+from types import ModuleType
 
 import pytest
 
@@ -80,7 +81,7 @@ def _isolated_state() -> Iterator[None]:
 
 
 @pytest.fixture
-def seed_plugin() -> object:
+def seed_plugin() -> ModuleType:
     from tests.core.fixtures import seed_plugin
 
     return seed_plugin

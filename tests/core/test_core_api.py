@@ -7,16 +7,30 @@ import signal
 import subprocess
 import sys
 import time
+from collections.abc import Callable, Iterable
+from pathlib import Path
+from types import ModuleType
+from typing import Any
 
 import pytest
 
-from doctor_core import Check, CheckDefinition, CheckOutcome, ConfigError, Status, UsageError, logs
+from doctor_core import (
+    Check,
+    CheckContext,
+    CheckDefinition,
+    CheckOutcome,
+    ConfigError,
+    Doctor,
+    Status,
+    UsageError,
+    logs,
+)
 from doctor_core.progress import LiveProgress, wanted
-from doctor_core.testing import assert_result
-from tests.core.conftest import REPO, subprocess_env
+from doctor_core.testing import CheckRunner, assert_result
+from tests.core.conftest import REPO, PluginSite, subprocess_env
 
 
-async def _ok(ctx):
+async def _ok(ctx: CheckContext) -> CheckOutcome:
     ctx.log.debug("probing", header="Authorization: Bearer abcdefghijkl")
     return CheckOutcome(status=Status.PASS, message="fine", evidence={"n": 1})
 
@@ -24,21 +38,25 @@ async def _ok(ctx):
 CHECK = Check(CheckDefinition(check_id="check.kit.ok", name="ok", tags=("kit",)), run=_ok)
 
 
-def test_run_and_arun_give_the_same_report(doctor_factory, seed_plugin):
+def test_run_and_arun_give_the_same_report(
+    doctor_factory: Callable[..., Doctor], seed_plugin: ModuleType
+) -> None:
     doctor = doctor_factory(seed_plugin, config={"SEED": {"Scenario": "healthy"}})
     assert [d.check_id for d in doctor.checks(tags=["pull"])] == ["check.integration.oci.pull"]
     report = doctor.run(tags=["registry"])
     assert report.summary.passed == 5 and report.summary.overall is Status.PASS
 
 
-async def test_arun_validates_config_before_any_check_starts(doctor_factory, seed_plugin):
+async def test_arun_validates_config_before_any_check_starts(
+    doctor_factory: Callable[..., Doctor], seed_plugin: ModuleType
+) -> None:
     started = []
 
     class Listener:
         from doctor_core import hookimpl
 
         @hookimpl
-        def doctor_check_started(self, definition):
+        def doctor_check_started(self, definition: CheckDefinition) -> None:
             started.append(definition)
 
     doctor = doctor_factory(seed_plugin, Listener(), config={"SEED": {"Scenario": "nope"}})
@@ -47,7 +65,7 @@ async def test_arun_validates_config_before_any_check_starts(doctor_factory, see
     assert started == []
 
 
-def test_selection_union_and_empty(doctor_factory, seed_plugin):
+def test_selection_union_and_empty(doctor_factory: Callable[..., Doctor], seed_plugin: ModuleType) -> None:
     doctor = doctor_factory(seed_plugin)
     ids = [d.check_id for d in doctor.checks(tags=["pull"], check_ids=["check.integration.oci.push"])]
     assert ids == ["check.integration.oci.pull", "check.integration.oci.push"]
@@ -56,7 +74,7 @@ def test_selection_union_and_empty(doctor_factory, seed_plugin):
         doctor_factory().checks(tags=["x"])
 
 
-def test_run_check_fixture_and_assert_result(run_check):
+def test_run_check_fixture_and_assert_result(run_check: CheckRunner) -> None:
     result = run_check(CHECK)
     assert_result(result, status="pass", evidence={"n": 1}, message_contains="fin")
     with pytest.raises(AssertionError, match="expected status 'fail', got 'pass'"):
@@ -65,12 +83,14 @@ def test_run_check_fixture_and_assert_result(run_check):
         assert_result(result, evidence={"n": 2})
 
 
-async def test_run_check_async(run_check):
+async def test_run_check_async(run_check: CheckRunner) -> None:
     result = await run_check.arun(CHECK)
     assert result.status is Status.PASS
 
 
-def test_logging_is_silent_by_default_and_redacted_when_verbose(run_check, capsys):
+def test_logging_is_silent_by_default_and_redacted_when_verbose(
+    run_check: CheckRunner, capsys: pytest.CaptureFixture[str]
+) -> None:
     run_check(CHECK)
     assert capsys.readouterr().err == ""
     stream = io.StringIO()
@@ -86,7 +106,9 @@ class _Tty(io.StringIO):
         return True
 
 
-def test_live_progress_only_on_a_terminal(doctor_factory, seed_plugin):
+def test_live_progress_only_on_a_terminal(
+    doctor_factory: Callable[..., Doctor], seed_plugin: ModuleType
+) -> None:
     tty, pipe = _Tty(), io.StringIO()
     assert wanted(stderr=tty, stdout=tty, machine_readable=False, output_file=False)
     assert not wanted(stderr=pipe, stdout=tty, machine_readable=False, output_file=False)
@@ -99,7 +121,9 @@ def test_live_progress_only_on_a_terminal(doctor_factory, seed_plugin):
     assert "[5/5]" in drawn and drawn.endswith("\r\x1b[K")
 
 
-def test_sigint_cancels_cleanly_prints_what_finished_and_exits_130(plugin_site, tmp_path):
+def test_sigint_cancels_cleanly_prints_what_finished_and_exits_130(
+    plugin_site: PluginSite, tmp_path: Path
+) -> None:
     plugin_site.add_distribution("dtp-slow", {"dtp_slow": "dtp_slow"}, ["dtp_slow"])
     markers = tmp_path / "markers"
     markers.mkdir()
@@ -137,7 +161,9 @@ def test_sigint_cancels_cleanly_prints_what_finished_and_exits_130(plugin_site, 
     assert "Traceback" not in err
 
 
-def test_ctx_config_is_one_model_and_every_section_is_in_ctx_sections(doctor_factory):
+def test_ctx_config_is_one_model_and_every_section_is_in_ctx_sections(
+    doctor_factory: Callable[..., Doctor],
+) -> None:
     """A plugin with one section gets its model as ctx.config; with two, ctx.config is None and
     each section is in ctx.sections by name -- never a model in one case and a dict in the other."""
     from pydantic import BaseModel
@@ -150,17 +176,17 @@ def test_ctx_config_is_one_model_and_every_section_is_in_ctx_sections(doctor_fac
     class Beta(BaseModel):
         Name: str = "b"
 
-    seen = {}
+    seen: dict[int, tuple[Any, dict[str, Any]]] = {}  # ctx.config and ctx.sections are Any
 
-    def plugin(sections):
+    def plugin(sections: list[tuple[str, type[BaseModel]]]) -> object:
         class Plugin:
             @hookimpl
-            def doctor_add_config_sections(self):
+            def doctor_add_config_sections(self) -> Iterable[ConfigSection]:
                 return [ConfigSection(name, model) for name, model in sections]
 
             @hookimpl
-            def doctor_add_checks(self):
-                async def run(ctx):
+            def doctor_add_checks(self) -> Iterable[Check]:
+                async def run(ctx: CheckContext) -> CheckOutcome:
                     seen[len(sections)] = (ctx.config, dict(ctx.sections))
                     return CheckOutcome(status=Status.PASS, message="ok")
 

@@ -2,19 +2,35 @@
 
 from __future__ import annotations
 
+import argparse
 import io
 import json
 import shlex
 import subprocess
 import sys
 import xml.etree.ElementTree as ET
+from collections.abc import Callable, Iterable
 from pathlib import Path
+from types import ModuleType
 
 import pytest
 
-from doctor_core import Check, CheckDefinition, CheckOutcome, Status, hookimpl
+from doctor_core import (
+    Check,
+    CheckContext,
+    CheckDefinition,
+    CheckOutcome,
+    CommandApp,
+    ConfigSection,
+    RenderOptions,
+    Report,
+    Reporter,
+    Status,
+    hookimpl,
+)
 from doctor_core.cli import run_cli
-from tests.core.conftest import REPO, isolated_site, subprocess_env
+from doctor_core.testing import CliResult
+from tests.core.conftest import REPO, PluginSite, isolated_site, subprocess_env
 
 QUICK_START = [
     "stella doctor --tag registry",
@@ -24,14 +40,23 @@ QUICK_START = [
 ]
 
 
-def _cli(doctor_cli, seed_plugin, command: str, scenario: str = "fallback", cwd=None, environ=None):
+def _cli(
+    doctor_cli: Callable[..., CliResult],
+    seed_plugin: ModuleType,
+    command: str,
+    scenario: str = "fallback",
+    cwd: Path | None = None,
+    environ: dict[str, str] | None = None,
+) -> CliResult:
     prog, *args = shlex.split(command)
     env = {"SEED__Scenario": scenario, **(environ or {})}
     return doctor_cli(*args, prog=prog, plugins=[seed_plugin], load_entrypoints=False, environ=env, cwd=cwd)
 
 
 @pytest.mark.parametrize("prefix", ["stella doctor", "doctor"])
-def test_seed_quick_start_verbatim(doctor_cli, seed_plugin, tmp_path, prefix):
+def test_seed_quick_start_verbatim(
+    doctor_cli: Callable[..., CliResult], seed_plugin: ModuleType, tmp_path: Path, prefix: str
+) -> None:
     commands = [c.replace("stella doctor", prefix) for c in QUICK_START]
 
     result = _cli(doctor_cli, seed_plugin, commands[0], cwd=tmp_path)
@@ -59,16 +84,16 @@ def test_seed_quick_start_verbatim(doctor_cli, seed_plugin, tmp_path, prefix):
     assert "    referrers_supported: false" in result.stdout
 
 
-def test_stella_requires_doctor(doctor_cli):
+def test_stella_requires_doctor(doctor_cli: Callable[..., CliResult]) -> None:
     result = doctor_cli("list", prog="stella", load_entrypoints=False)
     assert result.exit_code == 2 and "usage: stella doctor" in result.stderr
 
 
-def _plugin_with(status: Status):
+def _plugin_with(status: Status) -> object:
     class Plugin:
         @hookimpl
-        def doctor_add_checks(self):
-            async def run(ctx):
+        def doctor_add_checks(self) -> Iterable[Check]:
+            async def run(ctx: CheckContext) -> CheckOutcome:
                 return CheckOutcome(status=status, message=status.value)
 
             return [Check(CheckDefinition(check_id="check.cli.one", name="one", tags=("cli",)), run=run)]
@@ -88,12 +113,14 @@ def _plugin_with(status: Status):
         (Status.SKIP, "warn", 0),
     ],
 )
-def test_exit_codes(doctor_cli, status, fail_on, code):
+def test_exit_codes(doctor_cli: Callable[..., CliResult], status: Status, fail_on: str, code: int) -> None:
     result = doctor_cli("--fail-on", fail_on, plugins=[_plugin_with(status)], load_entrypoints=False)
     assert result.exit_code == code, result.stdout + result.stderr
 
 
-def test_usage_errors_exit_2_with_suggestions_and_no_traceback(doctor_cli, seed_plugin):
+def test_usage_errors_exit_2_with_suggestions_and_no_traceback(
+    doctor_cli: Callable[..., CliResult], seed_plugin: ModuleType
+) -> None:
     result = _cli(doctor_cli, seed_plugin, "doctor --check check.integration.oci.referals")
     assert result.exit_code == 2
     assert result.stderr.startswith("doctor: error: unknown check id 'check.integration.oci.referals'")
@@ -109,7 +136,9 @@ def test_usage_errors_exit_2_with_suggestions_and_no_traceback(doctor_cli, seed_
     assert result.exit_code == 2 and "unknown command 'lsit' (did you mean: list?)" in result.stderr
 
 
-def test_config_errors_exit_2_naming_the_key(doctor_cli, seed_plugin, tmp_path):
+def test_config_errors_exit_2_naming_the_key(
+    doctor_cli: Callable[..., CliResult], seed_plugin: ModuleType, tmp_path: Path
+) -> None:
     result = _cli(doctor_cli, seed_plugin, "doctor --tag registry", environ={"SEED__Scenario": "broken"})
     assert result.exit_code == 2
     assert result.stderr.startswith("doctor: error: SEED.Scenario: ")
@@ -125,7 +154,9 @@ def test_config_errors_exit_2_naming_the_key(doctor_cli, seed_plugin, tmp_path):
     assert "doctor: warning: unknown configuration key 'SEED.Scenaro'" in result.stderr
 
 
-def test_secret_ref_to_missing_file_is_exit_2_with_the_key(doctor_cli, good_section_plugin, tmp_path):
+def test_secret_ref_to_missing_file_is_exit_2_with_the_key(
+    doctor_cli: Callable[..., CliResult], good_section_plugin: object, tmp_path: Path
+) -> None:
     result = doctor_cli(
         environ={"SECRETS__TokenSecretRef": f"file:{tmp_path}/missing"},
         plugins=[good_section_plugin],
@@ -136,7 +167,7 @@ def test_secret_ref_to_missing_file_is_exit_2_with_the_key(doctor_cli, good_sect
 
 
 @pytest.fixture
-def good_section_plugin():
+def good_section_plugin() -> object:
     from pydantic import BaseModel
 
     from doctor_core import ConfigFlag, ConfigSection, SecretRef
@@ -147,12 +178,12 @@ def good_section_plugin():
 
     class Plugin:
         @hookimpl
-        def doctor_add_config_sections(self):
+        def doctor_add_config_sections(self) -> Iterable[ConfigSection]:
             return [ConfigSection("SECRETS", Settings, flags=(ConfigFlag("--loud", "Loud", "be loud"),))]
 
         @hookimpl
-        def doctor_add_checks(self):
-            async def run(ctx):
+        def doctor_add_checks(self) -> Iterable[Check]:
+            async def run(ctx: CheckContext) -> CheckOutcome:
                 return CheckOutcome(status=Status.PASS, message=f"loud={ctx.config.Loud}")
 
             return [Check(CheckDefinition(check_id="check.secrets.one", name="one"), run=run)]
@@ -160,7 +191,9 @@ def good_section_plugin():
     return Plugin()
 
 
-def test_config_flags_override_environment(doctor_cli, good_section_plugin):
+def test_config_flags_override_environment(
+    doctor_cli: Callable[..., CliResult], good_section_plugin: object
+) -> None:
     env = {"SECRETS__Loud": "false"}
     result = doctor_cli(environ=env, plugins=[good_section_plugin], load_entrypoints=False)
     assert "loud=False" in result.stdout
@@ -168,7 +201,7 @@ def test_config_flags_override_environment(doctor_cli, good_section_plugin):
     assert "loud=True" in result.stdout
 
 
-def test_list_plugins_schema(doctor_cli, seed_plugin):
+def test_list_plugins_schema(doctor_cli: Callable[..., CliResult], seed_plugin: ModuleType) -> None:
     result = doctor_cli("list", "--tag", "referrers", plugins=[seed_plugin], load_entrypoints=False)
     lines = result.stdout.splitlines()
     assert lines[0].split() == ["CHECK", "SEVERITY", "DURATION", "PLUGIN", "TAGS"]
@@ -182,7 +215,9 @@ def test_list_plugins_schema(doctor_cli, seed_plugin):
     assert json.loads(result.stdout)["title"] == "doctor report"
 
 
-def test_list_reports_a_broken_configuration_file(doctor_cli, seed_plugin, tmp_path):
+def test_list_reports_a_broken_configuration_file(
+    doctor_cli: Callable[..., CliResult], seed_plugin: ModuleType, tmp_path: Path
+) -> None:
     broken = tmp_path / "broken.yaml"
     broken.write_text("OCI:\n  RegistryUrl: [unclosed\n")
     options = {"plugins": [seed_plugin], "load_entrypoints": False}
@@ -206,7 +241,9 @@ def test_list_reports_a_broken_configuration_file(doctor_cli, seed_plugin, tmp_p
     assert (result.exit_code, result.stderr) == (0, "")
 
 
-def test_plugin_command_gets_config_flags(doctor_cli, plugin_site):
+def test_plugin_command_gets_config_flags(
+    doctor_cli: Callable[..., CliResult], plugin_site: PluginSite
+) -> None:
     plugin_site.add_distribution("dtp-good", {"dtp_good": "dtp_good"}, ["dtp_good", "dtp_good_checks"])
     disable = ",".join(plugin_site.foreign_plugins())
     result = doctor_cli(
@@ -219,13 +256,11 @@ def test_plugin_command_gets_config_flags(doctor_cli, plugin_site):
     assert "130 interrupted" in result.stdout
 
 
-def test_internal_error_is_one_redacted_line(doctor_cli):
+def test_internal_error_is_one_redacted_line(doctor_cli: Callable[..., CliResult]) -> None:
     class Broken:
         @hookimpl
-        def doctor_add_reporters(self):
-            from doctor_core import Reporter
-
-            def render(report, options):
+        def doctor_add_reporters(self) -> Iterable[Reporter]:
+            def render(report: Report, options: RenderOptions) -> str:
                 raise RuntimeError("render failed token=abc123def456")
 
             return [Reporter("broken", "x", render)]
@@ -256,7 +291,7 @@ def _import_log(
     return proc.stdout, modules
 
 
-def test_version_and_help_stay_cheap(tmp_path):
+def test_version_and_help_stay_cheap(tmp_path: Path) -> None:
     env = subprocess_env(tmp_path)
     out, modules = _import_log(["--version"], env)
     assert out == "doctor 0.1.0\n"
@@ -269,7 +304,7 @@ def test_version_and_help_stay_cheap(tmp_path):
 
 
 @pytest.mark.parametrize("args", [["list"], ["list", "--format", "json"], ["--help"]], ids=" ".join)
-def test_list_and_help_do_not_import_pydantic(tmp_path, args):
+def test_list_and_help_do_not_import_pydantic(tmp_path: Path, args: list[str]) -> None:
     """With the real plugins installed (OCI, both examples), listing and help stay pydantic-free:
     definitions are dataclasses, settings models and check bodies are import strings."""
     env = subprocess_env(tmp_path)
@@ -283,7 +318,9 @@ def test_list_and_help_do_not_import_pydantic(tmp_path, args):
     assert not [m for m in modules if ".checks" in m or m.endswith("_checks")], modules
 
 
-def test_bad_config_model_string_is_a_plugin_problem_on_the_command_line(doctor_cli, plugin_site):
+def test_bad_config_model_string_is_a_plugin_problem_on_the_command_line(
+    doctor_cli: Callable[..., CliResult], plugin_site: PluginSite
+) -> None:
     plugin_site.add_distribution("dtp-good", {"dtp_good": "dtp_good"}, ["dtp_good", "dtp_good_checks"])
     plugin_site.add_distribution("dtp-badmodel", {"dtp_badmodel": "dtp_bad_model"}, ["dtp_bad_model"])
     env = {"DOCTOR_DISABLE_PLUGINS": ",".join(plugin_site.foreign_plugins())}
@@ -327,7 +364,7 @@ def _core_only(tmp_path: Path, *args: str) -> subprocess.CompletedProcess[str]:
     )
 
 
-def test_core_alone_has_no_checks(tmp_path):
+def test_core_alone_has_no_checks(tmp_path: Path) -> None:
     proc = _core_only(tmp_path, "list")
     assert proc.returncode == 0, proc.stderr
     assert proc.stdout.startswith("No checks are installed")
@@ -343,7 +380,9 @@ def test_core_alone_has_no_checks(tmp_path):
 
 
 # ------------------------------------------------------------------ output target and format
-def test_output_dash_is_stdout(doctor_cli, seed_plugin, tmp_path):
+def test_output_dash_is_stdout(
+    doctor_cli: Callable[..., CliResult], seed_plugin: ModuleType, tmp_path: Path
+) -> None:
     result = _cli(doctor_cli, seed_plugin, "doctor --tag registry --format json -o -", cwd=tmp_path)
     assert result.exit_code == 0, result.stderr
     assert json.loads(result.stdout)["summary"]["warnings"] == 1
@@ -361,7 +400,13 @@ def test_output_dash_is_stdout(doctor_cli, seed_plugin, tmp_path):
         ("r.txt", lambda text: text.startswith("Registry Checks Summary\n=====")),
     ],
 )
-def test_format_inferred_from_the_output_extension(doctor_cli, seed_plugin, tmp_path, name, check):
+def test_format_inferred_from_the_output_extension(
+    doctor_cli: Callable[..., CliResult],
+    seed_plugin: ModuleType,
+    tmp_path: Path,
+    name: str,
+    check: Callable[[str], bool],
+) -> None:
     result = _cli(doctor_cli, seed_plugin, f"doctor --tag registry -o {name}", cwd=tmp_path)
     assert result.exit_code == 0, result.stderr
     assert check((tmp_path / name).read_text())
@@ -377,22 +422,26 @@ def test_format_inferred_from_the_output_extension(doctor_cli, seed_plugin, tmp_
     ],
 )
 def test_format_and_output_name_that_disagree_are_a_usage_error(
-    doctor_cli, seed_plugin, tmp_path, args, message
-):
+    doctor_cli: Callable[..., CliResult], seed_plugin: ModuleType, tmp_path: Path, args: str, message: str
+) -> None:
     result = _cli(doctor_cli, seed_plugin, f"doctor --tag registry {args}", cwd=tmp_path)
     assert result.exit_code == 2
     assert result.stderr.startswith(f"doctor: error: {message}"), result.stderr
     assert list(tmp_path.iterdir()) == []  # nothing written, not even a text file
 
 
-def test_explicit_format_writes_any_unclaimed_extension(doctor_cli, seed_plugin, tmp_path):
+def test_explicit_format_writes_any_unclaimed_extension(
+    doctor_cli: Callable[..., CliResult], seed_plugin: ModuleType, tmp_path: Path
+) -> None:
     command = "doctor --tag registry --format junit -o doctor.report"
     result = _cli(doctor_cli, seed_plugin, command, cwd=tmp_path)
     assert result.exit_code == 0
     ET.fromstring((tmp_path / "doctor.report").read_text())
 
 
-def test_report_file_is_replaced_whole_keeping_its_permissions(doctor_cli, seed_plugin, tmp_path):
+def test_report_file_is_replaced_whole_keeping_its_permissions(
+    doctor_cli: Callable[..., CliResult], seed_plugin: ModuleType, tmp_path: Path
+) -> None:
     """The new report is written beside the old one and renamed over it: a reader (or a crash)
     never sees a half-written file, and no temporary file is left behind."""
     target = tmp_path / "r.json"
@@ -407,15 +456,16 @@ def test_report_file_is_replaced_whole_keeping_its_permissions(doctor_cli, seed_
     assert sorted(p.name for p in tmp_path.iterdir()) == ["r.json"]
 
 
-def test_a_write_failing_half_way_keeps_the_previous_report(doctor_cli, seed_plugin, tmp_path):
+def test_a_write_failing_half_way_keeps_the_previous_report(
+    doctor_cli: Callable[..., CliResult], seed_plugin: ModuleType, tmp_path: Path
+) -> None:
     """A reporter whose text cannot be encoded fails after part of it was written: the previous
     report stays whole and the temporary file is removed."""
-    from doctor_core import Reporter
 
     class Broken:
         @hookimpl
-        def doctor_add_reporters(self):
-            def render(report, options):
+        def doctor_add_reporters(self) -> Iterable[Reporter]:
+            def render(report: Report, options: RenderOptions) -> str:
                 return "x" * 100_000 + "\ud800 cannot be encoded"
 
             return [Reporter("broken", "fails half-way", render, file_extension="bad", exact_text=True)]
@@ -431,7 +481,9 @@ def test_a_write_failing_half_way_keeps_the_previous_report(doctor_cli, seed_plu
     assert sorted(p.name for p in tmp_path.iterdir()) == ["r.bad"]
 
 
-def test_junit_file_agrees_with_the_exit_code_under_fail_on_warn(doctor_cli, seed_plugin, tmp_path):
+def test_junit_file_agrees_with_the_exit_code_under_fail_on_warn(
+    doctor_cli: Callable[..., CliResult], seed_plugin: ModuleType, tmp_path: Path
+) -> None:
     result = _cli(
         doctor_cli, seed_plugin, "doctor --tag registry --format junit --fail-on warn -o r.xml", cwd=tmp_path
     )
@@ -449,7 +501,7 @@ class _Terminal(io.StringIO):
         return True
 
 
-def _colour_run(seed_plugin, environ: dict[str, str], *args: str, tty: bool) -> str:
+def _colour_run(seed_plugin: ModuleType, environ: dict[str, str], *args: str, tty: bool) -> str:
     out = _Terminal() if tty else io.StringIO()
     env = {"SEED__Scenario": "fallback", **environ}
     run_cli(
@@ -478,12 +530,14 @@ def _colour_run(seed_plugin, environ: dict[str, str], *args: str, tty: bool) -> 
         ({"FORCE_COLOR": "1"}, ("--format", "json"), False, False),  # never in machine formats
     ],
 )
-def test_colour_follows_no_color_force_color_and_the_flag(seed_plugin, environ, args, tty, colour):
+def test_colour_follows_no_color_force_color_and_the_flag(
+    seed_plugin: ModuleType, environ: dict[str, str], args: tuple[str, ...], tty: bool, colour: bool
+) -> None:
     assert ("\x1b[" in _colour_run(seed_plugin, environ, *args, tty=tty)) is colour
 
 
 # ------------------------------------------------------------------------------------- help
-def test_help_has_examples_and_the_plugins_environment_variables_without_pydantic(tmp_path):
+def test_help_has_examples_and_the_plugins_environment_variables_without_pydantic(tmp_path: Path) -> None:
     out, modules = _import_log(["--help"], subprocess_env(tmp_path))
     assert "\nexamples:\n  doctor list\n" in out
     assert "  doctor --tag registry --format junit --fail-on warn -o doctor.xml\n" in out
@@ -493,7 +547,7 @@ def test_help_has_examples_and_the_plugins_environment_variables_without_pydanti
     assert not {"pydantic", "pydantic_core", "doctor_oci.settings"} & modules
 
 
-def test_declared_config_keys_name_exactly_the_models_keys():
+def test_declared_config_keys_name_exactly_the_models_keys() -> None:
     """Every installed section that lists its keys for --help lists exactly its model's keys."""
     from doctor_core import Doctor
 
@@ -506,7 +560,9 @@ def test_declared_config_keys_name_exactly_the_models_keys():
             assert declared == [key.name for key in owned.section.model_keys()], name
 
 
-def test_help_lists_keys_declared_derived_from_a_model_class_or_one_line_per_section(doctor_cli):
+def test_help_lists_keys_declared_derived_from_a_model_class_or_one_line_per_section(
+    doctor_cli: Callable[..., CliResult],
+) -> None:
     from pydantic import BaseModel, Field
 
     from doctor_core import ConfigKey, ConfigSection
@@ -516,7 +572,7 @@ def test_help_lists_keys_declared_derived_from_a_model_class_or_one_line_per_sec
 
     class Plugin:
         @hookimpl
-        def doctor_add_config_sections(self):
+        def doctor_add_config_sections(self) -> Iterable[ConfigSection]:
             return [
                 ConfigSection("DECLARED", "nowhere.mod:S", keys=(ConfigKey("Url", "where to go\x1b[2J"),)),
                 ConfigSection("CLASS", Settings),
@@ -532,23 +588,23 @@ def test_help_lists_keys_declared_derived_from_a_model_class_or_one_line_per_sec
 
 
 # ------------------------------------------------------------ global options, sub-commands
-def _nested_command_plugin(seen: list[dict[str, object]]):
+def _nested_command_plugin(seen: list[dict[str, object]]) -> object:
     """A plugin command with a nested sub-command, like ``doctor oci referrers IMAGE``."""
     from doctor_core import Command
 
-    def configure(parser):
+    def configure(parser: argparse.ArgumentParser) -> None:
         sub = parser.add_subparsers(dest="tool_command", required=True)
         show = sub.add_parser("show")
         show.add_argument("image")
         show.add_argument("-v", "--version-of", dest="version_of", default=None)  # the plugin's own -v wins
 
-    def run(ns, app):
+    def run(ns: argparse.Namespace, app: CommandApp) -> int:
         seen.append({key: getattr(ns, key, None) for key in ("image", "no_color", "verbose", "version_of")})
         return 0
 
     class Plugin:
         @hookimpl
-        def doctor_add_commands(self):
+        def doctor_add_commands(self) -> Iterable[Command]:
             return [Command("tool", "a tool", configure, run)]
 
     return Plugin()
@@ -564,7 +620,9 @@ def _nested_command_plugin(seen: list[dict[str, object]]):
     ],
     ids=" ".join,
 )
-def test_global_options_go_where_users_put_them_plugin_commands_too(doctor_cli, args):
+def test_global_options_go_where_users_put_them_plugin_commands_too(
+    doctor_cli: Callable[..., CliResult], args: list[str]
+) -> None:
     seen: list[dict[str, object]] = []
     prog = "doctor"
     if args[0] == "stella":
@@ -580,7 +638,9 @@ def test_global_options_go_where_users_put_them_plugin_commands_too(doctor_cli, 
     assert seen[0]["version_of"] == "1"  # a plugin's own option beats a common one
 
 
-def test_run_options_in_either_order_and_after_list(doctor_cli, seed_plugin, tmp_path):
+def test_run_options_in_either_order_and_after_list(
+    doctor_cli: Callable[..., CliResult], seed_plugin: ModuleType, tmp_path: Path
+) -> None:
     a = _cli(doctor_cli, seed_plugin, "doctor --format json --tag registry", scenario="healthy", cwd=tmp_path)
     b = _cli(doctor_cli, seed_plugin, "doctor --tag registry --format json", scenario="healthy", cwd=tmp_path)
     c = _cli(
@@ -610,22 +670,26 @@ def test_run_options_in_either_order_and_after_list(doctor_cli, seed_plugin, tmp
         ("stella doctor --newopt X", "stella doctor: error: unrecognized arguments: --newopt X\n"),
     ],
 )
-def test_an_unknown_option_is_never_an_unknown_command(doctor_cli, seed_plugin, command, message):
+def test_an_unknown_option_is_never_an_unknown_command(
+    doctor_cli: Callable[..., CliResult], seed_plugin: ModuleType, command: str, message: str
+) -> None:
     result = _cli(doctor_cli, seed_plugin, command)
     assert result.exit_code == 2
     assert result.stderr.endswith(message), result.stderr
     assert "unknown command" not in result.stderr and result.stdout == ""
 
 
-def test_a_plugin_command_is_configured_only_when_it_is_the_command_given(doctor_cli, seed_plugin):
+def test_a_plugin_command_is_configured_only_when_it_is_the_command_given(
+    doctor_cli: Callable[..., CliResult], seed_plugin: ModuleType
+) -> None:
     from doctor_core import Command
 
-    def configure(parser):
+    def configure(parser: argparse.ArgumentParser) -> None:
         raise RuntimeError("broken options")
 
     class Plugin:
         @hookimpl
-        def doctor_add_commands(self):
+        def doctor_add_commands(self) -> Iterable[Command]:
             return [Command("tool", "a broken tool", configure, lambda ns, app: 0)]
 
     plugins = [seed_plugin, Plugin()]

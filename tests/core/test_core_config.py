@@ -35,7 +35,7 @@ def _write(tmp_path: Path, text: str, name: str = "doctor.yaml") -> Path:
     return path
 
 
-def test_precedence_file_then_environment_then_flags(tmp_path):
+def test_precedence_file_then_environment_then_flags(tmp_path: Path) -> None:
     path = _write(
         tmp_path, "OCI:\n  RegistryUrl: file.example\n  TestRepository: from/file\n  Insecure: false\n"
     )
@@ -53,7 +53,7 @@ def test_precedence_file_then_environment_then_flags(tmp_path):
     assert config.section("oci") is settings  # cached, case-insensitive
 
 
-def test_file_discovery_env_variable_then_cwd(tmp_path):
+def test_file_discovery_env_variable_then_cwd(tmp_path: Path) -> None:
     default = _write(tmp_path, "OCI:\n  TestRepository: from/cwd\n")
     other = _write(tmp_path, "OCI:\n  TestRepository: from/env-file\n", "other.yaml")
     assert Configuration(SECTIONS, environ={}, cwd=tmp_path).section("OCI").TestRepository == "from/cwd"
@@ -63,7 +63,7 @@ def test_file_discovery_env_variable_then_cwd(tmp_path):
     assert default.exists()
 
 
-def test_malformed_yaml_names_file_and_line(tmp_path):
+def test_malformed_yaml_names_file_and_line(tmp_path: Path) -> None:
     path = _write(tmp_path, "OCI:\n  RegistryUrl: [unclosed\n  Other: 1\n")
     with pytest.raises(ConfigError, match=r"doctor.yaml.*not valid YAML at line \d+") as caught:
         Configuration(SECTIONS, config_file=path, environ={})
@@ -77,17 +77,17 @@ def test_malformed_yaml_names_file_and_line(tmp_path):
         ("OCI: 5\n", "OCI: must be a mapping"),
     ],
 )
-def test_wrong_shapes(tmp_path, text, message):
+def test_wrong_shapes(tmp_path: Path, text: str, message: str) -> None:
     with pytest.raises(ConfigError, match=message):
         Configuration(SECTIONS, config_file=_write(tmp_path, text), environ={})
 
 
-def test_missing_file_is_an_error(tmp_path):
+def test_missing_file_is_an_error(tmp_path: Path) -> None:
     with pytest.raises(ConfigError, match="does not exist"):
         Configuration(SECTIONS, config_file=tmp_path / "nope.yaml", environ={})
 
 
-def test_wrong_type_names_dotted_key_reason_and_source_without_the_value(tmp_path):
+def test_wrong_type_names_dotted_key_reason_and_source_without_the_value(tmp_path: Path) -> None:
     config = Configuration(SECTIONS, environ={"OCI__TimeoutSeconds": "soon-ish"})
     with pytest.raises(ConfigError) as caught:
         config.section("OCI")
@@ -98,7 +98,7 @@ def test_wrong_type_names_dotted_key_reason_and_source_without_the_value(tmp_pat
     assert "soon-ish" not in text
 
 
-def test_secret_ref_to_missing_variable_names_the_key(tmp_path):
+def test_secret_ref_to_missing_variable_names_the_key(tmp_path: Path) -> None:
     config = Configuration(
         SECTIONS, data={"OCI": {"PasswordSecretRef": "env:DTP_MISSING_PASSWORD"}}, environ={}
     )
@@ -106,7 +106,7 @@ def test_secret_ref_to_missing_variable_names_the_key(tmp_path):
         config.section("OCI")
 
 
-def test_secret_ref_file_and_secret_values_are_registered_for_redaction(tmp_path):
+def test_secret_ref_file_and_secret_values_are_registered_for_redaction(tmp_path: Path) -> None:
     secret_file = tmp_path / "pw"
     secret_file.write_text("file-secret-42\n")
     config = Configuration(
@@ -119,7 +119,7 @@ def test_secret_ref_file_and_secret_values_are_registered_for_redaction(tmp_path
     assert redact("a file-secret-42 b env-secret-43") == "a *** b ***"
 
 
-def test_unknown_keys_and_sections_warn_with_suggestions(tmp_path):
+def test_unknown_keys_and_sections_warn_with_suggestions(tmp_path: Path) -> None:
     path = _write(tmp_path, "OCI:\n  RegistryUrll: x\nOCX:\n  A: 1\n")
     config = Configuration(SECTIONS, config_file=path, environ={"OCI__Tagg": "v"})
     assert config.section("OCI").RegistryUrl is None
@@ -129,7 +129,7 @@ def test_unknown_keys_and_sections_warn_with_suggestions(tmp_path):
     assert "environment variable OCI__Tagg" in joined
 
 
-def test_model_given_as_an_import_string_is_imported_on_first_use(tmp_path):
+def test_model_given_as_an_import_string_is_imported_on_first_use(tmp_path: Path) -> None:
     lazy = {"OCI": ConfigSection("OCI", "tests.core.test_core_config:Settings")}
     config = Configuration(lazy, environ={"OCI__TestRepository": "from/env"}, cwd=tmp_path)
     settings = config.section("OCI")
@@ -153,7 +153,7 @@ PASTED = "Sup3r-S3cret-Passw0rd!xyz"  # a password pasted where a reference belo
     ],
     ids=["bare", "env", "file", "scheme"],
 )
-def test_a_secret_ref_that_may_be_the_secret_is_described_never_echoed(ref, described):
+def test_a_secret_ref_that_may_be_the_secret_is_described_never_echoed(ref: str, described: str) -> None:
     """Issue #12 item 6: ``OCI__PasswordSecretRef=<pw>`` (or env:/file:<pw>) must not print <pw>."""
     config = Configuration(SECTIONS, environ={"OCI__PasswordSecretRef": ref})
     with pytest.raises(ConfigError) as caught:
@@ -165,7 +165,7 @@ def test_a_secret_ref_that_may_be_the_secret_is_described_never_echoed(ref, desc
         assert fragment not in text
 
 
-def test_a_secret_ref_naming_a_real_path_or_variable_shows_it(tmp_path):
+def test_a_secret_ref_naming_a_real_path_or_variable_shows_it(tmp_path: Path) -> None:
     config = Configuration(SECTIONS, environ={"OCI__PasswordSecretRef": f"file:{tmp_path}/absent"})
     with pytest.raises(ConfigError, match=r"secret file '.*/absent' does not exist"):
         config.section("OCI")
@@ -179,7 +179,7 @@ class StrictSecrets(BaseModel):
     ApiTokenName: str | None = Field(default=None, pattern=r"^[a-z]+$")
 
 
-def test_an_error_about_a_secret_bearing_key_never_quotes_its_value():
+def test_an_error_about_a_secret_bearing_key_never_quotes_its_value() -> None:
     """Even a validator whose message quotes its input (a pattern error does) shows no secret."""
     sections = {"S": ConfigSection("S", StrictSecrets)}
     config = Configuration(sections, environ={"S__ApiTokenName": "Hunter2-Secret-Value"})

@@ -6,6 +6,7 @@ import dataclasses
 import json
 import subprocess
 import sys
+from typing import Any
 
 import pytest
 
@@ -14,11 +15,12 @@ from doctor_core import models as report_models
 from tests.core.conftest import REPO
 
 
-def _definition(**kwargs) -> CheckDefinition:
+def _definition(**kwargs: Any) -> CheckDefinition:
+    """A definition with these fields; Any, since the tests hand it wrongly typed values on purpose."""
     return CheckDefinition(**{"check_id": "check.example.dns", "name": "DNS", **kwargs})
 
 
-def test_defaults_and_keyword_constructor():
+def test_defaults_and_keyword_constructor() -> None:
     definition = _definition()
     assert definition == CheckDefinition(
         check_id="check.example.dns",
@@ -30,12 +32,12 @@ def test_defaults_and_keyword_constructor():
         plugin="",
     )
     with pytest.raises(TypeError):
-        CheckDefinition("check.example.dns", "DNS")  # type: ignore[misc]  # keywords only
+        CheckDefinition("check.example.dns", "DNS")  # type: ignore[call-arg]  # keywords only
     with pytest.raises(TypeError):
         CheckDefinition(check_id="check.example.dns", name="DNS", unknown=1)  # type: ignore[call-arg]
 
 
-def test_the_report_models_module_re_exports_the_same_objects():
+def test_the_report_models_module_re_exports_the_same_objects() -> None:
     assert report_models.CheckDefinition is CheckDefinition
     assert report_models.Severity is Severity and report_models.Status is Status
     assert Status.ERROR.rank > Status.FAIL.rank > Status.WARN.rank > Status.PASS.rank > Status.SKIP.rank
@@ -44,12 +46,12 @@ def test_the_report_models_module_re_exports_the_same_objects():
 @pytest.mark.parametrize(
     "check_id", ["Check.Upper.Case", "nodots", "check..double", ".check.lead", "check.sp ace"]
 )
-def test_bad_check_id(check_id):
+def test_bad_check_id(check_id: str) -> None:
     with pytest.raises(ValueError, match=r"CheckDefinition\.check_id: check id .* must be dotted lower-case"):
         _definition(check_id=check_id)
 
 
-def test_bad_tag_names_the_field_and_the_tag():
+def test_bad_tag_names_the_field_and_the_tag() -> None:
     with pytest.raises(ValueError, match=r"CheckDefinition\.tags of check\.example\.dns: tag 'Bad Tag'"):
         _definition(tags=("ok", "Bad Tag"))
     with pytest.raises(ValueError, match="tag 3"):
@@ -59,18 +61,18 @@ def test_bad_tag_names_the_field_and_the_tag():
 
 
 @pytest.mark.parametrize("duration", [0, -1, 0.0, float("nan")])
-def test_non_positive_duration(duration):
+def test_non_positive_duration(duration: float) -> None:
     with pytest.raises(ValueError, match=r"CheckDefinition\.estimated_duration_s .* greater than 0"):
         _definition(estimated_duration_s=duration)
 
 
 @pytest.mark.parametrize("duration", ["5", None, True])
-def test_duration_must_be_a_number(duration):
+def test_duration_must_be_a_number(duration: object) -> None:
     with pytest.raises(TypeError, match=r"CheckDefinition\.estimated_duration_s .* number of seconds"):
         _definition(estimated_duration_s=duration)
 
 
-def test_name_and_strings():
+def test_name_and_strings() -> None:
     with pytest.raises(ValueError, match=r"CheckDefinition\.name .* must not be empty"):
         _definition(name=" ")
     with pytest.raises(TypeError, match=r"CheckDefinition\.name must be a string"):
@@ -79,7 +81,7 @@ def test_name_and_strings():
         _definition(check_id=42)
 
 
-def test_coercions_a_plugin_author_relies_on():
+def test_coercions_a_plugin_author_relies_on() -> None:
     definition = _definition(default_severity="warn", tags=["network", "dns"], estimated_duration_s=2)
     assert definition.default_severity is Severity.WARN
     assert definition.tags == ("network", "dns")
@@ -88,7 +90,7 @@ def test_coercions_a_plugin_author_relies_on():
         _definition(default_severity="fatal")
 
 
-def test_frozen_hashable_and_replace_revalidates():
+def test_frozen_hashable_and_replace_revalidates() -> None:
     definition = _definition(tags=("network",))
     with pytest.raises(dataclasses.FrozenInstanceError):
         definition.name = "other"  # type: ignore[misc]
@@ -99,7 +101,7 @@ def test_frozen_hashable_and_replace_revalidates():
         dataclasses.replace(definition, check_id="Bad")
 
 
-def test_to_dict_is_the_json_of_the_former_model():
+def test_to_dict_is_the_json_of_the_former_model() -> None:
     data = _definition(default_severity=Severity.INFO, tags=("a", "b"), estimated_duration_s=3).to_dict()
     assert data == {
         "check_id": "check.example.dns",
@@ -113,7 +115,7 @@ def test_to_dict_is_the_json_of_the_former_model():
     assert json.loads(json.dumps(data)) == data
 
 
-def test_building_definitions_does_not_import_pydantic():
+def test_building_definitions_does_not_import_pydantic() -> None:
     code = (
         "import sys\n"
         "from doctor_core import Check, CheckDefinition, ConfigSection, Severity, Status, hookimpl\n"
@@ -125,7 +127,7 @@ def test_building_definitions_does_not_import_pydantic():
     assert proc.returncode == 0, proc.stderr
 
 
-def test_config_section_resolve_model():
+def test_config_section_resolve_model() -> None:
     from tests.core.test_core_config import Settings
 
     assert ConfigSection("OCI", Settings).resolve_model() is Settings

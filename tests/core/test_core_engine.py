@@ -5,11 +5,24 @@ from __future__ import annotations
 import asyncio
 import threading
 import time
+from collections.abc import Callable, Iterable
+from typing import NoReturn, cast
 
 import pytest
 
-from doctor_core import Check, CheckDefinition, CheckOutcome, Doctor, Status, hookimpl
+from doctor_core import (
+    Check,
+    CheckContext,
+    CheckDefinition,
+    CheckOutcome,
+    CheckResult,
+    Doctor,
+    Report,
+    Status,
+    hookimpl,
+)
 from doctor_core.redaction import register_secret
+from doctor_core.types import CheckFunction
 
 
 def _plugin(*checks: Check, listener: object | None = None) -> object:
@@ -17,30 +30,38 @@ def _plugin(*checks: Check, listener: object | None = None) -> object:
         __name__ = "engine-test"
 
         @hookimpl
-        def doctor_add_checks(self):
+        def doctor_add_checks(self) -> Iterable[Check]:
             return checks
 
     return Plugin()
 
 
-def _check(check_id: str, run, duration: float = 1.0, tags=("t",)) -> Check:
+def _check(
+    check_id: str,
+    run: Callable[[CheckContext], object] | str,
+    duration: float = 1.0,
+    tags: tuple[str, ...] = ("t",),
+) -> Check:
+    """A check around ``run``, which may break the check contract on purpose (a wrong return
+    type, never returning): the engine must turn that into a result, so ``run`` is any callable."""
     return Check(
-        CheckDefinition(check_id=check_id, name=check_id, estimated_duration_s=duration, tags=tags), run
+        CheckDefinition(check_id=check_id, name=check_id, estimated_duration_s=duration, tags=tags),
+        cast("CheckFunction", run),
     )
 
 
-def _doctor(*checks: Check, extra=()) -> Doctor:
+def _doctor(*checks: Check, extra: Iterable[object] = ()) -> Doctor:
     return Doctor({}, environ={}, plugins=[_plugin(*checks), *extra], load_entrypoints=False)
 
 
-async def _ok(ctx):
+async def _ok(ctx: CheckContext) -> CheckOutcome:
     return CheckOutcome(status=Status.PASS, message="fine")
 
 
-async def test_exception_becomes_error_with_type_and_redacted_message():
+async def test_exception_becomes_error_with_type_and_redacted_message() -> None:
     register_secret("s3cr3t-value")
 
-    async def boom(ctx):
+    async def boom(ctx: CheckContext) -> CheckOutcome:
         raise ConnectionError("login with s3cr3t-value failed")
 
     report = await _doctor(_check("check.e.boom", boom)).arun()
@@ -49,10 +70,10 @@ async def test_exception_becomes_error_with_type_and_redacted_message():
     assert result.message == "ConnectionError: login with *** failed"
 
 
-async def test_timeout_from_estimated_duration_and_override():
+async def test_timeout_from_estimated_duration_and_override() -> None:
     cleaned = []
 
-    async def hang(ctx):
+    async def hang(ctx: CheckContext) -> None:
         try:
             await asyncio.sleep(30)
         finally:
@@ -69,16 +90,16 @@ async def test_timeout_from_estimated_duration_and_override():
     assert time.monotonic() - started < 5
 
 
-async def test_a_checks_own_timeout_error_is_not_reported_as_our_timeout():
-    async def own(ctx):
+async def test_a_checks_own_timeout_error_is_not_reported_as_our_timeout() -> None:
+    async def own(ctx: CheckContext) -> CheckOutcome:
         raise TimeoutError("upstream took too long")
 
     report = await _doctor(_check("check.e.own", own)).arun()
     assert report.result("check.e.own").message == "TimeoutError: upstream took too long"
 
 
-async def test_wrong_return_type_and_unimportable_module_are_errors():
-    async def wrong(ctx):
+async def test_wrong_return_type_and_unimportable_module_are_errors() -> None:
+    async def wrong(ctx: CheckContext) -> dict[str, str]:
         return {"status": "pass"}
 
     doctor = _doctor(_check("check.e.wrong", wrong), _check("check.e.missing", "no_such_module_dtp:run"))
@@ -89,13 +110,13 @@ async def test_wrong_return_type_and_unimportable_module_are_errors():
     assert missing.message.startswith("cannot load the check: ModuleNotFoundError")
 
 
-async def test_sync_checks_run_in_a_thread_and_a_hung_one_times_out():
+async def test_sync_checks_run_in_a_thread_and_a_hung_one_times_out() -> None:
     release = threading.Event()
 
-    def sync_ok(ctx):
+    def sync_ok(ctx: CheckContext) -> CheckOutcome:
         return CheckOutcome(status=Status.PASS, message=threading.current_thread().name)
 
-    def sync_hang(ctx):
+    def sync_hang(ctx: CheckContext) -> CheckOutcome:
         release.wait(10)
         return CheckOutcome(status=Status.PASS, message="late")
 
@@ -110,11 +131,11 @@ async def test_sync_checks_run_in_a_thread_and_a_hung_one_times_out():
     )
 
 
-async def test_results_keep_selection_order_and_concurrency_is_bounded():
+async def test_results_keep_selection_order_and_concurrency_is_bounded() -> None:
     running = 0
     peak = 0
 
-    async def slow(ctx):
+    async def slow(ctx: CheckContext) -> CheckOutcome:
         nonlocal running, peak
         running += 1
         peak = max(peak, running)
@@ -128,11 +149,11 @@ async def test_results_keep_selection_order_and_concurrency_is_bounded():
     assert peak == 2
 
 
-async def test_cancellation_runs_cleanup_and_returns_a_partial_report():
+async def test_cancellation_runs_cleanup_and_returns_a_partial_report() -> None:
     cleanup = []
     started = asyncio.Event()
 
-    async def long(ctx):
+    async def long(ctx: CheckContext) -> None:
         started.set()
         try:
             await asyncio.sleep(30)
@@ -167,8 +188,8 @@ async def test_cancellation_runs_cleanup_and_returns_a_partial_report():
     )
 
 
-async def test_run_deadline_stops_everything():
-    async def long(ctx):
+async def test_run_deadline_stops_everything() -> None:
+    async def long(ctx: CheckContext) -> None:
         await asyncio.sleep(30)
 
     report = await _doctor(
@@ -179,27 +200,27 @@ async def test_run_deadline_stops_everything():
     assert report.result("check.e.y").message == "not run: run deadline of 0.1 s reached"
 
 
-async def test_shared_resources_single_flight_and_closed_in_reverse_order():
+async def test_shared_resources_single_flight_and_closed_in_reverse_order() -> None:
     created = []
     closed = []
 
     class Resource:
-        def __init__(self, name):
+        def __init__(self, name: str) -> None:
             self.name = name
 
-        async def aclose(self):
+        async def aclose(self) -> None:
             closed.append(self.name)
 
     class SyncResource:
-        def close(self):
+        def close(self) -> None:
             closed.append("sync")
 
-    async def make(name):
+    async def make(name: str) -> Resource:
         await asyncio.sleep(0.01)
         created.append(name)
         return Resource(name)
 
-    async def user(ctx):
+    async def user(ctx: CheckContext) -> CheckOutcome:
         first = await ctx.shared.get("client", lambda: make("client"))
         await ctx.shared.get("sync", lambda: asyncio.sleep(0, SyncResource()))
         return CheckOutcome(status=Status.PASS, message=first.name)
@@ -211,10 +232,10 @@ async def test_shared_resources_single_flight_and_closed_in_reverse_order():
     assert closed == ["sync", "client"]
 
 
-async def test_evidence_and_texts_are_redacted_and_recommendations_deduplicated():
+async def test_evidence_and_texts_are_redacted_and_recommendations_deduplicated() -> None:
     register_secret("tok-123456")
 
-    async def leaky(ctx):
+    async def leaky(ctx: CheckContext) -> CheckOutcome:
         return CheckOutcome(
             status=Status.WARN,
             message="token tok-123456",
@@ -223,10 +244,10 @@ async def test_evidence_and_texts_are_redacted_and_recommendations_deduplicated(
             recommendations=("Upgrade", "Rotate"),
         )
 
-    async def also(ctx):
+    async def also(ctx: CheckContext) -> CheckOutcome:
         return CheckOutcome(status=Status.INFO, message="i", recommendations=("Rotate", "Monitor"))
 
-    async def passing(ctx):
+    async def passing(ctx: CheckContext) -> CheckOutcome:
         return CheckOutcome(status=Status.PASS, message="p", recommendations=("Never shown",))
 
     report = await _doctor(
@@ -238,29 +259,29 @@ async def test_evidence_and_texts_are_redacted_and_recommendations_deduplicated(
     assert report.recommendations == ("Upgrade", "Rotate", "Monitor")
 
 
-async def test_lifecycle_hooks_see_the_run_and_a_raising_listener_is_recorded():
-    events = []
+async def test_lifecycle_hooks_see_the_run_and_a_raising_listener_is_recorded() -> None:
+    events: list[tuple[str, int | str]] = []
 
     class Listener:
         @hookimpl
-        def doctor_run_started(self, checks):
+        def doctor_run_started(self, checks: tuple[CheckDefinition, ...]) -> None:
             events.append(("run", len(checks)))
 
         @hookimpl
-        def doctor_check_started(self, definition):
+        def doctor_check_started(self, definition: CheckDefinition) -> None:
             events.append(("start", definition.check_id))
 
         @hookimpl
-        def doctor_check_finished(self, result):
+        def doctor_check_finished(self, result: CheckResult) -> None:
             events.append(("done", result.status.value))
 
         @hookimpl
-        def doctor_run_finished(self, report):
+        def doctor_run_finished(self, report: Report) -> None:
             events.append(("finished", report.summary.total))
 
     class Broken:
         @hookimpl
-        def doctor_check_started(self, definition):
+        def doctor_check_started(self, definition: CheckDefinition) -> None:
             raise RuntimeError("listener down")
 
     doctor = _doctor(_check("check.e.a", _ok), extra=[Listener(), Broken()])
@@ -270,10 +291,10 @@ async def test_lifecycle_hooks_see_the_run_and_a_raising_listener_is_recorded():
     assert [p.stage for p in doctor.plugin_problems] == ["hook:doctor_check_started"]
 
 
-def test_sync_run_refuses_a_running_loop():
+def test_sync_run_refuses_a_running_loop() -> None:
     doctor = _doctor(_check("check.e.a", _ok))
 
-    async def inside():
+    async def inside() -> None:
         with pytest.raises(RuntimeError, match=r"use 'await doctor\.arun"):
             doctor.run()
 
@@ -281,11 +302,13 @@ def test_sync_run_refuses_a_running_loop():
     assert doctor.run().result("check.e.a").status is Status.PASS
 
 
-async def test_a_failure_of_the_engine_wrapper_is_named_not_called_an_interruption(monkeypatch):
+async def test_a_failure_of_the_engine_wrapper_is_named_not_called_an_interruption(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
     """If the per-check wrapper itself raises (not the check), the result names that error."""
     from doctor_core import engine as engine_module
 
-    async def broken_run_one(self, check, *args, **kwargs):
+    async def broken_run_one(self: object, check: Check, *args: object, **kwargs: object) -> NoReturn:
         raise RuntimeError("wrapper exploded")
 
     monkeypatch.setattr(engine_module.Engine, "_run_one", broken_run_one)
@@ -296,20 +319,20 @@ async def test_a_failure_of_the_engine_wrapper_is_named_not_called_an_interrupti
     assert not report.interrupted
 
 
-async def test_a_check_and_library_code_see_the_checks_deadline():
+async def test_a_check_and_library_code_see_the_checks_deadline() -> None:
     """ctx.deadline / ctx.remaining() and doctor_core.deadlines.time_left() (issue #13)."""
     from doctor_core.deadlines import time_left
 
     seen: dict[str, float | None] = {}
 
-    async def reads(ctx):
+    async def reads(ctx: CheckContext) -> CheckOutcome:
         seen["remaining"] = ctx.remaining()
         seen["deadline"] = ctx.deadline
         # library code without the context, also in a task the check starts
         seen["time_left"] = await asyncio.ensure_future(asyncio.sleep(0, result=time_left()))
         return CheckOutcome(status=Status.PASS, message="ok")
 
-    def reads_sync(ctx):
+    def reads_sync(ctx: CheckContext) -> CheckOutcome:
         seen["thread"] = time_left()
         return CheckOutcome(status=Status.PASS, message="ok")
 
@@ -324,24 +347,24 @@ async def test_a_check_and_library_code_see_the_checks_deadline():
     assert time_left() is None  # outside a check: no deadline
 
 
-async def test_base_exceptions_in_checks_and_hooks_are_contained():
+async def test_base_exceptions_in_checks_and_hooks_are_contained() -> None:
     class Odd(BaseException):
         pass
 
-    async def exits(ctx):
+    async def exits(ctx: CheckContext) -> CheckOutcome:
         raise SystemExit(5)
 
-    async def interrupts(ctx):
+    async def interrupts(ctx: CheckContext) -> CheckOutcome:
         raise KeyboardInterrupt
 
-    async def odd(ctx):
+    async def odd(ctx: CheckContext) -> CheckOutcome:
         raise Odd("odd")
 
     class BadListener:
         __name__ = "bad-listener"
 
         @hookimpl
-        def doctor_check_finished(self, result):
+        def doctor_check_finished(self, result: CheckResult) -> None:
             raise SystemExit(7)
 
     doctor = _doctor(
@@ -361,10 +384,10 @@ async def test_base_exceptions_in_checks_and_hooks_are_contained():
     assert any(p.stage == "hook:doctor_check_finished" and "SystemExit" in p.error for p in problems)
 
 
-def test_doctor_run_returns_on_time_when_a_check_ignores_cancellation():
+def test_doctor_run_returns_on_time_when_a_check_ignores_cancellation() -> None:
     """Doctor.run (run_bounded): asyncio.run would wait forever for the swallowing task."""
 
-    async def swallows(ctx):
+    async def swallows(ctx: CheckContext) -> CheckOutcome:
         while True:
             try:
                 await asyncio.sleep(0.05)

@@ -3,23 +3,37 @@
 from __future__ import annotations
 
 import sys
+from collections.abc import Iterable, Iterator
+from typing import Any, TypedDict, Unpack
 
 import pytest
 
-from doctor_core import Check, CheckDefinition, Command, ConfigSection, PluginError, Reporter, hookimpl
+from doctor_core import (
+    Check,
+    CheckDefinition,
+    Command,
+    ConfigSection,
+    PluginError,
+    PluginProblem,
+    Reporter,
+    hookimpl,
+)
 from doctor_core.api import Doctor
 from doctor_core.plugins import PluginManager
+from tests.core.conftest import PluginSite
 
 
-def _doctor(site, **kwargs) -> Doctor:
+def _doctor(site: PluginSite, **kwargs: Any) -> Doctor:
     return Doctor({}, environ={}, disable_plugins=site.foreign_plugins(), **kwargs)
 
 
-def _problems(doctor: Doctor, plugin: str):
+def _problems(doctor: Doctor, plugin: str) -> list[PluginProblem]:
     return [p for p in doctor.plugin_problems if p.plugin == plugin]
 
 
-def test_discovers_checks_through_entry_points_without_importing_check_modules(plugin_site):
+def test_discovers_checks_through_entry_points_without_importing_check_modules(
+    plugin_site: PluginSite,
+) -> None:
     plugin_site.add_distribution("dtp-good", {"dtp_good": "dtp_good"}, ["dtp_good", "dtp_good_checks"])
     doctor = _doctor(plugin_site)
 
@@ -36,7 +50,9 @@ def test_discovers_checks_through_entry_points_without_importing_check_modules(p
     assert "dtp_good_checks" in sys.modules
 
 
-def test_import_failure_is_reported_with_its_distribution_and_others_keep_working(plugin_site):
+def test_import_failure_is_reported_with_its_distribution_and_others_keep_working(
+    plugin_site: PluginSite,
+) -> None:
     plugin_site.add_distribution("dtp-good", {"dtp_good": "dtp_good"}, ["dtp_good", "dtp_good_checks"])
     plugin_site.add_distribution("dtp-broken", {"dtp_broken": "dtp_broken_import"}, ["dtp_broken_import"])
     plugin_site.add_distribution("dtp-assert", {"dtp_assert": "dtp_assertion"}, ["dtp_assertion"])
@@ -51,7 +67,7 @@ def test_import_failure_is_reported_with_its_distribution_and_others_keep_workin
     assert [d.check_id for d in doctor.checks()] == ["check.dtp.good.hello", "check.dtp.good.shared"]
 
 
-def test_register_failure_is_isolated(plugin_site):
+def test_register_failure_is_isolated(plugin_site: PluginSite) -> None:
     plugin_site.add_distribution("dtp-badreg", {"dtp_badreg": "dtp_bad_register"}, ["dtp_bad_register"])
     plugin_site.add_distribution("dtp-good", {"dtp_good": "dtp_good"}, ["dtp_good", "dtp_good_checks"])
     doctor = _doctor(plugin_site)
@@ -64,7 +80,7 @@ def test_register_failure_is_isolated(plugin_site):
     assert len(doctor.checks()) == 2
 
 
-def test_duplicate_check_id_keeps_the_first_and_names_both_distributions(plugin_site):
+def test_duplicate_check_id_keeps_the_first_and_names_both_distributions(plugin_site: PluginSite) -> None:
     plugin_site.add_distribution("dtp-good", {"dtp_good": "dtp_good"}, ["dtp_good", "dtp_good_checks"])
     plugin_site.add_distribution("dtp-dup", {"dtp_dup": "dtp_duplicate"}, ["dtp_duplicate"])
     doctor = _doctor(plugin_site)
@@ -77,7 +93,7 @@ def test_duplicate_check_id_keeps_the_first_and_names_both_distributions(plugin_
     assert "dtp-good" in problem.error and "dtp-dup" in problem.error
 
 
-def test_raising_hooks_are_attributed_redacted_and_do_not_break_the_run(plugin_site):
+def test_raising_hooks_are_attributed_redacted_and_do_not_break_the_run(plugin_site: PluginSite) -> None:
     plugin_site.add_distribution("dtp-good", {"dtp_good": "dtp_good"}, ["dtp_good", "dtp_good_checks"])
     plugin_site.add_distribution("dtp-raise", {"dtp_raise": "dtp_hook_raises"}, ["dtp_hook_raises"])
     doctor = _doctor(plugin_site)
@@ -91,7 +107,7 @@ def test_raising_hooks_are_attributed_redacted_and_do_not_break_the_run(plugin_s
     assert any(p.plugin == "dtp_raise" for p in report.plugin_errors)
 
 
-def test_malformed_contributions_are_problems(plugin_site):
+def test_malformed_contributions_are_problems(plugin_site: PluginSite) -> None:
     plugin_site.add_distribution("dtp-bad", {"dtp_bad": "dtp_malformed"}, ["dtp_malformed"])
     doctor = _doctor(plugin_site)
 
@@ -103,7 +119,7 @@ def test_malformed_contributions_are_problems(plugin_site):
     assert any("returned int" in e for e in errors)
 
 
-def test_strict_mode_turns_problems_into_an_error(plugin_site):
+def test_strict_mode_turns_problems_into_an_error(plugin_site: PluginSite) -> None:
     plugin_site.add_distribution("dtp-broken", {"dtp_broken": "dtp_broken_import"}, ["dtp_broken_import"])
     with pytest.raises(PluginError, match="dtp_broken") as caught:
         _doctor(plugin_site, strict_plugins=True)
@@ -112,7 +128,7 @@ def test_strict_mode_turns_problems_into_an_error(plugin_site):
         Doctor({}, environ={"DOCTOR_STRICT_PLUGINS": "1"}, disable_plugins=plugin_site.foreign_plugins())
 
 
-def test_disable_plugin_blocks_the_import(plugin_site):
+def test_disable_plugin_blocks_the_import(plugin_site: PluginSite) -> None:
     plugin_site.add_distribution("dtp-good", {"dtp_good": "dtp_good"}, ["dtp_good", "dtp_good_checks"])
     plugin_site.add_distribution("dtp-broken", {"dtp_broken": "dtp_broken_import"}, ["dtp_broken_import"])
     doctor = Doctor(
@@ -125,12 +141,12 @@ def test_disable_plugin_blocks_the_import(plugin_site):
     assert "dtp_good" not in sys.modules and "dtp_broken_import" not in sys.modules
 
 
-def test_no_entrypoints_switch_and_in_process_plugins(plugin_site):
+def test_no_entrypoints_switch_and_in_process_plugins(plugin_site: PluginSite) -> None:
     plugin_site.add_distribution("dtp-broken", {"dtp_broken": "dtp_broken_import"}, ["dtp_broken_import"])
 
     class Inline:
         @hookimpl
-        def doctor_add_checks(self):
+        def doctor_add_checks(self) -> Iterable[Check]:
             return [Check(CheckDefinition(check_id="check.inline.one", name="One"), run="x:y")]
 
     manager = PluginManager(plugins=[Inline()], load_entrypoints=False)
@@ -140,14 +156,14 @@ def test_no_entrypoints_switch_and_in_process_plugins(plugin_site):
     assert {"text", "json", "junit", "markdown"} <= set(manager.reporters())
 
 
-def test_duplicate_reporters_and_commands_are_dropped_and_reported():
+def test_duplicate_reporters_and_commands_are_dropped_and_reported() -> None:
     class Clash:
         @hookimpl
-        def doctor_add_reporters(self):
+        def doctor_add_reporters(self) -> Iterable[Reporter]:
             return [Reporter("json", "impostor", lambda report, options: "")]
 
         @hookimpl
-        def doctor_add_commands(self):
+        def doctor_add_commands(self) -> Iterable[Command]:
             return [
                 Command("list", "x", lambda parser: None, lambda args, app: 0),
                 Command("mine", "y", lambda parser: None, lambda args, app: 0),
@@ -159,14 +175,23 @@ def test_duplicate_reporters_and_commands_are_dropped_and_reported():
     assert sorted(p.stage for p in manager.problems) == ["duplicate-command", "duplicate-reporter"]
 
 
-def _inline(name, check_id, **marks):
-    def doctor_add_checks(self):
+class _Marks(TypedDict, total=False):
+    """The hookimpl options the ordering tests pass."""
+
+    tryfirst: bool
+    trylast: bool
+    wrapper: bool
+    hookwrapper: bool
+
+
+def _inline(name: str, check_id: str, **marks: Unpack[_Marks]) -> object:
+    def doctor_add_checks(self: object) -> Iterable[Check]:
         return [Check(CheckDefinition(check_id=check_id, name=check_id), run="x:y")]
 
     return type(name, (), {"doctor_add_checks": hookimpl(**marks)(doctor_add_checks)})()
 
 
-def test_tryfirst_and_trylast_order_contributions_and_registration_order_holds_otherwise():
+def test_tryfirst_and_trylast_order_contributions_and_registration_order_holds_otherwise() -> None:
     plugins = [
         _inline("Late", "check.late", trylast=True),
         _inline("Plain1", "check.plain1"),
@@ -179,10 +204,12 @@ def test_tryfirst_and_trylast_order_contributions_and_registration_order_holds_o
 
 
 @pytest.mark.parametrize("marks", [{"wrapper": True}, {"hookwrapper": True}])
-def test_wrapper_implementations_are_refused_with_a_clear_problem_and_others_still_count(marks):
+def test_wrapper_implementations_are_refused_with_a_clear_problem_and_others_still_count(
+    marks: _Marks,
+) -> None:
     class Wrapping:
         @hookimpl(**marks)
-        def doctor_add_checks(self):
+        def doctor_add_checks(self) -> Iterator[None]:
             yield
 
     manager = PluginManager(plugins=[Wrapping(), _inline("Plain", "check.plain")], load_entrypoints=False)
@@ -193,10 +220,10 @@ def test_wrapper_implementations_are_refused_with_a_clear_problem_and_others_sti
     assert "NoneType" not in problem.error
 
 
-def test_unknown_hook_name_is_a_register_problem():
+def test_unknown_hook_name_is_a_register_problem() -> None:
     class Typo:
         @hookimpl
-        def doctor_add_check(self):
+        def doctor_add_check(self) -> list[Check]:
             return []
 
     manager = PluginManager(plugins=[Typo()], load_entrypoints=False)
@@ -204,7 +231,9 @@ def test_unknown_hook_name_is_a_register_problem():
     assert problem.stage == "register" and "doctor_add_check" in problem.error
 
 
-def test_config_model_import_strings_are_resolved_only_when_the_configuration_is_read(plugin_site):
+def test_config_model_import_strings_are_resolved_only_when_the_configuration_is_read(
+    plugin_site: PluginSite,
+) -> None:
     plugin_site.add_distribution("dtp-good", {"dtp_good": "dtp_good"}, ["dtp_good", "dtp_good_checks"])
     plugin_site.add_distribution("dtp-badmodel", {"dtp_badmodel": "dtp_bad_model"}, ["dtp_bad_model"])
     doctor = _doctor(plugin_site)
@@ -234,7 +263,7 @@ def test_config_model_import_strings_are_resolved_only_when_the_configuration_is
     assert sum(p.plugin == "dtp_badmodel" for p in report.plugin_errors) == 2
 
 
-def test_config_model_problems_are_errors_in_strict_mode(plugin_site):
+def test_config_model_problems_are_errors_in_strict_mode(plugin_site: PluginSite) -> None:
     plugin_site.add_distribution("dtp-badmodel", {"dtp_badmodel": "dtp_bad_model"}, ["dtp_bad_model"])
     doctor = _doctor(plugin_site, strict_plugins=True)
     assert len(doctor.checks()) == 1  # loading and listing are fine
@@ -244,10 +273,10 @@ def test_config_model_problems_are_errors_in_strict_mode(plugin_site):
     assert caught.value.exit_code == 2
 
 
-def test_config_section_shapes_are_checked_at_collection_without_importing():
+def test_config_section_shapes_are_checked_at_collection_without_importing() -> None:
     class Shapes:
         @hookimpl
-        def doctor_add_config_sections(self):
+        def doctor_add_config_sections(self) -> Iterable[ConfigSection]:
             return [
                 ConfigSection("NOCOLON", "just_a_module"),
                 ConfigSection("NUMBER", 42),  # type: ignore[arg-type]

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import threading
+from collections.abc import Iterator
 
 import pytest
 
@@ -11,13 +12,13 @@ from doctor_core.redaction import MASK, forget_secrets, redact, redact_value, re
 
 
 @pytest.fixture(autouse=True)
-def _clean_registry():
+def _clean_registry() -> Iterator[None]:
     forget_secrets()
     yield
     forget_secrets()
 
 
-def test_a_registered_secret_and_its_base64_forms_are_masked():
+def test_a_registered_secret_and_its_base64_forms_are_masked() -> None:
     register_secret("hunter2-password", username="alice")
     basic = base64.b64encode(b"alice:hunter2-password").decode()
     alone = base64.b64encode(b"hunter2-password").decode().rstrip("=")
@@ -29,20 +30,20 @@ def test_a_registered_secret_and_its_base64_forms_are_masked():
     assert out.endswith(" end")
 
 
-def test_secrets_registered_later_are_masked_from_then_on():
+def test_secrets_registered_later_are_masked_from_then_on() -> None:
     assert redact("value tok-aaaa-1111 here") == "value tok-aaaa-1111 here"
     register_secret("tok-aaaa-1111")
     assert redact("value tok-aaaa-1111 here") == f"value {MASK} here"
 
 
-def test_a_secret_inside_a_longer_one_leaves_nothing_of_either():
+def test_a_secret_inside_a_longer_one_leaves_nothing_of_either() -> None:
     register_secret("abcd-1234")
     register_secret("xx-abcd-1234-yy")
     out = redact("one xx-abcd-1234-yy two abcd-1234 three")
     assert out == f"one {MASK} two {MASK} three"
 
 
-def test_short_values_are_not_registered_and_forget_clears():
+def test_short_values_are_not_registered_and_forget_clears() -> None:
     register_secret("ab")
     assert redact("ab ab") == "ab ab"
     register_secret("long-enough")
@@ -50,7 +51,7 @@ def test_short_values_are_not_registered_and_forget_clears():
     assert redact("long-enough") == "long-enough"
 
 
-def test_secret_shapes_are_masked_without_registration():
+def test_secret_shapes_are_masked_without_registration() -> None:
     jwt = "eyJhbGciOiJFUzI1NiJ9.eyJzdWIiOiJhZG1pbiJ9.c2lnbmF0dXJl"
     out = redact(f"Authorization: Bearer abcdefghijk token={jwt} https://bob:pw123@registry.example")
     assert "abcdefghijk" not in out
@@ -59,13 +60,13 @@ def test_secret_shapes_are_masked_without_registration():
     assert "registry.example" in out
 
 
-def test_redact_value_keeps_structure_and_non_strings():
+def test_redact_value_keeps_structure_and_non_strings() -> None:
     register_secret("s3cr3t-value")
     value = {"a": ["x s3cr3t-value", 3, True, None], "b": ("s3cr3t-value",)}
     assert redact_value(value) == {"a": [f"x {MASK}", 3, True, None], "b": (MASK,)}
 
 
-def test_registration_while_other_threads_redact_is_consistent():
+def test_registration_while_other_threads_redact_is_consistent() -> None:
     errors: list[BaseException] = []
     stop = threading.Event()
 
@@ -98,7 +99,7 @@ def test_registration_while_other_threads_redact_is_consistent():
         "auth: required",
     ],
 )
-def test_ordinary_words_next_to_secret_keys_stay_intact(text):
+def test_ordinary_words_next_to_secret_keys_stay_intact(text: str) -> None:
     """Issue #12 item 6: redaction masks values, not words."""
     assert redact(text) == text
 
@@ -115,5 +116,5 @@ def test_ordinary_words_next_to_secret_keys_stay_intact(text):
         ("Authorization: Bearer abcdefghijk", f"Authorization: Bearer {MASK}"),
     ],
 )
-def test_secret_values_in_their_shapes_are_masked(text, expected):
+def test_secret_values_in_their_shapes_are_masked(text: str, expected: str) -> None:
     assert redact(text) == expected

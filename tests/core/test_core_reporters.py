@@ -5,13 +5,18 @@ from __future__ import annotations
 import json
 import re
 import xml.etree.ElementTree as ET
+from collections.abc import Callable, Iterable
 from datetime import UTC, datetime
+from types import ModuleType
 
 from doctor_core import (
     Cause,
     Check,
+    CheckContext,
     CheckDefinition,
+    CheckOutcome,
     Doctor,
+    RenderOptions,
     Report,
     Reporter,
     hookimpl,
@@ -46,14 +51,14 @@ Recommendations:
 """
 
 
-def _run(seed_plugin, scenario: str) -> tuple[Doctor, Report]:
+def _run(seed_plugin: ModuleType, scenario: str) -> tuple[Doctor, Report]:
     doctor = Doctor(
         {"SEED": {"Scenario": scenario}}, environ={}, plugins=[seed_plugin], load_entrypoints=False
     )
     return doctor, doctor.run(tags=["registry"])
 
 
-def test_text_matches_the_seed_layouts(seed_plugin):
+def test_text_matches_the_seed_layouts(seed_plugin: ModuleType) -> None:
     doctor, report = _run(seed_plugin, "healthy")
     assert doctor.render(report, title="Registry Checks Summary") == HEALTHY
     doctor, report = _run(seed_plugin, "fallback")
@@ -72,7 +77,13 @@ def _result(status: Status, check_id: str = "check.x.y") -> CheckResult:
     )
 
 
-def _report(*results: CheckResult, problems=()) -> Report:
+def _found(element: ET.Element | None) -> ET.Element:
+    """A JUnit element the test expects to be there (``find`` returns None when it is not)."""
+    assert element is not None, "expected element missing"
+    return element
+
+
+def _report(*results: CheckResult, problems: Iterable[PluginProblem] = ()) -> Report:
     return Report(
         started_at=datetime(2024, 1, 1, tzinfo=UTC),
         duration_ms=5,
@@ -82,7 +93,7 @@ def _report(*results: CheckResult, problems=()) -> Report:
     )
 
 
-def test_overall_line_counts_and_singulars(doctor_factory):
+def test_overall_line_counts_and_singulars(doctor_factory: Callable[..., Doctor]) -> None:
     doctor = doctor_factory()
     report = _report(
         _result(Status.FAIL, "check.a.a"),
@@ -97,7 +108,7 @@ def test_overall_line_counts_and_singulars(doctor_factory):
     assert text.startswith("Doctor Checks Summary\n=====================\n")
 
 
-def test_verbose_shows_evidence_as_json_and_numbered_remediation(seed_plugin):
+def test_verbose_shows_evidence_as_json_and_numbered_remediation(seed_plugin: ModuleType) -> None:
     doctor, report = _run(seed_plugin, "fallback")
     text = doctor.render(report, verbose=True, title="Registry Checks Summary")
     block = text.split(
@@ -113,7 +124,7 @@ def test_verbose_shows_evidence_as_json_and_numbered_remediation(seed_plugin):
     )
 
 
-def test_color_only_when_asked(seed_plugin):
+def test_color_only_when_asked(seed_plugin: ModuleType) -> None:
     doctor, report = _run(seed_plugin, "fallback")
     assert "\x1b[" not in doctor.render(report)
     colored = doctor.render(report, color=True)
@@ -121,7 +132,7 @@ def test_color_only_when_asked(seed_plugin):
     assert "\x1b[32mPASS\x1b[0m  Push authorization verified" in colored
 
 
-def test_plugin_problems_listed_at_the_end(doctor_factory):
+def test_plugin_problems_listed_at_the_end(doctor_factory: Callable[..., Doctor]) -> None:
     problem = PluginProblem(plugin="bad", distribution="bad-dist", stage="load", error="ImportError: x")
     text = doctor_factory().render(_report(_result(Status.PASS), problems=[problem]))
     assert (
@@ -130,7 +141,7 @@ def test_plugin_problems_listed_at_the_end(doctor_factory):
     )
 
 
-def test_json_is_exactly_the_report_model(seed_plugin):
+def test_json_is_exactly_the_report_model(seed_plugin: ModuleType) -> None:
     doctor, report = _run(seed_plugin, "fallback")
     rendered = doctor.render(report, "json")
     assert rendered == report.to_json()
@@ -161,7 +172,7 @@ def test_json_is_exactly_the_report_model(seed_plugin):
     assert data["summary"]["overall"] == "warn"
 
 
-def test_junit_is_valid_xml_with_one_testcase_per_check(doctor_factory):
+def test_junit_is_valid_xml_with_one_testcase_per_check(doctor_factory: Callable[..., Doctor]) -> None:
     doctor = doctor_factory()
     report = _report(
         _result(Status.PASS, "check.a.a"),
@@ -179,15 +190,15 @@ def test_junit_is_valid_xml_with_one_testcase_per_check(doctor_factory):
         "1",
     )
     cases = {case.get("name"): case for case in suite.findall("testcase")}
-    assert cases["check.a.b"].find("failure").get("message") == "m"
+    assert _found(cases["check.a.b"].find("failure")).get("message") == "m"
     assert cases["check.a.c"].find("error") is not None
     assert cases["check.a.d"].find("skipped") is not None
     assert cases["check.a.e"].find("failure") is None
-    assert cases["check.a.e"].find("system-out").text.startswith("WARN: m")
+    assert (_found(cases["check.a.e"].find("system-out")).text or "").startswith("WARN: m")
     assert all(case.get("classname") == "p" for case in cases.values())
 
 
-def test_markdown_has_heading_table_and_recommendations(seed_plugin):
+def test_markdown_has_heading_table_and_recommendations(seed_plugin: ModuleType) -> None:
     doctor, report = _run(seed_plugin, "fallback")
     text = doctor.render(report, "markdown", title="Registry Checks Summary")
     assert text.startswith("# Registry Checks Summary\n")
@@ -199,7 +210,7 @@ def test_markdown_has_heading_table_and_recommendations(seed_plugin):
 
 
 # ------------------------------------------------------------------ the library render's title
-def test_library_render_titles_a_registry_run_like_the_cli(seed_plugin):
+def test_library_render_titles_a_registry_run_like_the_cli(seed_plugin: ModuleType) -> None:
     """#13: no title given, a tags=["registry"] run is the seed's "Registry Checks Summary"."""
     doctor, report = _run(seed_plugin, "healthy")
     assert report.selection.tags == ("registry",)
@@ -231,11 +242,13 @@ class _CausePlugin:
         self.messages = messages
 
     @hookimpl
-    def doctor_add_checks(self):
+    def doctor_add_checks(self) -> Iterable[Check]:
         checks = []
         for check_id, (status, message) in self.messages.items():
 
-            async def run(ctx, status=status, message=message, check_id=check_id):
+            async def run(
+                ctx: CheckContext, status: Status = status, message: str = message, check_id: str = check_id
+            ) -> CheckOutcome:
                 cause = None if status is Status.PASS else self.cause
                 return ctx.outcome(status, message, cause=cause, remediation=(f"step for {check_id}",))
 
@@ -248,7 +261,7 @@ def _cause_run(plugin: object | None = None) -> tuple[Doctor, Report]:
     return doctor, doctor.run(tags=["c"])
 
 
-def test_engine_copies_the_cause_and_the_report_collects_it_once():
+def test_engine_copies_the_cause_and_the_report_collects_it_once() -> None:
     _doctor, report = _cause_run()
     affected = ("check.c.credentials", "check.c.pull", "check.c.referrers")
     assert [r.cause for r in report.results] == [TLS_CAUSE, TLS_CAUSE, TLS_CAUSE, None]
@@ -262,7 +275,7 @@ def test_engine_copies_the_cause_and_the_report_collects_it_once():
     )
 
 
-def test_a_cause_is_redacted_like_the_message():
+def test_a_cause_is_redacted_like_the_message() -> None:
     secret = "s3cr3t-Pa55word-value"
     redaction.register_secret(secret)
     leaky = Cause(key=f"k:{secret}", summary=f"rejected {secret}", remediation=(f"use {secret}",))
@@ -271,7 +284,7 @@ def test_a_cause_is_redacted_like_the_message():
     assert report.results[0].cause is not None and "rejected ***" in report.results[0].cause.summary
 
 
-def test_text_states_a_shared_cause_once_with_the_affected_checks_and_the_fix():
+def test_text_states_a_shared_cause_once_with_the_affected_checks_and_the_fix() -> None:
     doctor, report = _cause_run()
     text = doctor.render(report)
     assert text.count(TLS_CAUSE.summary) == 1
@@ -286,7 +299,7 @@ def test_text_states_a_shared_cause_once_with_the_affected_checks_and_the_fix():
     assert "check.c.pull         FAIL  Cannot verify pull: registry unreachable (TLS)\n" in text
 
 
-def test_markdown_states_a_shared_cause_once():
+def test_markdown_states_a_shared_cause_once() -> None:
     doctor, report = _cause_run()
     text = doctor.render(report, "markdown")
     assert text.count("The TLS certificate of registry.example.com:443") == 1
@@ -295,7 +308,7 @@ def test_markdown_states_a_shared_cause_once():
     assert "    1. Check TLS certificate validity" in text
 
 
-def test_json_keeps_every_result_complete_and_adds_the_causes():
+def test_json_keeps_every_result_complete_and_adds_the_causes() -> None:
     doctor, report = _cause_run()
     data = json.loads(doctor.render(report, "json"))
     assert data["schema_version"] == "1.1"
@@ -312,24 +325,26 @@ def test_json_keeps_every_result_complete_and_adds_the_causes():
     ]
 
 
-def test_junit_puts_the_cause_into_each_affected_failure():
+def test_junit_puts_the_cause_into_each_affected_failure() -> None:
     doctor, report = _cause_run()
     suite = ET.fromstring(doctor.render(report, "junit"))
     cases = {case.get("name"): case for case in suite.findall("testcase")}
     for check_id in ("check.c.credentials", "check.c.pull"):
-        text = cases[check_id].find("failure").text
+        text = _found(cases[check_id].find("failure")).text or ""
         assert text.startswith(f"Cause: {TLS_CAUSE.summary}\nFix 1. Check TLS certificate validity\n")
         assert text.endswith(f"step for {check_id}")
     assert cases["check.c.referrers"].find("failure") is None  # a warning, under --fail-on fail
 
 
-def test_junit_does_not_repeat_the_fix_as_the_checks_remediation(doctor_factory):
+def test_junit_does_not_repeat_the_fix_as_the_checks_remediation(
+    doctor_factory: Callable[..., Doctor],
+) -> None:
     """The usual plugin result: its remediation is its cause's fix; each step is stated once."""
     doctor = doctor_factory()
     result = _result(Status.FAIL, "check.c.credentials").model_copy(
         update={"cause": TLS_CAUSE, "remediation": (*TLS_CAUSE.remediation, "one more step")}
     )
-    text = ET.fromstring(doctor.render(_report(result), "junit")).find("testcase/failure").text
+    text = _found(ET.fromstring(doctor.render(_report(result), "junit")).find("testcase/failure")).text or ""
     assert text.splitlines() == [
         f"Cause: {TLS_CAUSE.summary}",
         "Fix 1. Check TLS certificate validity",
@@ -339,7 +354,9 @@ def test_junit_does_not_repeat_the_fix_as_the_checks_remediation(doctor_factory)
 
 
 # ------------------------------------------------------------ the output agrees with the exit code
-def test_fail_on_warn_makes_warnings_failures_in_junit_and_json(doctor_factory):
+def test_fail_on_warn_makes_warnings_failures_in_junit_and_json(
+    doctor_factory: Callable[..., Doctor],
+) -> None:
     doctor = doctor_factory()
     report = _report(_result(Status.PASS, "check.a.a"), _result(Status.WARN, "check.a.b"))
     default = ET.fromstring(doctor.render(report, "junit"))
@@ -347,7 +364,7 @@ def test_fail_on_warn_makes_warnings_failures_in_junit_and_json(doctor_factory):
     strict = ET.fromstring(doctor.render(report, "junit", fail_on="warn"))
     assert (strict.get("failures"), strict.get("errors")) == ("1", "0")
     cases = {case.get("name"): case for case in strict.findall("testcase")}
-    assert cases["check.a.b"].find("failure").get("type") == "warn"
+    assert _found(cases["check.a.b"].find("failure")).get("type") == "warn"
     assert cases["check.a.a"].find("failure") is None
 
     summary = json.loads(doctor.render(report, "json"))["summary"]
@@ -356,7 +373,7 @@ def test_fail_on_warn_makes_warnings_failures_in_junit_and_json(doctor_factory):
     assert (summary["fail_on"], summary["failed"], summary["warnings"]) == ("warn", True, 1)
 
 
-def test_text_and_markdown_say_when_warnings_fail_the_run(doctor_factory):
+def test_text_and_markdown_say_when_warnings_fail_the_run(doctor_factory: Callable[..., Doctor]) -> None:
     doctor = doctor_factory()
     report = _report(_result(Status.WARN, "check.a.b"))
     assert "fail the run" not in doctor.render(report)
@@ -366,13 +383,13 @@ def test_text_and_markdown_say_when_warnings_fail_the_run(doctor_factory):
     assert f"**{line}**" in doctor.render(report, "markdown", fail_on="warn")
 
 
-def test_reporter_plugins_get_the_fail_on_policy():
+def test_reporter_plugins_get_the_fail_on_policy() -> None:
     seen: list[tuple[str, bool]] = []
 
     class Plugin:
         @hookimpl
-        def doctor_add_reporters(self):
-            def render(report, options):
+        def doctor_add_reporters(self) -> Iterable[Reporter]:
+            def render(report: Report, options: RenderOptions) -> str:
                 seen.append((options.fail_on, report.summary.failed))
                 return ""
 
@@ -393,7 +410,7 @@ FORGERY = (
 UNSAFE = ["\x1b", "\x07", "\r", "\x9b", "\u202e", "\x00"]
 
 
-def test_neutralize_shows_control_and_bidi_characters_escaped():
+def test_neutralize_shows_control_and_bidi_characters_escaped() -> None:
     plain = "plain text, ünïcode, tabs\tand\nnewlines"
     assert neutralize(plain) == "plain text, ünïcode, tabs\\tand\\nnewlines"
     assert neutralize("\x1b]52;c;ZXZpbA==\x07") == "\\x1b]52;c;ZXZpbA==\\x07"
@@ -409,8 +426,8 @@ class _HostilePlugin:
     """A check whose message, evidence, remediation, recommendation and cause carry a forgery."""
 
     @hookimpl
-    def doctor_add_checks(self):
-        async def run(ctx):
+    def doctor_add_checks(self) -> Iterable[Check]:
+        async def run(ctx: CheckContext) -> CheckOutcome:
             return ctx.outcome(
                 Status.FAIL,
                 f"Push probe refused: {FORGERY}",
@@ -428,7 +445,7 @@ def _forged_lines(text: str) -> list[str]:
     return [line for line in text.splitlines() if re.match(r"^\W*check\.integration\.oci\.push\W+PASS", line)]
 
 
-def test_outside_text_cannot_forge_a_line_in_any_human_format():
+def test_outside_text_cannot_forge_a_line_in_any_human_format() -> None:
     doctor = Doctor({}, environ={}, plugins=[_HostilePlugin()], load_entrypoints=False)
     report = doctor.run(tags=["registry"])
     for fmt in ("text", "markdown", "junit"):
@@ -443,11 +460,11 @@ def test_outside_text_cannot_forge_a_line_in_any_human_format():
     assert json.loads(doctor.render(report, "json"))["results"][0]["evidence"]["error"] == FORGERY
 
 
-def test_plugin_reporters_get_neutralised_text_unless_they_ask_for_the_exact_text():
+def test_plugin_reporters_get_neutralised_text_unless_they_ask_for_the_exact_text() -> None:
     class Plugin:
         @hookimpl
-        def doctor_add_reporters(self):
-            def render(report, options):
+        def doctor_add_reporters(self) -> Iterable[Reporter]:
+            def render(report: Report, options: RenderOptions) -> str:
                 return report.results[0].message
 
             return [
@@ -461,7 +478,9 @@ def test_plugin_reporters_get_neutralised_text_unless_they_ask_for_the_exact_tex
     assert doctor.render(report, "exact") == f"Push probe refused: {FORGERY}"
 
 
-def test_markdown_escapes_what_would_forge_cells_headings_and_code(doctor_factory):
+def test_markdown_escapes_what_would_forge_cells_headings_and_code(
+    doctor_factory: Callable[..., Doctor],
+) -> None:
     doctor = doctor_factory()
     result = _result(Status.FAIL, "check.a.a").model_copy(
         update={"message": "# Heading | PASS | <img src=x> `code`", "evidence": {"k": "a`b"}}
@@ -473,7 +492,7 @@ def test_markdown_escapes_what_would_forge_cells_headings_and_code(doctor_factor
     assert '- `k`: `` "a`b" ``' in text
 
 
-def test_summary_failed_follows_the_counts_and_the_policy():
+def test_summary_failed_follows_the_counts_and_the_policy() -> None:
     assert Summary(failures=1).failed and Summary(errors=1).failed
     assert not Summary(warnings=2).failed
     assert Summary(warnings=2, fail_on="warn").failed and Summary(warnings=2).under("warn").failed

@@ -9,13 +9,15 @@ from __future__ import annotations
 
 import json
 import xml.etree.ElementTree as ET
+from collections.abc import Callable
 
 import pytest
 from pydantic import BaseModel, ConfigDict, SecretStr
 
-from doctor_core import CheckContext, CheckDefinition, CheckOutcome, Status
+from doctor_core import CheckContext, CheckDefinition, CheckOutcome, Doctor, Status
 from doctor_core.hookspecs import hookimpl
 from doctor_core.targets import Target
+from doctor_core.testing import CheckRunner, CliResult
 from doctor_core.types import Check, ConfigSection
 
 
@@ -93,7 +95,9 @@ def _clear() -> None:
     SEEN.clear()
 
 
-def test_one_result_per_target_each_with_its_own_config_and_shared_scope(doctor_factory) -> None:
+def test_one_result_per_target_each_with_its_own_config_and_shared_scope(
+    doctor_factory: Callable[..., Doctor],
+) -> None:
     report = doctor_factory(HostPlugin(), config=CONFIG).run(check_ids=["check.hosts.probe"])
     assert [(r.check_id, r.target, r.status) for r in report.results] == [
         ("check.hosts.probe", "alpha", Status.PASS),
@@ -107,7 +111,7 @@ def test_one_result_per_target_each_with_its_own_config_and_shared_scope(doctor_
     assert report.targets() == ("alpha", "beta")
 
 
-def test_no_targets_configured_runs_once_with_target_null(doctor_factory) -> None:
+def test_no_targets_configured_runs_once_with_target_null(doctor_factory: Callable[..., Doctor]) -> None:
     report = doctor_factory(HostPlugin(), config={}).run()
     assert [(r.check_id, r.target) for r in report.results] == [
         ("check.hosts.probe", None),
@@ -118,7 +122,7 @@ def test_no_targets_configured_runs_once_with_target_null(doctor_factory) -> Non
     assert [r["target"] for r in payload["results"]] == [None, None]
 
 
-def test_text_report_without_targets_is_unchanged(doctor_factory) -> None:
+def test_text_report_without_targets_is_unchanged(doctor_factory: Callable[..., Doctor]) -> None:
     doctor = doctor_factory(HostPlugin(), config={})
     text = doctor.render(doctor.run(), "text", title="Registry Checks Summary")
     lines = text.splitlines()
@@ -128,7 +132,7 @@ def test_text_report_without_targets_is_unchanged(doctor_factory) -> None:
     assert len(lines) == 5 and "target" not in text.lower()
 
 
-def test_text_report_groups_by_target(doctor_factory) -> None:
+def test_text_report_groups_by_target(doctor_factory: Callable[..., Doctor]) -> None:
     doctor = doctor_factory(HostPlugin(), config=CONFIG)
     text = doctor.render(doctor.run(), "text", title="Hosts Checks Summary")
     blocks = text.split("\n\n")
@@ -143,7 +147,7 @@ def test_text_report_groups_by_target(doctor_factory) -> None:
     assert "- look at beta" in blocks[3]
 
 
-def test_junit_and_markdown_name_the_target(doctor_factory) -> None:
+def test_junit_and_markdown_name_the_target(doctor_factory: Callable[..., Doctor]) -> None:
     doctor = doctor_factory(HostPlugin(), config=CONFIG)
     report = doctor.run(check_ids=["check.hosts.probe"])
     suite = ET.fromstring(doctor.render(report, "junit").split("\n", 1)[1])
@@ -154,7 +158,7 @@ def test_junit_and_markdown_name_the_target(doctor_factory) -> None:
     assert "| beta | `check.hosts.probe` | FAIL | beta says fail |" in markdown
 
 
-def test_target_selection_and_unknown_target(doctor_factory) -> None:
+def test_target_selection_and_unknown_target(doctor_factory: Callable[..., Doctor]) -> None:
     doctor = doctor_factory(HostPlugin(), config=CONFIG)
     report = doctor.run(targets=["beta"])
     assert [(r.check_id, r.target) for r in report.results] == [("check.hosts.probe", "beta")]
@@ -166,7 +170,7 @@ def test_target_selection_and_unknown_target(doctor_factory) -> None:
         doctor.run(targets=["bet"])
 
 
-def test_cli_target_exit_codes_and_usage_error(doctor_cli) -> None:
+def test_cli_target_exit_codes_and_usage_error(doctor_cli: Callable[..., CliResult]) -> None:
     import yaml
 
     plugin = HostPlugin()
@@ -193,7 +197,7 @@ def test_cli_target_exit_codes_and_usage_error(doctor_cli) -> None:
         assert wrong.stdout == ""
 
 
-def test_environment_list_indices_reach_the_targets(doctor_factory) -> None:
+def test_environment_list_indices_reach_the_targets(doctor_factory: Callable[..., Doctor]) -> None:
     environ = {
         "HOSTS__Hosts__0__Name": "gamma",
         "HOSTS__Hosts__1__Name": "delta",
@@ -213,7 +217,9 @@ def test_environment_list_indices_reach_the_targets(doctor_factory) -> None:
         ("no_such_module_xyz:targets", "ModuleNotFoundError"),
     ],
 )
-def test_a_broken_targets_declaration_is_one_error_result(doctor_factory, targets, problem) -> None:
+def test_a_broken_targets_declaration_is_one_error_result(
+    doctor_factory: Callable[..., Doctor], targets: Callable[[object], object] | str, problem: str
+) -> None:
     report = doctor_factory(HostPlugin(targets), config=CONFIG).run()
     probe_result = report.result("check.hosts.probe")
     assert probe_result.status is Status.ERROR and probe_result.target is None
@@ -222,13 +228,13 @@ def test_a_broken_targets_declaration_is_one_error_result(doctor_factory, target
     assert report.result("check.hosts.plain").status is Status.PASS
 
 
-def test_run_check_runs_one_target(run_check) -> None:
+def test_run_check_runs_one_target(run_check: CheckRunner) -> None:
     result = run_check("check.hosts.probe", CONFIG, plugins=[HostPlugin()], target="beta")
     assert (result.target, result.status) == ("beta", Status.FAIL)
     assert SEEN == [("beta", "beta")]  # only that target ran
 
 
-def test_concurrency_bounds_each_target_separately(doctor_factory) -> None:
+def test_concurrency_bounds_each_target_separately(doctor_factory: Callable[..., Doctor]) -> None:
     """--concurrency 1 with three targets: one check per target at a time, the targets side by side."""
     import asyncio
 

@@ -31,7 +31,10 @@ def server() -> Iterator[TokenServer]:
 
 def _decode(token: str) -> tuple[dict[str, Any], dict[str, Any]]:
     header, claims, _sig = token.split(".")
-    pad = lambda part: part + "=" * (-len(part) % 4)  # noqa: E731
+
+    def pad(part: str) -> str:
+        return part + "=" * (-len(part) % 4)
+
     return json.loads(base64.urlsafe_b64decode(pad(header))), json.loads(
         base64.urlsafe_b64decode(pad(claims))
     )
@@ -42,7 +45,8 @@ def _get(
 ) -> httpx.Response:
     query: list[tuple[str, str]] = [("service", server.service), *(("scope", s) for s in scopes)]
     query += list(params.items())
-    return httpx.get(server.realm, params=query, auth=auth)
+    # A tuple of pairs: httpx types a list of them as an (invariant) list of (str, any primitive).
+    return httpx.get(server.realm, params=tuple(query), auth=auth)
 
 
 def test_token_is_es256_signed_by_the_rootcertbundle_key(server: TokenServer) -> None:

@@ -12,6 +12,10 @@ from __future__ import annotations
 import sys
 from collections.abc import Iterable
 from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from doctor_oci.registries import RegistryProfile
 
 BEGIN = "<!-- matrix:begin -->"
 END = "<!-- matrix:end -->"
@@ -34,7 +38,7 @@ def _row(cells: Iterable[object]) -> str:
     return "| " + " | ".join(_cell(cell) for cell in cells) + " |"
 
 
-def render_matrix(matrix: Iterable[object] | None = None) -> str:
+def render_matrix(matrix: Iterable[RegistryProfile] | None = None) -> str:
     """The generated Markdown: the reconciled table, then one section per registry."""
     if matrix is None:
         from doctor_oci.registries import MATRIX

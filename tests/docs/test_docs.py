@@ -148,8 +148,8 @@ def parse_blocks(page: Path) -> list[Block]:
         block = Block(page, start + 1, match.group(1).lower(), "\n".join(lines[start + 1 : end]) + "\n")
         above = start - 1
         markers: list[str] = []
-        while above >= 0 and (marker := _MARKER.match(lines[above].strip())):
-            markers.insert(0, marker.group(1))
+        while above >= 0 and (found := _MARKER.match(lines[above].strip())):
+            markers.insert(0, found.group(1))
             above -= 1
         for marker in markers:
             _apply_marker(block, marker)

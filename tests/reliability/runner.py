@@ -74,7 +74,9 @@ class DoctorRun:
 def said(result: Mapping[str, Any]) -> str:
     """What a JSON result says happened: its short message and, when it names a shared cause, the
     cause's summary (where the detail of an access failure is stated once)."""
-    return result["message"] + " " + ((result.get("cause") or {}).get("summary") or "")
+    message: str = result["message"]
+    summary: str = (result.get("cause") or {}).get("summary") or ""
+    return message + " " + summary
 
 
 def base_environment(home: Path, extra: Mapping[str, str] | None = None) -> dict[str, str]:

@@ -14,6 +14,7 @@ import gzip
 import zlib
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
+from pathlib import Path
 
 import pytest
 
@@ -56,7 +57,7 @@ BOMBS = [
 
 
 @pytest.mark.slow
-def test_decompression_bombs_are_refused_within_the_budget(tmp_path) -> None:
+def test_decompression_bombs_are_refused_within_the_budget(tmp_path: Path) -> None:
     assert len(BOMBS[0].body()) < 1000 and len(BOMBS[2].body()) < 4000
 
     def run_bomb(bomb: Bomb) -> tuple[Bomb, DoctorRun, HostileServer]:

@@ -186,7 +186,7 @@ def test_referrers_index_decoder_never_raises(body: bytes, content_type: str | N
     index = descriptors.parse_index(body, content_type)
     if index is None:
         return
-    parsed = descriptors.referrers_from_index(index, "api")
+    parsed = descriptors.referrers_from_index(index, "referrers-api")
     assert parsed.skipped >= 0
     for referrer in parsed.referrers:
         assert descriptors.is_valid_digest(referrer.digest)

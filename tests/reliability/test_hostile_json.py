@@ -14,6 +14,7 @@ import json
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
+from pathlib import Path
 
 import pytest
 
@@ -73,7 +74,7 @@ CASES = [
 
 
 @pytest.mark.slow
-def test_deep_json_is_the_registrys_fault_within_the_budget(tmp_path) -> None:
+def test_deep_json_is_the_registrys_fault_within_the_budget(tmp_path: Path) -> None:
     def run_case(case: Case) -> tuple[Case, DoctorRun]:
         holder: list[HostileServer] = []
         server = HostileServer(case.handler(lambda: holder[0]))

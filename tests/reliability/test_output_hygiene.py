@@ -75,7 +75,9 @@ def _lines_claiming_push_passed(text: str) -> list[str]:
 
 @pytest.mark.parametrize("fmt", ["text", "markdown", "junit"])
 @pytest.mark.parametrize("verbose", [False, True], ids=["short", "verbose"])
-def test_registry_message_cannot_forge_a_line_or_reach_the_terminal(hostile_registry, fmt, verbose):
+def test_registry_message_cannot_forge_a_line_or_reach_the_terminal(
+    hostile_registry: str, fmt: str, verbose: bool
+) -> None:
     code, out = _run(hostile_registry, "--format", fmt, *(["--verbose"] if verbose else []))
     assert code == 1
     assert "ZXZpbA==" in out  # the message is shown ...
@@ -88,7 +90,7 @@ def test_registry_message_cannot_forge_a_line_or_reach_the_terminal(hostile_regi
         assert push.find("failure") is not None
 
 
-def test_json_keeps_the_exact_message(hostile_registry):
+def test_json_keeps_the_exact_message(hostile_registry: str) -> None:
     code, out = _run(hostile_registry, "--format", "json")
     assert code == 1
     data = json.loads(out)

@@ -134,8 +134,10 @@ class _Handler(BaseHTTPRequestHandler):
                 200, body, "application/json", {"Link": f'</v2/app/tags/list?p={page + 1}>; rel="next"'}
             )
         else:
-            body = json.dumps({"errors": [{"code": "MANIFEST_UNKNOWN", "message": "manifest unknown"}]})
-            self._send(404, body.encode(), "application/json")
+            body = json.dumps(
+                {"errors": [{"code": "MANIFEST_UNKNOWN", "message": "manifest unknown"}]}
+            ).encode()
+            self._send(404, body, "application/json")
 
 
 Start = Callable[[Behaviour], HostileRegistry]

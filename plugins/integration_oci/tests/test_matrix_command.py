@@ -57,7 +57,12 @@ def filled(
     }
 
 
-def test_every_configured_registry_gets_a_measured_row(doctor_cli, tmp_path, filled, open_registry) -> None:
+def test_every_configured_registry_gets_a_measured_row(
+    doctor_cli: Callable[..., CliResult],
+    tmp_path: Path,
+    filled: dict[str, Any],
+    open_registry: RunningRegistry,
+) -> None:
     result = _matrix(doctor_cli, tmp_path, filled, "--format", "json")
     assert result.exit_code == 0, result.stderr
     rows = json.loads(result.stdout)["registries"]
@@ -79,7 +84,9 @@ def test_every_configured_registry_gets_a_measured_row(doctor_cli, tmp_path, fil
     assert rows[0]["measured_at"].endswith("+00:00")
 
 
-def test_text_and_markdown_formats(doctor_cli, tmp_path, filled) -> None:
+def test_text_and_markdown_formats(
+    doctor_cli: Callable[..., CliResult], tmp_path: Path, filled: dict[str, Any]
+) -> None:
     text = _matrix(doctor_cli, tmp_path, filled)
     assert text.exit_code == 0, text.stderr
     header, first, second = text.stdout.splitlines()[:3]
@@ -93,7 +100,9 @@ def test_text_and_markdown_formats(doctor_cli, tmp_path, filled) -> None:
     assert "&lt;digest&gt;" in lines[2] and "127.0.0.1" not in markdown.stdout
 
 
-def test_an_unreachable_registry_is_not_measured_with_the_reason(doctor_cli, tmp_path, filled) -> None:
+def test_an_unreachable_registry_is_not_measured_with_the_reason(
+    doctor_cli: Callable[..., CliResult], tmp_path: Path, filled: dict[str, Any]
+) -> None:
     filled["Registries"].append({"Name": "down", "RegistryUrl": f"http://127.0.0.1:{free_port()}"})
     result = _matrix(doctor_cli, tmp_path, filled, "--format", "json")
     assert result.exit_code == 1  # one registry could not be measured at all
@@ -105,7 +114,11 @@ def test_an_unreachable_registry_is_not_measured_with_the_reason(doctor_cli, tmp
 
 
 def test_an_address_gets_docker_config_credentials_only(
-    doctor_cli, tmp_path, token_registry, test_image, push_test_image
+    doctor_cli: Callable[..., CliResult],
+    tmp_path: Path,
+    token_registry: RunningRegistry,
+    test_image: PushedImage,
+    push_test_image: Callable[..., PushedImage],
 ) -> None:
     """The configured (top-level) credentials of the token registry are not used for it when it
     is named by address: without a docker config it is anonymous (not measured, 401); with one
@@ -134,7 +147,7 @@ def test_an_address_gets_docker_config_credentials_only(
     assert by_name.exit_code == 0, by_name.stdout
 
 
-def test_usage_errors(doctor_cli, tmp_path) -> None:
+def test_usage_errors(doctor_cli: Callable[..., CliResult], tmp_path: Path) -> None:
     nothing = _matrix(doctor_cli, tmp_path, {})
     assert nothing.exit_code == 2 and "no registry to measure" in nothing.stderr
     bad = _matrix(doctor_cli, tmp_path, {"RegistryUrl": "localhost:1"}, "ftp://x")

@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import pytest
 from doctor_oci.settings import OciSettings
 from pydantic import ValidationError
+
+from doctor_core.testing import CliResult
 
 
 @pytest.mark.parametrize(
@@ -17,7 +21,7 @@ from pydantic import ValidationError
         "[::1]:5000",
     ],
 )
-def test_registry_url_forms_that_work(url):
+def test_registry_url_forms_that_work(url: str) -> None:
     assert OciSettings(RegistryUrl=url).RegistryUrl == url
 
 
@@ -30,20 +34,22 @@ def test_registry_url_forms_that_work(url):
         ("not a host", "not a valid registry address"),
     ],
 )
-def test_registry_url_forms_that_cannot_work(url, reason):
+def test_registry_url_forms_that_cannot_work(url: str, reason: str) -> None:
     with pytest.raises(ValidationError) as info:
         OciSettings(RegistryUrl=url)
     assert reason in str(info.value)
 
 
-def test_bad_registry_url_is_a_configuration_error_exit_2(doctor_cli):
+def test_bad_registry_url_is_a_configuration_error_exit_2(doctor_cli: Callable[..., CliResult]) -> None:
     result = doctor_cli("--tag", "registry", environ={"OCI__RegistryUrl": "ftp://x"})
     assert result.exit_code == 2
     assert "OCI.RegistryUrl" in result.stderr and "OCI__RegistryUrl" in result.stderr
     assert "Traceback" not in result.stderr
 
 
-def test_credentials_in_the_registry_url_are_refused_without_echoing_them(doctor_cli):
+def test_credentials_in_the_registry_url_are_refused_without_echoing_them(
+    doctor_cli: Callable[..., CliResult],
+) -> None:
     """pydantic's own error text carries the input; the core's message must not."""
     result = doctor_cli(
         "--tag", "registry", environ={"OCI__RegistryUrl": "https://user:s3cr3tpw@registry.example.com"}
@@ -62,7 +68,7 @@ def test_credentials_in_the_registry_url_are_refused_without_echoing_them(doctor
         (None, None),  # unset: COSIGN_REPOSITORY applies
     ],
 )
-def test_cosign_repository_forms_that_work(value, kept):
+def test_cosign_repository_forms_that_work(value: str | None, kept: str | None) -> None:
     assert OciSettings(CosignRepository=value).CosignRepository == kept
 
 
@@ -75,7 +81,7 @@ def test_cosign_repository_forms_that_work(value, kept):
         ("registry.example.com:0/team/signatures", "out of range"),
     ],
 )
-def test_cosign_repository_forms_that_cannot_work(value, reason):
+def test_cosign_repository_forms_that_cannot_work(value: str, reason: str) -> None:
     with pytest.raises(ValidationError) as info:
         OciSettings(CosignRepository=value)
     assert reason in str(info.value)
@@ -93,17 +99,18 @@ def test_cosign_repository_forms_that_cannot_work(value, reason):
         "nul\x00-CANARY",
     ],
 )
-def test_static_token_that_no_header_can_carry_is_a_configuration_error(token):
+def test_static_token_that_no_header_can_carry_is_a_configuration_error(token: str) -> None:
     with pytest.raises(ValidationError) as info:
-        OciSettings(Token=token)
+        OciSettings.model_validate({"Token": token})
     errors = info.value.errors()
     assert [error["loc"] for error in errors] == [("Token",)]
     assert "visible ASCII" in errors[0]["msg"] and "CANARY" not in errors[0]["msg"]
 
 
-def test_static_token_surrounding_whitespace_is_stripped_and_a_jwt_passes():
+def test_static_token_surrounding_whitespace_is_stripped_and_a_jwt_passes() -> None:
     jwt = "eyJhbGciOiJSUzI1NiJ9.eyJzdWIiOiJ4In0.c2ln-_~+/="
-    assert OciSettings(Token=f"  {jwt}\n").Token.get_secret_value() == jwt
+    token = OciSettings.model_validate({"Token": f"  {jwt}\n"}).Token
+    assert token is not None and token.get_secret_value() == jwt
 
 
 @pytest.mark.parametrize(
@@ -115,21 +122,23 @@ def test_static_token_surrounding_whitespace_is_stripped_and_a_jwt_passes():
         ("Password", "p\x7f"),
     ],
 )
-def test_basic_credentials_with_forbidden_characters_are_refused(key, value):
+def test_basic_credentials_with_forbidden_characters_are_refused(key: str, value: str) -> None:
     with pytest.raises(ValidationError) as info:
-        OciSettings(**{key: value})
+        OciSettings.model_validate({key: value})
     errors = info.value.errors()
     assert [error["loc"] for error in errors] == [(key,)]
     assert "RFC 7617" in errors[0]["msg"] and "CANARY" not in errors[0]["msg"]
 
 
-def test_basic_credentials_are_utf8_so_non_ascii_is_accepted():
-    settings = OciSettings(Username="jürgen", Password="pässwörd €")
+def test_basic_credentials_are_utf8_so_non_ascii_is_accepted() -> None:
+    settings = OciSettings.model_validate({"Username": "jürgen", "Password": "pässwörd €"})
     assert settings.Username == "jürgen" and settings.password() == "pässwörd €"
 
 
 @pytest.mark.parametrize("token", ["line1\nline2-SECRETVALUE", "nön-ascii-SECRETVALUE"])
-def test_bad_static_token_exits_2_naming_the_key_without_the_value(doctor_cli, token):
+def test_bad_static_token_exits_2_naming_the_key_without_the_value(
+    doctor_cli: Callable[..., CliResult], token: str
+) -> None:
     result = doctor_cli(
         "--tag", "registry", environ={"OCI__RegistryUrl": "http://127.0.0.1:9", "OCI__Token": token}
     )

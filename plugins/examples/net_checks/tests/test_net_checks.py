@@ -30,6 +30,14 @@ def run(run_check: CheckRunner, check_id: str, **keys: Any) -> CheckResult:
     return run_check(check_id, net(**keys), plugins=[plugin])
 
 
+def evidence_of(result: CheckResult, key: str) -> dict[str, Any]:
+    """``result.evidence[key]``, a mapping in both checks' evidence (an evidence value may be any
+    JSON value, so it is narrowed here; the test fails if it is not a mapping)."""
+    value = result.evidence[key]
+    assert isinstance(value, dict), (key, value)
+    return value
+
+
 # ------------------------------------------------------------------------------------------ DNS
 
 
@@ -38,7 +46,7 @@ def test_dns_passes_for_localhost_with_its_addresses(run_check: CheckRunner) -> 
 
     assert_result(result, status=Status.PASS, evidence={"unresolved": []})
     assert result.plugin
-    hosts: dict[str, list[str]] = result.evidence["hosts"]  # type: ignore[assignment]
+    hosts = evidence_of(result, "hosts")
     assert {"127.0.0.1", "::1"} & set(hosts["localhost"])
 
 
@@ -47,9 +55,9 @@ def test_dns_fails_naming_the_unresolvable_host(run_check: CheckRunner) -> None:
 
     assert_result(result, status=Status.FAIL, message_contains="does-not-exist.invalid")
     assert result.evidence["unresolved"] == ["does-not-exist.invalid"]
-    assert result.evidence["hosts"]["does-not-exist.invalid"] == []
-    assert result.evidence["hosts"]["localhost"]
-    assert result.evidence["errors"]["does-not-exist.invalid"]
+    assert evidence_of(result, "hosts")["does-not-exist.invalid"] == []
+    assert evidence_of(result, "hosts")["localhost"]
+    assert evidence_of(result, "errors")["does-not-exist.invalid"]
     assert result.remediation
 
 
@@ -57,7 +65,7 @@ def test_dns_uses_the_default_hosts_when_unconfigured(run_check: CheckRunner) ->
     result = run_check(DNS, {}, plugins=[plugin])
 
     assert_result(result, status=Status.PASS)
-    assert list(result.evidence["hosts"]) == ["localhost"]
+    assert list(evidence_of(result, "hosts")) == ["localhost"]
 
 
 def test_dns_skips_when_no_hosts_are_configured(run_check: CheckRunner) -> None:
@@ -68,7 +76,7 @@ def test_dns_skips_when_no_hosts_are_configured(run_check: CheckRunner) -> None:
 
 
 def endpoint_evidence(result: CheckResult, endpoint: str) -> dict[str, Any]:
-    endpoints: dict[str, dict[str, Any]] = result.evidence["endpoints"]  # type: ignore[assignment]
+    endpoints: dict[str, dict[str, Any]] = evidence_of(result, "endpoints")
     return endpoints[endpoint]
 
 
@@ -154,7 +162,7 @@ def test_the_worst_endpoint_decides_and_every_endpoint_has_evidence(
     result = run(run_check, TLS, TlsEndpoints=endpoints, CaBundle=str(ca_bundle))
 
     assert_result(result, status=Status.FAIL, message_contains=refused)
-    assert set(result.evidence["endpoints"]) == {good.endpoint, soon.endpoint, refused}
+    assert set(evidence_of(result, "endpoints")) == {good.endpoint, soon.endpoint, refused}
     assert endpoint_evidence(result, refused)["days_left"] is None
     assert endpoint_evidence(result, soon.endpoint)["days_left"] in (4, 5)
 

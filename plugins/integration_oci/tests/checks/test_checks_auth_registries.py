@@ -26,7 +26,8 @@ async def test_tls_basic_auth_right_password_passes(
     assert credentials.evidence["auth_method"] == "basic"
     assert credentials.evidence["username"] == "admin"
     assert credentials.evidence["credentials_valid"] is True
-    assert credentials.evidence["auth_challenge"].startswith("Basic realm=")
+    challenge = credentials.evidence["auth_challenge"]
+    assert isinstance(challenge, str) and challenge.startswith("Basic realm=")
     assert credentials.evidence["credentials_source"] == "config"
     pull = await runner.run("pull")
     assert pull.status is Status.PASS and pull.evidence["manifest_digest"] == image.digest
@@ -90,7 +91,8 @@ async def test_token_auth_reader_may_pull_but_not_push(
     credentials = await runner.run("credentials")
     assert credentials.status is Status.PASS, credentials
     assert credentials.evidence["auth_method"] == "bearer"
-    assert credentials.evidence["auth_challenge"].lower().startswith("bearer realm=")
+    challenge = credentials.evidence["auth_challenge"]
+    assert isinstance(challenge, str) and challenge.lower().startswith("bearer realm=")
     pull = await runner.run("pull")
     assert pull.status is Status.PASS, pull
     assert pull.evidence["manifest_digest"] == image.digest

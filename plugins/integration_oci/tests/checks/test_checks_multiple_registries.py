@@ -51,7 +51,9 @@ def three(
     }
 
 
-def test_every_registry_gets_its_own_five_results(doctor_cli, tmp_path, three) -> None:
+def test_every_registry_gets_its_own_five_results(
+    doctor_cli: Callable[..., CliResult], tmp_path: Path, three: dict[str, Any]
+) -> None:
     result = _run(doctor_cli, _write(tmp_path, three), "--tag", "registry", "--format", "json")
     assert result.exit_code == 0, result.stdout + result.stderr
     report = json.loads(result.stdout)
@@ -70,7 +72,9 @@ def test_every_registry_gets_its_own_five_results(doctor_cli, tmp_path, three) -
     assert all(by_target[(t, "credentials")]["metrics"]["http_requests"] >= 1 for t in urls)
 
 
-def test_text_groups_by_registry_and_target_selects(doctor_cli, tmp_path, three) -> None:
+def test_text_groups_by_registry_and_target_selects(
+    doctor_cli: Callable[..., CliResult], tmp_path: Path, three: dict[str, Any]
+) -> None:
     path = _write(tmp_path, three)
     text = _run(doctor_cli, path, "--tag", "registry")
     assert text.exit_code == 0, text.stdout + text.stderr
@@ -89,7 +93,9 @@ def test_text_groups_by_registry_and_target_selects(doctor_cli, tmp_path, three)
     assert wrong.exit_code == 2 and "unknown target 'token' (did you mean: tokens?)" in wrong.stderr
 
 
-def test_credentials_never_go_to_another_entry(doctor_cli, tmp_path, three) -> None:
+def test_credentials_never_go_to_another_entry(
+    doctor_cli: Callable[..., CliResult], tmp_path: Path, three: dict[str, Any]
+) -> None:
     """The token entry without credentials stays anonymous although the top level and another
     entry have some: its credentials check does not pass, and the other entries still do."""
     tokens = dict(three["Registries"][1])
@@ -106,7 +112,12 @@ def test_credentials_never_go_to_another_entry(doctor_cli, tmp_path, three) -> N
     assert "top-level-secret-pw" not in result.stdout + result.stderr
 
 
-def test_single_registry_output_is_unchanged(doctor_cli, tmp_path, open_registry, test_image) -> None:
+def test_single_registry_output_is_unchanged(
+    doctor_cli: Callable[..., CliResult],
+    tmp_path: Path,
+    open_registry: RunningRegistry,
+    test_image: PushedImage,
+) -> None:
     path = _write(tmp_path, open_registry.oci_config(TestRepository=test_image.repository))
     result = _run(doctor_cli, path, "--tag", "registry", "--format", "json")
     assert all(r["target"] is None for r in json.loads(result.stdout)["results"])
@@ -134,7 +145,9 @@ def test_single_registry_output_is_unchanged(doctor_cli, tmp_path, open_registry
         ([{"Name": "default", "RegistryUrl": "localhost:1"}], "'default' is taken by OCI.RegistryUrl"),
     ],
 )
-def test_bad_entries_exit_2_naming_the_key(doctor_cli, tmp_path, entries, expected) -> None:
+def test_bad_entries_exit_2_naming_the_key(
+    doctor_cli: Callable[..., CliResult], tmp_path: Path, entries: list[dict[str, str]], expected: str
+) -> None:
     path = _write(tmp_path, {"RegistryUrl": "localhost:5999", "Registries": entries})
     result = _run(doctor_cli, path, "--tag", "registry")
     assert result.exit_code == 2, result
@@ -144,7 +157,13 @@ def test_bad_entries_exit_2_naming_the_key(doctor_cli, tmp_path, entries, expect
         assert "did you mean 'RegistryUrl'" in result.stderr  # the close match of the typo
 
 
-def test_environment_form(doctor_cli, tmp_path, open_registry, nodelete_registry, test_image) -> None:
+def test_environment_form(
+    doctor_cli: Callable[..., CliResult],
+    tmp_path: Path,
+    open_registry: RunningRegistry,
+    nodelete_registry: RunningRegistry,
+    test_image: PushedImage,
+) -> None:
     environ = {
         "HOME": str(tmp_path),
         "OCI__RegistryUrl": open_registry.url,

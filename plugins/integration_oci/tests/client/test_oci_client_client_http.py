@@ -10,7 +10,7 @@ import asyncio
 import hashlib
 import json
 import ssl
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Iterator
 from typing import Any
 from urllib.parse import parse_qs
 
@@ -69,7 +69,7 @@ def bearer_gate(expected: str, challenge: str) -> Callable[[httpx.Request], http
 
 
 @pytest.fixture
-def router() -> respx.MockRouter:
+def router() -> Iterator[respx.MockRouter]:
     with respx.mock(assert_all_called=False) as mock:
         yield mock
 
@@ -717,7 +717,7 @@ async def test_manifest_digest_mismatch(
 ) -> None:
     wrong = "sha256:" + "1" * 64
     router.get(f"{REG}/v2/app/manifests/latest").mock(
-        side_effect=lambda request: manifest_response(**{"Docker-Content-Digest": wrong})
+        side_effect=lambda request: manifest_response(request, **{"Docker-Content-Digest": wrong})
     )
     client = make_client()
     with pytest.raises(ProtocolError, match="digest mismatch"):

@@ -12,8 +12,10 @@ import base64
 import json
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
+import trustme
 from doctor_oci.client import CredentialRedirectRefused, InsecureTransportRefused, RegistryClient
 from doctor_oci.client.credentials import Credentials
 from doctor_oci.settings import OciSettings
@@ -46,7 +48,9 @@ def recorder() -> Iterator[HostileServer]:
         yield server
 
 
-def registry_with_token_service(token_answer: Callable[[Recorded], Reply], *, ca=None) -> HostileServer:
+def registry_with_token_service(
+    token_answer: Callable[[Recorded], Reply], *, ca: trustme.CA | None = None
+) -> HostileServer:
     """A registry whose realm is its own ``/token``, answered by ``token_answer``."""
 
     def handle(request: Recorded) -> Reply:
@@ -60,7 +64,9 @@ def registry_with_token_service(token_answer: Callable[[Recorded], Reply], *, ca
     return server
 
 
-def client_for(server: HostileServer, credentials: Credentials, tmp_path: Path, **keys) -> RegistryClient:
+def client_for(
+    server: HostileServer, credentials: Credentials, tmp_path: Path, **keys: Any
+) -> RegistryClient:
     if server.ca is not None:
         keys.setdefault("CaBundle", server.write_ca(tmp_path / "ca.pem"))
     return RegistryClient(

@@ -14,6 +14,7 @@ from typing import Any
 
 import httpx
 from doctor_oci.client import RegistryClient, RetryPolicy
+from doctor_oci.client.errors import PermissionDenied
 from doctor_oci.settings import OciSettings
 
 from devtools.images import PushedImage
@@ -118,7 +119,7 @@ async def test_union_token_grants_only_what_the_user_may(
         push = responses[2]
         assert push.status_code == 401
         error = client.error_for(push)
-        assert type(error).__name__ == "PermissionDenied" and error.credentials_valid is True
+        assert type(error) is PermissionDenied and error.credentials_valid is True
 
 
 async def test_basic_registry_sends_credentials_before_the_401_once_basic_is_known(

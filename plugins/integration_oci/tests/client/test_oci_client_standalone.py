@@ -142,7 +142,9 @@ def test_with_doctor_the_hooks_are_doctors() -> None:
     hooks = installed_hooks()
     assert hooks.redact is doctor_core.redact and hooks.register_secret is doctor_core.register_secret
     assert hooks.time_left is doctor_core.time_left
-    credentials = OciSettings(RegistryUrl="https://r.example.com", Username="bob", Password="hosted-PASS-1")
+    credentials = OciSettings.model_validate(
+        {"RegistryUrl": "https://r.example.com", "Username": "bob", "Password": "hosted-PASS-1"}
+    )
     client = RegistryClient(credentials)
     try:
         basic = base64.b64encode(b"bob:hosted-PASS-1").decode()

@@ -11,8 +11,12 @@ from doctor_oci.client import RegistryClient
 from doctor_oci.client.tls import verifying_context
 from doctor_oci.settings import OciSettings
 
+from devtools.registry import RunningRegistry
 
-async def test_clients_with_the_same_trust_share_one_context(tls_registry, tmp_path: Path) -> None:
+
+async def test_clients_with_the_same_trust_share_one_context(
+    tls_registry: RunningRegistry, tmp_path: Path
+) -> None:
     settings = OciSettings.model_validate(tls_registry.oci_config())
     first, second = RegistryClient(settings), RegistryClient(settings)
     try:

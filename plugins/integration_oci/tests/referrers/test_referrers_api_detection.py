@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator
+from typing import Any
 
 import httpx
 import pytest
@@ -53,7 +54,7 @@ def _subject_routes(router: respx.MockRouter) -> None:
     router.get("/v2/app/manifests/v1").respond(200, headers=headers, content=SUBJECT_BYTES)
 
 
-def _index_response(entries: list[object], status: int = 200, **headers: str) -> httpx.Response:
+def _index_response(entries: list[Any], status: int = 200, **headers: str) -> httpx.Response:
     return httpx.Response(
         status, headers={"Content-Type": OCI_INDEX, **headers}, content=index_bytes(entries)
     )
@@ -223,7 +224,7 @@ async def test_a_filter_the_registry_says_it_applied_is_trusted(
     _subject_routes(router)
     entries = [descriptor(A, SBOM), descriptor(B, SIG)]
     if how == "header":
-        response = _index_response(entries, **{"OCI-Filters-Applied": "artifactType"})
+        response = _index_response(entries, status=200, **{"OCI-Filters-Applied": "artifactType"})
     else:
         body = index_bytes(
             entries, annotations={"org.opencontainers.referrers.filtersApplied": "artifactType"}

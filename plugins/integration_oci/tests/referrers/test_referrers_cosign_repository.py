@@ -15,7 +15,7 @@ import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import pytest
 from doctor_oci.client import AuthenticationError, RegistryClient
@@ -139,7 +139,9 @@ def record_opened_clients(monkeypatch: pytest.MonkeyPatch) -> list[RegistryClien
 
 # -- the library, one registry ----------------------------------------------------------------------
 @pytest.mark.parametrize("method", ["auto", "fallback"])
-async def test_cosign_tags_are_read_from_the_cosign_repository_instead(signed: Signed, method: str) -> None:
+async def test_cosign_tags_are_read_from_the_cosign_repository_instead(
+    signed: Signed, method: Literal["auto", "fallback"]
+) -> None:
     before = await discover_referrers(signed.ref, method=method, settings=signed.settings)
     assert found(before) == signed.without
     assert before.cosign_repository is None
@@ -315,10 +317,12 @@ async def test_on_a_second_registry_configured_credentials_are_never_sent_there(
     opened = record_opened_clients(monkeypatch)
     with FaultProxy(open_registry.url) as first_proxy, FaultProxy(second.url) as second_proxy:
         first_host, second_host = (f"127.0.0.1:{p.port}" for p in (first_proxy, second_proxy))
-        settings = OciSettings(
-            RegistryUrl=first_proxy.url,
-            Token="token-for-the-first-registry",
-            DockerConfig=isolated_credentials(),
+        settings = OciSettings.model_validate(
+            {
+                "RegistryUrl": first_proxy.url,
+                "Token": "token-for-the-first-registry",
+                "DockerConfig": isolated_credentials(),
+            }
         )
         result = await discover_referrers(
             f"{first_host}/{unique_repo}:v1",
@@ -357,11 +361,13 @@ async def test_on_a_second_registry_its_own_docker_config_credentials_are_used(
     admin, admin_password = token_registry.credentials("admin")
     ref = f"{open_registry.host}/{unique_repo}:v1"
     cosign = f"{token_registry.host}/{unique_repo}"
-    configured = OciSettings(
-        RegistryUrl=open_registry.url,
-        Username=admin,
-        Password=admin_password,
-        DockerConfig=isolated_credentials(),
+    configured = OciSettings.model_validate(
+        {
+            "RegistryUrl": open_registry.url,
+            "Username": admin,
+            "Password": admin_password,
+            "DockerConfig": isolated_credentials(),
+        }
     )
     expected = f"reading cosign-style tags from {re.escape(cosign)}: .*none were sent"
     with pytest.raises(AuthenticationError, match=expected):
@@ -508,10 +514,12 @@ async def test_an_image_on_another_registry_gets_no_configured_credentials_eithe
     second = registry_factory("open")
     push_image(second, "team/app", "v1")
     with FaultProxy(second.url) as proxy:
-        settings = OciSettings(
-            RegistryUrl=open_registry.url,
-            Token="token-for-the-first-registry",
-            DockerConfig=isolated_credentials(),
+        settings = OciSettings.model_validate(
+            {
+                "RegistryUrl": open_registry.url,
+                "Token": "token-for-the-first-registry",
+                "DockerConfig": isolated_credentials(),
+            }
         )
         result = await discover_referrers(f"127.0.0.1:{proxy.port}/team/app:v1", settings=settings)
         records = list(proxy.records)

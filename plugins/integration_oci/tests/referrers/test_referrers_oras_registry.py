@@ -164,7 +164,9 @@ async def test_a_pull_only_token_user_lists_referrers(
     image = push_image(referrers_token_registry, repo, "v1")
     sbom = push_referrer(referrers_token_registry, repo, image, SBOM, artifact_type_in_config=True)
     user, password = referrers_token_registry.credentials("reader")
-    settings = OciSettings(RegistryUrl=referrers_token_registry.url, Username=user, Password=password)
+    settings = OciSettings.model_validate(
+        {"RegistryUrl": referrers_token_registry.url, "Username": user, "Password": password}
+    )
     async with RegistryClient(settings) as client:
         result = await discover_referrers(
             f"{referrers_token_registry.host}/{repo}@{image.digest}", client=client
