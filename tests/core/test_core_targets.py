@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import xml.etree.ElementTree as ET
 from collections.abc import Callable
+from pathlib import Path
 
 import pytest
 from pydantic import BaseModel, ConfigDict, SecretStr
@@ -284,13 +285,15 @@ class ByImportString(HostPlugin):
         return [Check(definition, run=self.spec, targets=host_targets)]
 
 
-def _module(tmp_path, monkeypatch, name: str, body: str) -> str:
+def _module(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, name: str, body: str) -> str:
     (tmp_path / f"{name}.py").write_text(body)
     monkeypatch.syspath_prepend(str(tmp_path))
     return f"{name}:run"
 
 
-def test_a_check_run_per_target_is_imported_once_per_run(doctor_factory, tmp_path, monkeypatch) -> None:
+def test_a_check_run_per_target_is_imported_once_per_run(
+    doctor_factory: Callable[..., Doctor], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """One import thread for the check, not one per target (each thread start is an event-loop stall)."""
     import threading
 
@@ -318,7 +321,9 @@ def test_a_check_run_per_target_is_imported_once_per_run(doctor_factory, tmp_pat
     assert started.count("doctor-check-check.hosts.lazy") == 2
 
 
-def test_a_hanging_import_is_reported_alike_by_every_target(doctor_factory, tmp_path, monkeypatch) -> None:
+def test_a_hanging_import_is_reported_alike_by_every_target(
+    doctor_factory: Callable[..., Doctor], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     spec = _module(
         tmp_path, monkeypatch, "dtp_hanging_probe", "import time\ntime.sleep(5)\nasync def run(ctx): ...\n"
     )
