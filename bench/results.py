@@ -99,8 +99,9 @@ class S1Run:
     #: Token fetches of the whole run as doctor reports them (the sum of the checks' ``token_fetches``).
     reported_token_fetches: Spread | None
     #: HTTP requests the registry proxy saw per run (all checks together, counted on the wire; token
-    #: requests go to the token server and are in ``token_server_requests``).
-    wire_requests: Spread
+    #: requests go to the token server and are in ``token_server_requests``). ``None`` over TLS,
+    #: where the proxy sees only encrypted bytes.
+    wire_requests: Spread | None
     exit_codes: tuple[int, ...]
     #: Which S1 image (``bench.scenarios.S1_IMAGES``): "unsigned" or "signed".
     image: str = "unsigned"
@@ -540,7 +541,8 @@ def _explain_s1(s1: S1Result, trips: float) -> str:
         )
     total = slow.total_requests
     if total is None:
-        total = slow.wire_requests.median + slow.token_server_requests.median
+        wire = slow.wire_requests.median if slow.wire_requests is not None else 0.0
+        total = wire + slow.token_server_requests.median
     if total:
         parts.append(
             f"All checks together made {total:.0f} requests (registry and token server); one after another "
@@ -730,7 +732,7 @@ def _render_s1(results: Results) -> list[str]:
             f"{run.floor.wall.fmt(1000, ' ms') if run.floor else 'n/a'} | "
             f"{_num(run.floor_ratio, 2)} | {_num(run.over_floor, 2)} | {run.run_ms.fmt(unit=' ms')} | "
             f"{_num(run.total_requests)} | "
-            f"{run.wire_requests.fmt()} | "
+            f"{run.wire_requests.fmt() if run.wire_requests else 'n/a (TLS)'} | "
             f"{run.token_server_requests.fmt()} | "
             f"{run.reported_token_fetches.fmt() if run.reported_token_fetches else 'n/a'} | "
             f"{f'{ref.requests:.0f} / {ref.depth:.0f}' if ref else 'n/a'} | "

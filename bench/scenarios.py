@@ -200,7 +200,8 @@ class _S1Sample:
     measurement: Measurement
     report: Report
     token_server_requests: int
-    wire_requests: int
+    #: None over TLS: the proxy forwards encrypted bytes and cannot read request heads.
+    wire_requests: int | None
 
 
 def _parse_report(measurement: Measurement) -> Report:
@@ -228,7 +229,9 @@ def _s1_once(bench: BenchRegistry, argv: Sequence[str], env: dict[str, str], rss
         measurement=measurement,
         report=report,
         token_server_requests=bench.token_requests(),
-        wire_requests=bench.registry_proxy.stats.http_requests - wire_before,
+        wire_requests=None
+        if bench.registry.ca_bundle is not None
+        else bench.registry_proxy.stats.http_requests - wire_before,
     )
 
 
@@ -299,7 +302,7 @@ def _s1_run(
         checks=tuple(rows),
         token_server_requests=_spread([s.token_server_requests for s in samples]),
         reported_token_fetches=_optional_spread(reported_tokens),
-        wire_requests=_spread([s.wire_requests for s in samples]),
+        wire_requests=_optional_spread([s.wire_requests for s in samples]),
         exit_codes=tuple(s.measurement.returncode for s in samples),
     )
 
