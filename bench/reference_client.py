@@ -329,7 +329,10 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     if not args.fleet and not (args.registry and args.repository and args.tag):
         parser.error("either --fleet or all of --registry, --repository and --tag")
-    preload(args.preload)
+    try:
+        preload(args.preload)
+    except ImportError as exc:
+        parser.error(f"--preload: {exc}")
     try:
         run = _fleet(read_fleet(args.fleet), args.referrers) if args.fleet else _main(args)
         summary = asyncio.run(run)
