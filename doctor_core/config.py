@@ -19,7 +19,6 @@ of the value -- never the value itself.
 
 from __future__ import annotations
 
-import difflib
 import json
 import os
 from collections.abc import Mapping
@@ -40,6 +39,8 @@ Path_ = tuple[str, ...]
 
 
 def _suggest(word: str, options: list[str]) -> str:
+    import difflib  # only for a warning or an error: a clean configuration never imports it
+
     lowered = {option.lower(): option for option in options}
     close = difflib.get_close_matches(word.lower(), list(lowered), n=3, cutoff=0.6)
     return f" (did you mean {', '.join(repr(lowered[c]) for c in close)}?)" if close else ""

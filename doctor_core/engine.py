@@ -260,7 +260,7 @@ def _timing_task_factory(
     return factory
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False, repr=False)  # internal: never compared or printed
 class _Raised:
     """A ``BaseException`` raised by a check, carried out of its task as a value.
 

@@ -113,7 +113,7 @@ class OwnedCommand:
     command: Command
 
 
-@dataclass
+@dataclass(eq=False, repr=False)  # internal: never compared or printed
 class _Registered:
     name: str
     obj: object
@@ -536,7 +536,7 @@ def _call_order(impls: list[HookImpl]) -> list[HookImpl]:
     return sorted(impls, key=lambda impl: 0 if impl.tryfirst else 2 if impl.trylast else 1)
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False, repr=False)  # internal: never compared or printed
 class _Invalid:
     type_name: str
 

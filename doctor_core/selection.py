@@ -7,7 +7,6 @@ because silently running nothing (or something else) hides typos in scripts and 
 
 from __future__ import annotations
 
-import difflib
 from collections.abc import Iterable, Mapping
 
 from doctor_core.errors import UsageError
@@ -20,6 +19,8 @@ NO_CHECKS_HINT = (
 
 
 def _close(word: str, options: Iterable[str]) -> str:
+    import difflib  # only for a usage error: a run that selects what exists never imports it
+
     matches = difflib.get_close_matches(word, sorted(set(options)), n=3, cutoff=0.5)
     return f" (did you mean: {', '.join(matches)}?)" if matches else ""
 

@@ -28,7 +28,6 @@ Contract:
 
 from __future__ import annotations
 
-import difflib
 import re
 from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
@@ -145,6 +144,8 @@ def select_targets(planned: Sequence[PlannedCheck], names: Iterable[str]) -> lis
     known = list(dict.fromkeys(check.target for check in planned if check.target is not None))
     unknown = [name for name in wanted if name not in known]
     if unknown:
+        import difflib  # only for a usage error: a run without a mistyped --target never imports it
+
         problems = []
         for name in unknown:
             close = difflib.get_close_matches(name, known, n=3, cutoff=0.5)

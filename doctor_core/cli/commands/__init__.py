@@ -46,9 +46,12 @@ def flag_values(ns: argparse.Namespace, context: Context) -> dict[str, Any]:
 
 def warn_plugin_problems(doctor: Doctor, context: Context, problems: Any = None) -> None:
     """Each plugin problem as a ``doctor: warning:`` line on stderr."""
+    problems = doctor.plugin_problems if problems is None else problems
+    if not problems:
+        return  # the usual case: a run without problems does not import the text reporter
     from doctor_core.reporters.text import problem_line
 
-    for problem in doctor.plugin_problems if problems is None else problems:
+    for problem in problems:
         context.err.write(f"doctor: warning: {problem_line(problem)}\n")
 
 

@@ -19,7 +19,6 @@ def run(doctor: Doctor, ns: argparse.Namespace, context: Context) -> int:
     from doctor_core.errors import UsageError
     from doctor_core.printable import isatty
     from doctor_core.progress import LiveProgress, wanted
-    from doctor_core.reporters.text import overall_line, policy_line
 
     out, err = context.out, context.err
     prepare(doctor, ns, context)
@@ -57,6 +56,10 @@ def run(doctor: Doctor, ns: argparse.Namespace, context: Context) -> int:
             write_report_file(ns.output, text)
         except OSError as exc:
             raise UsageError(f"cannot write the report to {ns.output!r}: {exc.strerror or exc}") from None
+        # Only a report written to a file needs the text reporter's summary lines: a run printing
+        # its report (``--format json`` to stdout) does not import the text reporter.
+        from doctor_core.reporters.text import overall_line, policy_line
+
         summary = report.under(ns.fail_on).summary
         out.write(f"{overall_line(summary)} (report written to {ns.output})\n")
         policy = policy_line(summary)

@@ -113,7 +113,7 @@ def refused_for_permission(client: RegistryClient, response: httpx.Response, pin
     return insufficient_scope(response) and authenticated
 
 
-@dataclass
+@dataclass(eq=False, repr=False)  # internal: never compared or printed
 class Verdict:
     """A check's conclusion before it becomes a :class:`CheckOutcome`."""
 
@@ -235,7 +235,7 @@ TEST_IMAGE_RECOMMENDATION = (
 )
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False, repr=False)  # internal: never compared or printed
 class TestImage:
     """What a HEAD of ``TestRepository:TestTag`` told us."""
 

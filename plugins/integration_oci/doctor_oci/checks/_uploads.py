@@ -33,7 +33,7 @@ CANCEL_TIMEOUT_S = 5.0
 T = TypeVar("T")
 
 
-@dataclass
+@dataclass(eq=False, repr=False)  # internal: never compared or printed
 class UploadSession:
     """One probe upload. ``location`` is the newest Location (absolute, query kept exactly).
 

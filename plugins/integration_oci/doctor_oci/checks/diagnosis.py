@@ -69,7 +69,7 @@ _IDENTITY = frozenset(
 _CREDENTIALS_INVALID = frozenset({"credentials-rejected", "credentials-incomplete", "no-credentials"})
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False, repr=False)  # internal: never compared or printed
 class AccessFailure:
     """One root cause that kept a check from establishing its fact.
 

@@ -88,7 +88,7 @@ class Manifest:
     data: dict[str, Any] = field(repr=False)
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False, repr=False)  # internal: never compared or printed
 class _AuthInfo:
     attempt: AuthAttempt | None
     token_error: RegistryError | None

@@ -267,7 +267,7 @@ def _retryable_exception(error: RegistryError, *, idempotent: bool, before_send:
 _REDIRECT_STATUSES = frozenset({301, 302, 303, 307, 308})
 
 
-@dataclass
+@dataclass(eq=False, repr=False)  # internal: never compared or printed
 class _Outcome:
     response: httpx.Response | None = None
     error: RegistryError | None = None

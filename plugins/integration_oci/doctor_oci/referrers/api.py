@@ -64,7 +64,7 @@ def _log() -> Any:
     return get_logger(component="referrers")
 
 
-@dataclass
+@dataclass(eq=False, repr=False)  # internal: never compared or printed
 class _RepositoryState:
     """Per-repository knowledge: the verdict once known, and probes (by digest/filter) in flight or done."""
 

@@ -105,7 +105,7 @@ def referrer_from_descriptor(entry: object, source: Source) -> Referrer | None:
     )
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False, repr=False)  # internal: never compared or printed
 class ParsedEntries:
     """The referrers read from one index: the valid ones and how many entries were skipped."""
 

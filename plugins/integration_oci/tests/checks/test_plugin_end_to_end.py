@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import json
+import os
 import subprocess
 import sys
+from pathlib import Path
 
 from doctor_oci import plugin
 
@@ -78,6 +81,62 @@ def test_plugin_import_is_cheap() -> None:
     )
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
     assert done.returncode == 0, done.stdout + done.stderr
+
+
+#: A ``doctor --tag registry --format json`` run in a fresh interpreter; prints what it imported.
+_RUN_AND_LIST_IMPORTS = """
+import contextlib, io, json, sys
+from doctor_core.cli import run_cli
+with contextlib.redirect_stdout(io.StringIO()) as out:
+    code = run_cli(["--tag", "registry", "--format", "json"])
+from doctor_example_net.settings import NetSettings
+print(json.dumps({
+    "code": code,
+    "report": json.loads(out.getvalue()),
+    "modules": sorted(sys.modules),
+    "net_model_built": NetSettings.__pydantic_complete__,
+}))
+"""
+
+
+def test_registry_json_run_imports_only_what_it_uses(
+    open_registry: RunningRegistry, test_image: PushedImage, tmp_path: Path
+) -> None:
+    """Issue 16: a run's cold start is mostly imports. A ``--tag registry --format json`` run
+    imports the other plugins' settings models (a broken one is reported by any run) but builds
+    no validator for a section it does not validate, and leaves the modules of other formats,
+    other commands, unselected checks and error-path helpers unimported."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("DOCTOR_", "OCI__"))}
+    env["XDG_CACHE_HOME"] = str(tmp_path / "xdg-cache")
+    config = open_registry.oci_config(TestRepository=test_image.repository)
+    env.update({f"OCI__{key}": str(value) for key, value in config.items()})
+    done = subprocess.run(
+        [sys.executable, "-c", _RUN_AND_LIST_IMPORTS],
+        capture_output=True,
+        text=True,
+        env=env,
+        cwd=tmp_path,
+        timeout=120,
+    )
+    assert done.returncode == 0, done.stderr
+    run = json.loads(done.stdout)
+    assert run["code"] == 0 and len(run["report"]["results"]) == 5, run["report"]
+    modules = set(run["modules"])
+    # The NET section's model is imported (its problems would be reported) but not built.
+    assert "doctor_example_net.settings" in modules
+    assert run["net_model_built"] is False
+    not_needed = {
+        "doctor_core.reporters.text",  # only for a report written to a file, or plugin problems
+        "doctor_core.reporters.markdown",
+        "doctor_core.reporters.junit",
+        "doctor_core.cli.helptext",
+        "doctor_core.cli.commands.listing",
+        "doctor_oci.matrix",
+        "doctor_example_net.checks",
+        "doctor_example_net.probes",
+        "difflib",  # close-match suggestions: usage errors and configuration warnings only
+    }
+    assert not modules & not_needed, sorted(modules & not_needed)
 
 
 async def test_full_registry_tag_run_through_the_engine(
