@@ -35,7 +35,7 @@ from doctor_core.redaction import register_secret
 MAX_SECRET_FILE_BYTES = 64 * 1024
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, repr=False)  # its own __repr__ (below): don't generate one to discard
 class ResolvedSecret:
     """A secret resolved from a reference. ``str()`` and ``repr()`` never show the value."""
 
