@@ -50,12 +50,50 @@ __all__ = [
 
 def main() -> None:
     """Console script ``doctor``."""
+    _pause_collector()
     _exit(run_cli(sys.argv[1:]))
 
 
 def stella_main() -> None:
     """Console script ``stella``: ``stella doctor ...`` behaves exactly like ``doctor ...``."""
+    _pause_collector()
     _exit(run_cli(sys.argv[1:], prog="stella"))
+
+
+_collector_paused = False
+
+
+def _pause_collector() -> None:
+    """No cyclic garbage collection while the console script starts up (issue 16).
+
+    Start-up (imports, plugins, the parser, the configuration) leaves ~33,000 tracked objects
+    and almost no garbage (under 600 unreachable objects when the checks start): the collector's
+    ~70 passes over them were 12-19 ms of a cold ``doctor --tag registry`` run (``gc.callbacks``).
+    :func:`startup_done` freezes what start-up allocated and turns the collector back on before
+    checks or a plugin command run; a command that never gets there (``list``, ``--help``, a
+    usage error) is short and exits through :func:`_exit`. Only the console scripts do this:
+    :func:`run_cli` in-process (tests, embedders) leaves the collector alone.
+    """
+    import gc
+
+    global _collector_paused
+    if gc.isenabled():
+        gc.disable()
+        _collector_paused = True
+
+
+def startup_done() -> None:
+    """Checks or a plugin command are about to run: resume collecting, start-up objects frozen.
+
+    A no-op unless a console script paused the collector (:func:`_pause_collector`).
+    """
+    import gc
+
+    global _collector_paused
+    if _collector_paused:
+        _collector_paused = False
+        gc.freeze()
+        gc.enable()
 
 
 def _exit(code: int) -> NoReturn:

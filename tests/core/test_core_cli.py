@@ -10,6 +10,7 @@ import subprocess
 import sys
 import xml.etree.ElementTree as ET
 from collections.abc import Callable, Iterable
+from typing import Any
 from pathlib import Path
 from types import ModuleType
 
@@ -316,6 +317,76 @@ def test_list_and_help_do_not_import_pydantic(tmp_path: Path, args: list[str]) -
     assert not modules & heavy, sorted(modules & heavy)
     assert not {"doctor_oci.settings", "doctor_example_net.settings", "doctor_core.models"} & modules
     assert not [m for m in modules if ".checks" in m or m.endswith("_checks")], modules
+
+
+#: Runs the ``doctor`` console script (``main``) and prints how many collections ran between
+#: ``main`` and the end of start-up (:func:`doctor_core.cli.startup_done`, called just before the
+#: checks run), and whether the collector is on for the checks.
+_COLLECTOR_PROBE = """
+import atexit, gc, json, sys
+from doctor_core import api, cli
+passes = []
+gc.callbacks.append(lambda phase, info: phase == "start" and passes.append(1))
+seen = {}
+done = cli.startup_done
+def probe():
+    seen["collections_during_startup"] = len(passes) - before
+    done()
+cli.startup_done = probe
+arun = api.Doctor.arun
+async def checks(self, *args, **kwargs):
+    seen["enabled_for_checks"] = gc.isenabled()
+    return await arun(self, *args, **kwargs)
+api.Doctor.arun = checks
+atexit.register(lambda: print(json.dumps(seen)))
+sys.argv = ["doctor", *sys.argv[1:]]
+before = len(passes)
+cli.main()
+"""
+
+
+def test_console_script_does_not_collect_garbage_while_starting_up(tmp_path: Path) -> None:
+    """Issue 16: start-up leaves almost no garbage, so the console script does not collect while
+    it imports, loads plugins and reads the configuration; the checks run with the collector on."""
+    done = subprocess.run(
+        [sys.executable, "-c", _COLLECTOR_PROBE, "--tag", "registry", "--format", "json"],
+        capture_output=True,
+        text=True,
+        env=subprocess_env(tmp_path),
+        cwd=tmp_path,
+        timeout=120,
+    )
+    assert done.returncode in (0, 1), done.stderr
+    assert json.loads(done.stdout.splitlines()[-1]) == {
+        "collections_during_startup": 0,
+        "enabled_for_checks": True,
+    }
+
+
+def test_run_cli_in_process_leaves_the_collector_alone(monkeypatch: pytest.MonkeyPatch) -> None:
+    import gc
+
+    from doctor_core import api
+
+    seen: list[bool] = []
+    arun = api.Doctor.arun
+
+    async def probe(self: api.Doctor, *args: Any, **kwargs: Any) -> Report:
+        seen.append(gc.isenabled())
+        return await arun(self, *args, **kwargs)
+
+    monkeypatch.setattr(api.Doctor, "arun", probe)
+    out = io.StringIO()
+    run_cli(
+        ["--format", "json"],
+        environ={},
+        stdout=out,
+        stderr=io.StringIO(),
+        plugins=[_plugin_with(Status.PASS)],
+        load_entrypoints=False,
+    )
+    assert seen == [True] and gc.isenabled()
+    assert json.loads(out.getvalue())["summary"]["passed"] == 1
 
 
 def test_bad_config_model_string_is_a_plugin_problem_on_the_command_line(

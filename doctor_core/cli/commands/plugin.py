@@ -18,6 +18,7 @@ def run(doctor: Doctor, ns: argparse.Namespace, context: Context) -> int:
     import inspect
 
     from doctor_core.api import DoctorCommandApp
+    from doctor_core.cli import startup_done
     from doctor_core.cli.cancel import run_cancellable
     from doctor_core.cli.commands import prepare
     from doctor_core.errors import PluginError
@@ -27,6 +28,7 @@ def run(doctor: Doctor, ns: argparse.Namespace, context: Context) -> int:
     owned = doctor.commands[name]
     prepare(doctor, ns, context)
     app = DoctorCommandApp(doctor, get_logger(command=name), stdout=context.out, stderr=context.err)
+    startup_done()
     value = owned.command.run(ns, app)
     if inspect.isawaitable(value):
         try:

@@ -13,6 +13,7 @@ if TYPE_CHECKING:
 
 
 def run(doctor: Doctor, ns: argparse.Namespace, context: Context) -> int:
+    from doctor_core.cli import startup_done
     from doctor_core.cli.cancel import run_cancellable
     from doctor_core.cli.commands import prepare, warn_plugin_problems
     from doctor_core.cli.output import choose_format, wants_color, write_report_file
@@ -33,6 +34,7 @@ def run(doctor: Doctor, ns: argparse.Namespace, context: Context) -> int:
         doctor.plan(ns.tag, ns.check, ns.target)  # an unknown --target too
     if wanted(stderr=err, stdout=out, machine_readable=reporter.machine_readable, output_file=to_file):
         doctor.add_plugin(LiveProgress(err), name="doctor_core.progress")
+    startup_done()
     report = run_cancellable(
         doctor.arun(
             tags=ns.tag,
