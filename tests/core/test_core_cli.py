@@ -10,9 +10,9 @@ import subprocess
 import sys
 import xml.etree.ElementTree as ET
 from collections.abc import Callable, Iterable
-from typing import Any
 from pathlib import Path
 from types import ModuleType
+from typing import Any
 
 import pytest
 
