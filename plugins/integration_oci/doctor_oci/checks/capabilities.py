@@ -22,7 +22,10 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Awaitable
+from dataclasses import dataclass
 from typing import Any, Literal
+
+import httpx
 
 from doctor_core import CheckContext, CheckOutcome, Status
 from doctor_oci.checks._common import (
@@ -36,6 +39,7 @@ from doctor_oci.checks._common import (
     random_digest,
     resolve_test_image,
     run_probe,
+    status_text,
 )
 from doctor_oci.checks._uploads import mount_probe, request_in_session, upload_session
 from doctor_oci.checks.diagnosis import failure_from_error, failure_from_refusal
@@ -86,6 +90,22 @@ def _refused(status: int) -> bool:
     return status in (401, 403, 429)
 
 
+@dataclass(frozen=True)
+class _Refusal:
+    """A write probe the registry refused (401/403/429): the capability is "unknown", and the
+    message says why -- a pull-only account must not read as four unexplained unknowns."""
+
+    status: int
+    code: str | None
+
+    @classmethod
+    def of(cls, response: httpx.Response) -> _Refusal:
+        return cls(response.status_code, error_code(response))
+
+
+Outcome = Capability | _Refusal | BaseException
+
+
 async def _referrers(client: RegistryClient, repository: str, image: TestImage) -> Capability:
     if _refused(image.status):
         # Reading the test image was refused: not probed, as the referrers check does not either
@@ -99,10 +119,10 @@ async def _referrers(client: RegistryClient, repository: str, image: TestImage) 
     return probe.supported
 
 
-async def _chunked(client: RegistryClient, repository: str, scopes: tuple[str, ...]) -> Capability:
+async def _chunked(client: RegistryClient, repository: str, scopes: tuple[str, ...]) -> Capability | _Refusal:
     async with upload_session(client, repository, scopes=scopes, content=b"") as session:
         if session.response.status_code != 202 or session.location is None:
-            return UNKNOWN if _refused(session.response.status_code) else False
+            return _Refusal.of(session.response) if _refused(session.response.status_code) else False
         end = len(CHUNK) - 1
         patch = await request_in_session(
             client,
@@ -113,23 +133,23 @@ async def _chunked(client: RegistryClient, repository: str, scopes: tuple[str, .
             content=CHUNK,
         )
         if _refused(patch.status_code):
-            return UNKNOWN
+            return _Refusal.of(patch)
         return patch.status_code == 202 and patch.headers.get("range") == f"0-{end}"
 
 
 async def _mount(
     client: RegistryClient, repository: str, blob: str | None, scopes: tuple[str, ...]
-) -> Capability:
+) -> Capability | _Refusal:
     if blob is None:
         return UNKNOWN
     session = await mount_probe(client, repository, blob, scopes=scopes)
     status = session.response.status_code
     if status == 201:
         return True
-    return UNKNOWN if _refused(status) else False
+    return _Refusal.of(session.response) if _refused(status) else False
 
 
-async def _delete(client: RegistryClient, repository: str, kind: str) -> Capability:
+async def _delete(client: RegistryClient, repository: str, kind: str) -> Capability | _Refusal:
     response = await client.request(
         "DELETE", f"/v2/{repository}/{kind}/{random_digest()}", scopes=(client.scope(repository, "delete"),)
     )
@@ -138,12 +158,13 @@ async def _delete(client: RegistryClient, repository: str, kind: str) -> Capabil
         return True
     if response.status_code == 405 or (response.status_code == 400 and code == "UNSUPPORTED"):
         return False
-    return UNKNOWN
+    return _Refusal(response.status_code, code) if _refused(response.status_code) else UNKNOWN
 
 
-def _settled(outcome: Capability | BaseException) -> Capability:
-    """A probe's value; a client error makes that one capability "unknown", anything else propagates."""
-    if isinstance(outcome, RegistryError):
+def _settled(outcome: Outcome) -> Capability:
+    """A probe's value; a refusal or a client error makes that one capability "unknown", anything
+    else propagates."""
+    if isinstance(outcome, RegistryError | _Refusal):
         return UNKNOWN
     if isinstance(outcome, BaseException):
         raise outcome
@@ -155,7 +176,7 @@ def _first(failures: BaseExceptionGroup[BaseException]) -> BaseException:
     return _first(first) if isinstance(first, BaseExceptionGroup) else first
 
 
-async def _settle(probe: Awaitable[Capability]) -> Capability | BaseException:
+async def _settle(probe: Awaitable[Capability | _Refusal]) -> Outcome:
     """A probe's value, or the registry error it raised (so one failing probe stops no other)."""
     try:
         return await probe
@@ -165,7 +186,7 @@ async def _settle(probe: Awaitable[Capability]) -> Capability | BaseException:
 
 async def _image_probes(
     client: RegistryClient, repository: str, tag: str, scopes: tuple[str, ...]
-) -> tuple[TestImage, Capability | BaseException, Capability | BaseException]:
+) -> tuple[TestImage, Outcome, Outcome]:
     """The probes that need the test image (referrers, mount), started as soon as it is resolved."""
     image = await resolve_test_image(client, repository, tag)
     blob = await blob_of_image(client, repository, image.digest) if image.exists and image.digest else None
@@ -269,7 +290,23 @@ async def _probe(
     # "not confirmed" alone would hide a 503 or a rate limit behind a capability verdict.
     errors = [ping.error] if ping.status != 200 and ping.error is not None else []
     errors += [outcome for outcome in outcomes if isinstance(outcome, RegistryError)]
+    refusals = [outcome for outcome in outcomes if isinstance(outcome, _Refusal)]
     cause = f"; {host} answered: {errors[0]}" if errors else ""
+    if not errors and refusals:
+        first = refusals[0]
+        answer = status_text(first.status, first.code)
+        if first.status == 429:
+            cause = f"; {host} rate-limited the probes ({answer})"
+        elif ping.status == 200:
+            cause = (
+                f"; {host} refused the write probes ({answer}): the credentials are valid but not "
+                f"allowed to push or delete in {repository}"
+            )
+        else:
+            cause = f"; {host} refused the write probes ({answer})"
+        if first.status != 429:
+            remediation += advice("no_permission", profile, host=host, operation="push")
+            recs.append(NO_PERMISSION_RECOMMENDATION)
     return Verdict(
         status,
         f"Partial capability support ({score}/6): {missing}{cause}",

@@ -253,7 +253,14 @@ ROWS: tuple[Row, ...] = (
             _c("pass", _PULL_OK),
             _c("fail", "No push permission for diagnosis/app on {host} (401 UNAUTHORIZED)"),
             _c("warn", _NO_API),
-            _c("warn", "Partial capability support (1/6)"),
+            # Why four capabilities are unknown is said, not left to guess.
+            _c(
+                "warn",
+                "Partial capability support (1/6): unsupported: referrers_api; not confirmed: "
+                "chunked_upload, cross_repo_mount, manifest_delete, blob_delete; {host} refused the "
+                "write probes (401 UNAUTHORIZED): the credentials are valid but not allowed to push or "
+                "delete in diagnosis/app",
+            ),
         ),
         advice=("No permission (403): verify the service account has required permissions", *_FALLBACK),
     ),
