@@ -32,7 +32,7 @@ SETTINGS_MODEL = "doctor_oci.settings:OciSettings"
 #: The ``OCI`` keys as ``doctor --help`` lists them (``OCI__RegistryUrl`` ...), without importing
 #: the settings module. Must name exactly OciSettings' fields (a test in tests/core holds them equal).
 SETTINGS_KEYS: tuple[ConfigKey, ...] = (
-    ConfigKey("RegistryUrl", "registry to check (https assumed; http only when written)"),
+    ConfigKey("RegistryUrl", "registry to check (https assumed; http when written, or for localhost)"),
     ConfigKey("Username", "user for basic auth / token exchange"),
     ConfigKey("Password", "password (prefer PasswordSecretRef)"),
     ConfigKey("PasswordSecretRef", "where to read the password: env:NAME or file:PATH"),

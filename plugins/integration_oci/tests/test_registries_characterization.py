@@ -31,6 +31,7 @@ HOST = "registry.example.com:5000"
 FACT_CASES: dict[str, list[dict[str, Any]]] = {
     "not_configured": [],
     "credentials_incomplete": [],
+    "docker_config_unusable": [{"host": HOST}],
     "auth_required": [{"host": HOST}],
     "invalid_credentials": [{"host": HOST}],
     "no_permission": [

@@ -18,12 +18,13 @@ from doctor_oci.checks._common import NOT_CONFIGURED, Verdict, error_verdict, fi
 from doctor_oci.checks.diagnosis import (
     INCOMPLETE_RECOMMENDATION,
     NOT_CONFIGURED_RECOMMENDATION,
+    credential_problem_advice,
     failure_from_ping,
     fresh_evidence,
 )
 from doctor_oci.client import RegistryClient, RegistryError
 from doctor_oci.registries import UNKNOWN, advice
-from doctor_oci.runtime import registry_client, registry_profile, settings_of
+from doctor_oci.runtime import registry_client, settings_of
 from doctor_oci.settings import OciSettings
 
 
@@ -99,8 +100,7 @@ async def run(ctx: CheckContext) -> CheckOutcome:
                 Status.FAIL,
                 f"Credential configuration problem: {client.credentials.problem}",
                 evidence,
-                advice("credentials_incomplete", registry_profile(client)),
-                (INCOMPLETE_RECOMMENDATION,),
+                *credential_problem_advice(client),
             ),
         )
     with client.metrics.label(ctx.definition.check_id):

@@ -62,11 +62,19 @@ CONSEQUENCE: Mapping[str, str] = {
 
 #: Causes that are about who we are: pull and push are then "not authorized" (a fact, not a doubt).
 _IDENTITY = frozenset(
-    {"credentials-rejected", "credentials-incomplete", "no-credentials", "anonymous-refused"}
+    {
+        "credentials-rejected",
+        "credentials-incomplete",
+        "credentials-unusable",
+        "no-credentials",
+        "anonymous-refused",
+    }
 )
 
 #: Causes after which the push check knows the credentials were not accepted.
-_CREDENTIALS_INVALID = frozenset({"credentials-rejected", "credentials-incomplete", "no-credentials"})
+_CREDENTIALS_INVALID = frozenset(
+    {"credentials-rejected", "credentials-incomplete", "credentials-unusable", "no-credentials"}
+)
 
 
 @dataclass(frozen=True, eq=False, repr=False)  # internal: never compared or printed
@@ -142,6 +150,26 @@ INCOMPLETE_RECOMMENDATION = (
     "Complete the credentials: a password for OCI__Username (OCI__PasswordSecretRef), or OCI__Token"
 )
 
+#: The report line when credentials from the docker config or a credential helper cannot be used.
+DOCKER_CONFIG_RECOMMENDATION = (
+    "Docker config: fix the entry or helper doctor read ('docker login <registry>'), or set "
+    "OCI__Username with OCI__PasswordSecretRef, or OCI__Token"
+)
+
+
+def credential_problem_advice(client: RegistryClient) -> tuple[tuple[str, ...], tuple[str, ...]]:
+    """Remediation and report line for ``client.credentials.problem``, by where it came from.
+
+    A problem of the ``OCI`` keys (a username without a password, or the reverse) is fixed in the
+    configuration; one of the docker config, its credential helper or the containers auth file is
+    fixed there -- telling that user to add a password for OCI__Username would not fit the cause.
+    """
+    profile = registry_profile(client)
+    if client.credentials.source.startswith("config"):
+        return advice("credentials_incomplete", profile), (INCOMPLETE_RECOMMENDATION,)
+    return advice("docker_config_unusable", profile, host=client.host), (DOCKER_CONFIG_RECOMMENDATION,)
+
+
 #: The report line when no registry is configured.
 NOT_CONFIGURED_RECOMMENDATION = "Set OCI__RegistryUrl to the registry to check"
 
@@ -156,6 +184,10 @@ def credentials_recommendation(host: str) -> tuple[str, ...]:
 def _no_credentials(
     client: RegistryClient, status: int | None, *, anonymous_v2: bool, what: str
 ) -> AccessFailure:
+    if client.credentials.problem:
+        # Anonymous because the credentials found could not be used: that is the cause, not
+        # "no credentials configured" (a broken docker config entry, a password without a user).
+        return _credential_problem(client)
     host = client.host
     profile = registry_profile(client)
     if anonymous_v2:
@@ -206,22 +238,43 @@ def _anonymous(client: RegistryClient) -> bool:
     return client.credentials.method == "anonymous"
 
 
+def _credential_problem(client: RegistryClient) -> AccessFailure:
+    """401, and the credentials doctor resolved say why they could not be used
+    (``client.credentials.problem``): incomplete ``OCI`` keys, or an unusable docker config entry
+    or credential helper. Whatever else the request looked like, that is the cause to fix."""
+    host = client.host
+    problem = client.credentials.problem
+    steps, recs = credential_problem_advice(client)
+    if client.credentials.source.startswith("config"):
+        kind, short, why = (
+            "credentials-incomplete",
+            "credentials incomplete",
+            "the configured credentials are incomplete",
+        )
+    else:
+        kind, short, why = (
+            "credentials-unusable",
+            "docker credentials unusable",
+            "the credentials found for it cannot be used",
+        )
+    return AccessFailure(
+        kind=kind,
+        host=host,
+        short=f"{short} (401)",
+        summary=f"{host} requires authentication (401) and {why}: {problem}",
+        remediation=steps,
+        recommendations=recs,
+        status=401,
+    )
+
+
 def _rejected(client: RegistryClient, exc: RegistryError) -> AccessFailure:
-    """401 for the configured credentials: rejected, or -- when the configuration says so -- incomplete."""
+    """401 for the configured credentials: rejected, or -- when the configuration says so -- not
+    usable (:func:`_credential_problem`)."""
     host = client.host
     profile = registry_profile(client)
-    problem = client.credentials.problem
-    if problem and client.credentials.token is None:
-        return AccessFailure(
-            kind="credentials-incomplete",
-            host=host,
-            short="credentials incomplete (401)",
-            summary=f"{host} requires authentication (401) and the configured credentials are incomplete: "
-            f"{problem}",
-            remediation=advice("credentials_incomplete", profile),
-            recommendations=(INCOMPLETE_RECOMMENDATION,),
-            status=401,
-        )
+    if client.credentials.problem and client.credentials.token is None:
+        return _credential_problem(client)
     return AccessFailure(
         kind="credentials-rejected",
         host=host,

@@ -21,6 +21,7 @@ class Topic(StrEnum):
 
     NOT_CONFIGURED = "not_configured"
     CREDENTIALS_INCOMPLETE = "credentials_incomplete"
+    DOCKER_CONFIG_UNUSABLE = "docker_config_unusable"
     AUTH_REQUIRED = "auth_required"
     INVALID_CREDENTIALS = "invalid_credentials"
     NO_PERMISSION = "no_permission"
@@ -181,6 +182,17 @@ def _credentials_incomplete(registry: RegistryProfile, facts: Facts) -> tuple[st
     )
 
 
+def _docker_config_unusable(registry: RegistryProfile, facts: Facts) -> tuple[str, ...]:
+    host = _host(facts)
+    return (
+        f"The credentials doctor found for {host} in the docker config (or the credential helper it "
+        f"names) cannot be used: 'docker login {host}' rewrites the entry; or repair the file, or "
+        "install the helper on PATH.",
+        "Or point OCI__DockerConfig at a working config.json, or configure the credentials directly: "
+        "OCI__Username with OCI__PasswordSecretRef=env:NAME, or OCI__Token.",
+    )
+
+
 def _auth_required(registry: RegistryProfile, facts: Facts) -> tuple[str, ...]:
     host = _host(facts)
     steps = [
@@ -319,6 +331,7 @@ def _unexpected_response(registry: RegistryProfile, facts: Facts) -> tuple[str, 
 _ADVICE: dict[Topic, AdviceFunction] = {
     Topic.NOT_CONFIGURED: _not_configured,
     Topic.CREDENTIALS_INCOMPLETE: _credentials_incomplete,
+    Topic.DOCKER_CONFIG_UNUSABLE: _docker_config_unusable,
     Topic.AUTH_REQUIRED: _auth_required,
     Topic.INVALID_CREDENTIALS: _invalid_credentials,
     Topic.NO_PERMISSION: _no_permission,

@@ -206,6 +206,21 @@ ROWS: tuple[Row, ...] = (
         advice=("Complete the credentials: a password for OCI__Username",),
     ),
     Row(
+        "docker config entry unusable",
+        "docker-config-broken",
+        "htpasswd+TLS registry, no `OCI` credentials, a docker config whose `auth` is not base64",
+        (
+            _c("fail", "Credential configuration problem: docker config unusable"),
+            _c("fail", "Pull not authorized: docker credentials unusable (401)"),
+            _c("fail", "Push not authorized: docker credentials unusable (401)"),
+            _c("fail", "Cannot probe the referrers API: docker credentials unusable (401)"),
+            _c("fail", "Cannot probe capabilities: docker credentials unusable (401)"),
+        ),
+        cause="credentials-unusable",
+        # The fix is in the docker config, not "a password for OCI__Username".
+        advice=("Docker config: fix the entry or helper doctor read",),
+    ),
+    Row(
         "wrong password",
         "wrong-password",
         "htpasswd+TLS registry",

@@ -168,6 +168,13 @@ def lab(
     broken.stop()
 
 
+def _broken_docker_config(lab: Lab, host: str) -> Path:
+    """A docker config whose entry for ``host`` has an ``auth`` that is not base64 of user:password."""
+    path = lab.docker_config.with_name("broken-config.json")
+    path.write_text(json.dumps({"auths": {host: {"auth": "not base64!"}}}), encoding="utf-8")
+    return path
+
+
 def scenario(lab: Lab, setup: str) -> tuple[dict[str, Any], str]:
     """The ``OCI`` section of a row and the host its messages name."""
     base: dict[str, Any] = {"TestRepository": REPO, "TestTag": TAG, "DockerConfig": str(lab.docker_config)}
@@ -182,6 +189,12 @@ def scenario(lab: Lab, setup: str) -> tuple[dict[str, Any], str]:
         "missing-repository": (lab.open.oci_config(**{**base, "TestRepository": "no/such"}), lab.open.host),
         "no-credentials": (tls.oci_config(**base, **anonymous), tls.host),
         "username-only": (tls.oci_config(**base, Password=None), tls.host),
+        "docker-config-broken": (
+            tls.oci_config(
+                **{**base, "DockerConfig": str(_broken_docker_config(lab, tls.host))}, **anonymous
+            ),
+            tls.host,
+        ),
         "wrong-password": (tls.oci_config(**base, Password="not-the-password-1"), tls.host),
         "token-wrong-password": (token.oci_config(**base, Password="not-the-password-1"), token.host),
         "token-broken": (lab.broken.oci_config(**base), lab.broken.host),
