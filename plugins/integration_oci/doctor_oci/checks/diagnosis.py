@@ -157,6 +157,12 @@ DOCKER_CONFIG_RECOMMENDATION = (
 )
 
 
+def _problem_in_configuration(client: RegistryClient) -> bool:
+    """Whether ``client.credentials.problem`` is one of the ``OCI`` keys (else of the docker config,
+    its credential helper or the containers auth file): where the user fixes it."""
+    return client.credentials.source.startswith("config")
+
+
 def credential_problem_advice(client: RegistryClient) -> tuple[tuple[str, ...], tuple[str, ...]]:
     """Remediation and report line for ``client.credentials.problem``, by where it came from.
 
@@ -165,7 +171,7 @@ def credential_problem_advice(client: RegistryClient) -> tuple[tuple[str, ...], 
     fixed there -- telling that user to add a password for OCI__Username would not fit the cause.
     """
     profile = registry_profile(client)
-    if client.credentials.source.startswith("config"):
+    if _problem_in_configuration(client):
         return advice("credentials_incomplete", profile), (INCOMPLETE_RECOMMENDATION,)
     return advice("docker_config_unusable", profile, host=client.host), (DOCKER_CONFIG_RECOMMENDATION,)
 
@@ -245,7 +251,7 @@ def _credential_problem(client: RegistryClient) -> AccessFailure:
     host = client.host
     problem = client.credentials.problem
     steps, recs = credential_problem_advice(client)
-    if client.credentials.source.startswith("config"):
+    if _problem_in_configuration(client):
         kind, short, why = (
             "credentials-incomplete",
             "credentials incomplete",
